@@ -1,0 +1,188 @@
+"""The `facmon` command: one entry point, one subcommand per job."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from facmon import logs
+from facmon.settings import Settings, SettingsError, load_settings
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+class CommandError(Exception):
+    """A failure to report in one line, with the exit code to use."""
+
+    def __init__(self, message: str, code: int = EXIT_FAILURE) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _settings_flags(parser: argparse.ArgumentParser) -> None:
+    """Flags that override FACMON_* settings; their names mirror the environment variables."""
+    group = parser.add_argument_group("settings (override FACMON_* environment variables)")
+    group.add_argument("--mqtt-url", help="broker URL, mqtt://[user:pass@]host:port or mqtts://")
+    group.add_argument("--mqtt-ca-file", help="CA certificate for mqtts://")
+    group.add_argument("--topic-prefix", help="topic prefix (default facmon/v1)")
+    group.add_argument("--influx-url", help="InfluxDB URL (default http://127.0.0.1:8086)")
+    group.add_argument("--influx-db", help="InfluxDB database (default facmon)")
+    group.add_argument("--registry", help="facility registry YAML")
+    group.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR")
+
+
+_SETTING_FLAGS = (
+    "mqtt_url", "mqtt_ca_file", "topic_prefix", "influx_url", "influx_db", "registry", "log_level",
+    "max_reading_age", "mqtt_client_id", "mqtt_share_group", "batch_size", "mqtt_receive_maximum",
+)
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    overrides = {name: getattr(args, name, None) for name in _SETTING_FLAGS}
+    try:
+        return load_settings(overrides)
+    except SettingsError as exc:
+        raise CommandError(str(exc), EXIT_USAGE) from None
+
+
+def load_registry_or_fail(path: Path) -> Any:
+    from sensors.registry import RegistryError, load_registry
+
+    try:
+        return load_registry(path)
+    except RegistryError as exc:
+        raise CommandError(str(exc), EXIT_USAGE) from None
+
+
+# -- subcommands -------------------------------------------------------------------------------------------------
+def cmd_schema(args: argparse.Namespace) -> int:
+    from sensors.schema import reading_schema
+
+    print(json.dumps(reading_schema(), indent=2, ensure_ascii=False))
+    return EXIT_OK
+
+
+def cmd_registry_check(args: argparse.Namespace) -> int:
+    registry = load_registry_or_fail(Path(args.file))
+    print(f"{args.file}: {len(registry)} facilities, types: {', '.join(registry.types())}")
+    return EXIT_OK
+
+
+def cmd_registry_import(args: argparse.Namespace) -> int:
+    from sensors.registry import RegistryError
+    from sensors.registry_csv import import_csv, registry_to_yaml
+
+    try:
+        registry = import_csv(args.csv)
+    except RegistryError as exc:
+        raise CommandError(str(exc), EXIT_USAGE) from None
+    text = registry_to_yaml(registry)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {len(registry)} facilities to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def wait_for_signal() -> threading.Event:
+    """An event set by SIGTERM or SIGINT, so services stop cleanly (flush, acknowledge, disconnect)."""
+    stop = threading.Event()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    return stop
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from ingest.service import Ingester, IngestError
+
+    settings = settings_from(args)
+    logs.configure(settings.log_level)
+    registry = load_registry_or_fail(settings.registry)
+    stop = wait_for_signal()
+    ingester = Ingester(settings, registry)
+
+    def reload(signum: int, frame: FrameType | None) -> None:
+        from sensors.registry import RegistryError, load_registry
+
+        try:
+            ingester.reload_registry(load_registry(settings.registry))
+        except RegistryError as exc:
+            print(f"facmon: registry not reloaded: {exc}", file=sys.stderr)
+
+    signal.signal(signal.SIGHUP, reload)
+    try:
+        ingester.run(stop)
+    except IngestError as exc:
+        raise CommandError(str(exc)) from None
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from facmon.demo import run_demo
+
+    return run_demo(keep_running=args.keep_running)
+
+
+# -- parser ------------------------------------------------------------------------------------------------------
+Handler = Callable[[argparse.Namespace], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="facmon", description="Public-facility utilization monitor.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    ingest = sub.add_parser("ingest", help="validate MQTT readings and write them to InfluxDB")
+    _settings_flags(ingest)
+    ingest.add_argument("--max-reading-age", help="oldest ts accepted, e.g. 35d, 12h, 90m")
+    ingest.add_argument("--client-id", dest="mqtt_client_id", help="MQTT client id of the persistent session")
+    ingest.add_argument("--share-group", dest="mqtt_share_group", help="MQTT shared-subscription group")
+    ingest.add_argument("--batch-size", type=int, help="points per InfluxDB write")
+    ingest.add_argument("--receive-maximum", dest="mqtt_receive_maximum", type=int,
+                        help="unacknowledged messages the broker may send at once")
+    ingest.set_defaults(handler=cmd_ingest)
+
+    registry = sub.add_parser("registry", help="check or import the facility registry")
+    registry_sub = registry.add_subparsers(dest="registry_command", required=True, metavar="ACTION")
+    check = registry_sub.add_parser("check", help="validate a registry file")
+    check.add_argument("file")
+    check.set_defaults(handler=cmd_registry_check)
+    imp = registry_sub.add_parser("import", help="convert a CSV spreadsheet to registry YAML")
+    imp.add_argument("csv")
+    imp.add_argument("-o", "--output", help="write here instead of standard output")
+    imp.set_defaults(handler=cmd_registry_import)
+
+    schema = sub.add_parser("schema", help="print the reading payload's JSON Schema")
+    schema.set_defaults(handler=cmd_schema)
+
+    demo = sub.add_parser("demo", help="start local Mosquitto and InfluxDB and show a reading's way in")
+    demo.add_argument("--keep-running", action="store_true", help="keep the stack up until Ctrl-C")
+    demo.set_defaults(handler=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except CommandError as exc:
+        print(f"facmon: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

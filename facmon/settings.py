@@ -1,0 +1,245 @@
+"""All of facmon's configuration, in one place.
+
+Values come, highest priority first, from command-line flags, ``FACMON_*`` environment variables, the YAML file
+named by ``FACMON_CONFIG``, and the defaults below. Secrets are held as ``SecretStr`` so they never reach a log.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import unquote, urlsplit
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+ENV_PREFIX = "FACMON_"
+CONFIG_ENV = "FACMON_CONFIG"
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_TOPIC_LEVEL = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+class SettingsError(ValueError):
+    """A setting is invalid; the message names it in one line."""
+
+
+def parse_duration(value: object) -> timedelta:
+    """Accept ``35d``, ``12h``, ``90m``, ``45s``, a bare number of seconds, or a timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, bool):
+        raise ValueError("a duration such as 35d, 12h, 90m or a number of seconds")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ValueError("a duration such as 35d, 12h, 90m or a number of seconds")
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds <= 0:
+        raise ValueError("a duration must be positive")
+    return timedelta(seconds=seconds)
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+class MqttUrl(BaseModel):
+    """Broker address parsed from ``mqtt://user:pass@host:port`` or ``mqtts://``; the password stays secret."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    tls: bool
+    host: str
+    port: int
+    username: str | None = None
+    password: SecretStr | None = None
+
+    @classmethod
+    def parse(cls, raw: str) -> MqttUrl:
+        parts = urlsplit(raw.strip())
+        if parts.scheme not in ("mqtt", "mqtts"):
+            raise ValueError("must start with mqtt:// or mqtts://")
+        if not parts.hostname:
+            raise ValueError("has no host")
+        try:
+            port = parts.port
+        except ValueError as exc:
+            raise ValueError("has an invalid port") from exc
+        if parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise ValueError("must be scheme://[user[:password]@]host[:port] with nothing after")
+        tls = parts.scheme == "mqtts"
+        return cls(
+            tls=tls,
+            host=parts.hostname,
+            port=port or (8883 if tls else 1883),
+            username=unquote(parts.username) if parts.username else None,
+            password=SecretStr(unquote(parts.password)) if parts.password else None,
+        )
+
+    def redacted(self) -> str:
+        """The URL as it may appear in a log."""
+        user = f"{self.username}:***@" if self.username else ""
+        return f"{'mqtts' if self.tls else 'mqtt'}://{user}{self.host}:{self.port}"
+
+
+class Settings(BaseSettings):
+    """facmon's settings; each field is also the env var ``FACMON_<NAME>``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="forbid", validate_default=True, case_sensitive=False
+    )
+
+    mqtt_url: SecretStr = Field(
+        default=SecretStr("mqtt://127.0.0.1:1883"), description="Broker URL, mqtt:// or mqtts://"
+    )
+    mqtt_ca_file: Path | None = Field(default=None, description="CA certificate for mqtts://")
+    mqtt_client_id: str = Field(default="facmon-ingest", description="MQTT client id (persistent session)")
+    mqtt_share_group: str | None = Field(default=None, description="Shared-subscription group name")
+    mqtt_receive_maximum: int = Field(
+        default=2000, ge=1, le=65535, description="MQTT v5 Receive Maximum: unacknowledged messages in flight"
+    )
+    topic_prefix: str = Field(default="facmon/v1", description="Topic prefix, e.g. facmon/v1")
+    influx_url: str = Field(default="http://127.0.0.1:8086", description="InfluxDB base URL (v1 API)")
+    influx_db: str = Field(default="facmon", description="InfluxDB database (or v1-mapped bucket)")
+    influx_token: SecretStr | None = Field(default=None, description="Token (InfluxDB 2.x/3.x v1 API)")
+    influx_user: str | None = Field(default=None, description="InfluxDB user")
+    influx_password: SecretStr | None = Field(default=None, description="InfluxDB password")
+    influx_timeout: float = Field(default=10.0, gt=0, description="Seconds per InfluxDB HTTP request")
+    registry: Path = Field(default=Path("registry.yaml"), description="Facility registry (YAML)")
+    max_reading_age: Duration = Field(default=timedelta(days=35), description="Oldest ts accepted")
+    batch_size: int = Field(default=2000, ge=1, le=100_000, description="Points per InfluxDB write")
+    flush_interval: float = Field(default=0.25, gt=0, le=60, description="Seconds before a partial batch is written")
+    stats_interval: float = Field(default=10.0, gt=0, description="Seconds between counter log lines")
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, file_secret_settings)
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _check_prefix(cls, value: str) -> str:
+        levels = value.split("/")
+        if not value or not all(_TOPIC_LEVEL.match(level) for level in levels):
+            raise ValueError("must be topic levels of letters, digits, '_', '.', '-' separated by '/'")
+        return value
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _check_mqtt_url(cls, value: SecretStr) -> SecretStr:
+        MqttUrl.parse(value.get_secret_value())
+        return value
+
+    @property
+    def mqtt(self) -> MqttUrl:
+        """The broker URL, parsed."""
+        return MqttUrl.parse(self.mqtt_url.get_secret_value())
+
+    @field_validator("influx_url")
+    @classmethod
+    def _check_influx_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be http(s)://host[:port]")
+        return value.rstrip("/")
+
+    @field_validator("influx_db")
+    @classmethod
+    def _check_db(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}", value):
+            raise ValueError("must be letters, digits, '_', '.', '-' (at most 64)")
+        return value
+
+    @field_validator("mqtt_client_id", "mqtt_share_group")
+    @classmethod
+    def _check_client_id(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", value):
+            raise ValueError("must be 1-64 letters, digits, '_' or '-'")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return level
+
+    @model_validator(mode="after")
+    def _check_credentials(self) -> Settings:
+        if self.influx_token and (self.influx_user or self.influx_password):
+            raise ValueError("FACMON_INFLUX_TOKEN and FACMON_INFLUX_USER/PASSWORD are alternatives; set one")
+        if bool(self.influx_user) != bool(self.influx_password):
+            raise ValueError("FACMON_INFLUX_USER and FACMON_INFLUX_PASSWORD go together")
+        if self.mqtt_ca_file is not None and not self.mqtt.tls:
+            raise ValueError("FACMON_MQTT_CA_FILE needs an mqtts:// FACMON_MQTT_URL")
+        return self
+
+    def influx_auth(self) -> tuple[str, str] | None:
+        """Credentials for InfluxDB's v1 API: (user, password), or ('', token) for 2.x/3.x tokens."""
+        if self.influx_token is not None:
+            return ("", self.influx_token.get_secret_value())
+        if self.influx_user and self.influx_password:
+            return (self.influx_user, self.influx_password.get_secret_value())
+        return None
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SettingsError(f"{CONFIG_ENV}: cannot read {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise SettingsError(f"{CONFIG_ENV}: {path} is not valid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise SettingsError(f"{CONFIG_ENV}: {path} must hold a mapping of setting: value")
+    return {str(key).lower().removeprefix("facmon_"): value for key, value in data.items()}
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    loc = [str(part) for part in error.get("loc", ()) if not str(part).startswith("function-")]
+    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    if not loc:
+        return message
+    return f"{ENV_PREFIX}{loc[0].upper()}: {message}"
+
+
+def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
+    """Build settings from flags (overrides), env and the config file; raise SettingsError naming the setting."""
+    file_values: dict[str, Any] = {}
+    config_path = os.environ.get(CONFIG_ENV)
+    if config_path:
+        file_values = _read_config_file(Path(config_path))
+    env_keys = {key[len(ENV_PREFIX) :].lower() for key in os.environ if key.upper().startswith(ENV_PREFIX)}
+    merged = {key: value for key, value in file_values.items() if key not in env_keys}
+    merged.update({key: value for key, value in (overrides or {}).items() if value is not None})
+    try:
+        return Settings(**merged)
+    except ValidationError as exc:
+        raise SettingsError("invalid setting " + _describe(exc.errors()[0])) from None

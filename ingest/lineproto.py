@@ -1,0 +1,135 @@
+"""InfluxDB line protocol: the only place in facmon that escapes measurement, tag and field text.
+
+Schema (documented in docs/schema.md):
+  reading        tags facility, region, sensor, type   fields occupancy/entries/exits/uses/seq (int),
+                 arrival_delay_ms (int), over_capacity (bool)                   time = the sensor's ts
+  sensor_status  tags facility, sensor                 fields online (bool)     time = received
+  refusal        tags reason[, facility]               fields count (int), sensor, path (str)  time = received
+  ingest_stats   tags instance                          fields counters (int)   time = now
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sensors.contract import Reading, Refusal, StatusChange
+
+_MEASUREMENT_ESCAPES = str.maketrans({",": r"\,", " ": r"\ "})
+_KEY_ESCAPES = str.maketrans({",": r"\,", " ": r"\ ", "=": r"\="})
+_STRING_ESCAPES = str.maketrans({'"': r"\"", "\\": "\\\\", "\n": r"\n", "\r": r"\r"})
+
+FieldValue = bool | int | float | str
+
+
+class LineProtocolError(ValueError):
+    """A value that line protocol cannot carry (a newline in a tag, an empty key)."""
+
+
+def escape_measurement(name: str) -> str:
+    _check_key_text(name, "measurement")
+    return name.translate(_MEASUREMENT_ESCAPES)
+
+
+def escape_key(text: str) -> str:
+    """Escape a tag key, tag value or field key."""
+    _check_key_text(text, "tag or field key/value")
+    return text.translate(_KEY_ESCAPES)
+
+
+def quote_string(text: str) -> str:
+    """A string field value; newlines are written as the two characters \\n so one point stays one line."""
+    return '"' + text.translate(_STRING_ESCAPES) + '"'
+
+
+def _check_key_text(text: str, what: str) -> None:
+    if not text:
+        raise LineProtocolError(f"empty {what}")
+    if "\n" in text or "\r" in text:
+        raise LineProtocolError(f"{what} {text!r} contains a line break")
+    if "\\" in text:
+        # InfluxDB 1.x keeps backslashes in tags literally, so one before an escaped separator is ambiguous.
+        raise LineProtocolError(f"{what} {text!r} contains a backslash")
+
+
+def format_field(value: FieldValue) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return f"{value}i"
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise LineProtocolError("NaN and infinity cannot be stored")
+        return repr(value)
+    return quote_string(value)
+
+
+def series_key(measurement: str, tags: Mapping[str, str]) -> str:
+    """`measurement,tag=value,...` with tags sorted by key (InfluxDB's own order, cheapest to index)."""
+    parts = [escape_measurement(measurement)]
+    parts.extend(f"{escape_key(key)}={escape_key(tags[key])}" for key in sorted(tags) if tags[key] != "")
+    return ",".join(parts)
+
+
+def line(measurement: str, tags: Mapping[str, str], fields: Mapping[str, FieldValue], ts_ns: int) -> str:
+    """One point; fields whose value is None are left out."""
+    body = ",".join(f"{escape_key(key)}={format_field(value)}" for key, value in fields.items() if value is not None)
+    if not body:
+        raise LineProtocolError("a point needs at least one field")
+    return f"{series_key(measurement, tags)} {body} {ts_ns}"
+
+
+class ReadingEncoder:
+    """Encodes readings; the escaped series key of each (facility, sensor) is computed once and reused."""
+
+    def __init__(self, facility_tags: Mapping[str, Mapping[str, str]]) -> None:
+        self._facility_tags = facility_tags
+        self._keys: dict[tuple[str, str], str] = {}
+
+    def reading(self, reading: Reading) -> str:
+        key = (reading.facility, reading.sensor)
+        prefix = self._keys.get(key)
+        if prefix is None:
+            tags = dict(self._facility_tags.get(reading.facility, {}))
+            tags["facility"] = reading.facility
+            tags["sensor"] = reading.sensor
+            prefix = series_key("reading", tags) + " "
+            if len(self._keys) > 100_000:
+                self._keys.clear()
+            self._keys[key] = prefix
+        fields = []
+        if reading.occupancy is not None:
+            fields.append(f"occupancy={reading.occupancy}i")
+        if reading.entries is not None:
+            fields.append(f"entries={reading.entries}i")
+        if reading.exits is not None:
+            fields.append(f"exits={reading.exits}i")
+        if reading.uses is not None:
+            fields.append(f"uses={reading.uses}i")
+        if reading.seq is not None:
+            fields.append(f"seq={reading.seq}i")
+        if reading.over_capacity:
+            fields.append("over_capacity=true")
+        fields.append(f"arrival_delay_ms={(reading.received_ns - reading.ts_ns) // 1_000_000}i")
+        return f"{prefix}{','.join(fields)} {reading.ts_ns}"
+
+
+def status_line(change: StatusChange) -> str:
+    return line(
+        "sensor_status",
+        {"facility": change.facility, "sensor": change.sensor},
+        {"online": change.online},
+        change.received_ns,
+    )
+
+
+def refusal_line(refusal: Refusal, known_facility: bool, ts_ns: int) -> str:
+    """Count a refusal; the facility becomes a tag only when the registry knows it (bounded cardinality)."""
+    tags = {"reason": refusal.reason.value}
+    if known_facility and refusal.facility:
+        tags["facility"] = refusal.facility
+    fields: dict[str, FieldValue] = {"count": 1}
+    if refusal.sensor:
+        fields["sensor"] = refusal.sensor
+    if refusal.path:
+        fields["path"] = refusal.path[:200]
+    return line("refusal", tags, fields, ts_ns)

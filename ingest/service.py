@@ -1,0 +1,170 @@
+"""`facmon ingest`: wires the MQTT edge, the pipeline and InfluxDB together and runs until told to stop."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from typing import Any
+
+from paho.mqtt.client import MQTTMessage
+from paho.mqtt.reasoncodes import ReasonCode
+
+from facmon.settings import Settings
+from ingest.influx import InfluxAuthError, InfluxClient, InfluxError
+from ingest.lineproto import ReadingEncoder
+from ingest.mqtt import BufferedClient, make_client, session_properties, subscribe_options, subscription_topic
+from ingest.pipeline import Pipeline
+from sensors.contract import TopicGrammar
+from sensors.parse import MessageParser
+from sensors.registry import Registry
+
+log = logging.getLogger(__name__)
+
+
+class IngestError(RuntimeError):
+    """The ingester cannot start (bad credentials, no rights to create its database)."""
+
+
+def facility_tags(registry: Registry) -> dict[str, dict[str, str]]:
+    """The registry's dimensions that dashboards group readings by, as tags."""
+    return {f.id: {"type": f.type, "region": f.region} for f in registry}
+
+
+def make_influx(settings: Settings) -> InfluxClient:
+    return InfluxClient(settings.influx_url, settings.influx_db, settings.influx_auth(), settings.influx_timeout)
+
+
+def prepare_database(influx: InfluxClient) -> None:
+    """Create the database when it is missing and we may; an unreachable server is retried by the writer."""
+    try:
+        if not influx.database_exists():
+            influx.create_database()
+            log.info("created InfluxDB database %s", influx.database)
+    except InfluxAuthError as exc:
+        if "create" in str(exc).lower() or "privilege" in str(exc).lower():
+            log.warning("may not list or create databases (%s); assuming %s exists", exc, influx.database)
+        else:
+            raise IngestError(f"InfluxDB at {influx.url}: {exc}") from exc
+    except InfluxError as exc:
+        log.warning("InfluxDB at %s not ready yet (%s); writes will be retried", influx.url, exc)
+
+
+class Ingester:
+    """One ingester process: a persistent MQTT session in, batched line protocol out."""
+
+    def __init__(self, settings: Settings, registry: Registry) -> None:
+        self.settings = settings
+        self.grammar = TopicGrammar(settings.topic_prefix)
+        self.influx = make_influx(settings)
+        self.parser = MessageParser(
+            self.grammar,
+            {f.id: f.capacity for f in registry},
+            settings.max_reading_age.total_seconds(),
+        )
+        self.client: BufferedClient = make_client(settings, settings.mqtt_client_id, manual_ack=True)
+        self.pipeline = Pipeline(
+            parser=self.parser,
+            encoder=ReadingEncoder(facility_tags(registry)),
+            write=self.influx.write,
+            ack=self.client.ack_many,
+            notify=self._publish_notice,
+            batch_size=settings.batch_size,
+            flush_interval=settings.flush_interval,
+            create_database=self.influx.create_database,
+        )
+        self.connected = threading.Event()
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+        self.instance = settings.mqtt_client_id
+
+    def reload_registry(self, registry: Registry) -> None:
+        """Swap in a new registry (SIGHUP) without dropping the session."""
+        self.parser.capacities = {f.id: f.capacity for f in registry}
+        self.pipeline.encoder = ReadingEncoder(facility_tags(registry))
+        log.info("registry reloaded: %d facilities", len(registry))
+
+    # -- paho callbacks (MQTT thread) ------------------------------------------------------------------------
+    def _on_connect(self, client: BufferedClient, userdata: Any, flags: Any, reason: ReasonCode, props: Any) -> None:
+        if reason.is_failure:
+            log.error("broker %s refused the connection: %s", self.settings.mqtt.redacted(), reason)
+            return
+        self.pipeline.new_connection()
+        topic = subscription_topic(self.settings, self.grammar.subscription)
+        client.subscribe(topic, options=subscribe_options())
+        log.info(
+            "connected to %s (session %s), subscribed to %s",
+            self.settings.mqtt.redacted(),
+            "resumed" if flags.session_present else "new",
+            topic,
+        )
+        self.connected.set()
+
+    def _on_disconnect(self, client: BufferedClient, userdata: Any, flags: Any, reason: ReasonCode, props: Any) -> None:
+        self.connected.clear()
+        if reason.value != 0:
+            log.warning("disconnected from the broker (%s); reconnecting", reason)
+
+    def _on_message(self, client: BufferedClient, userdata: Any, message: MQTTMessage) -> None:
+        try:
+            topic = message.topic
+        except UnicodeDecodeError:
+            topic = "<topic is not UTF-8>"
+        self.pipeline.submit(topic, message.payload, message.mid if message.qos else None, bool(message.retain))
+
+    def _publish_notice(self, topic: str, body: bytes) -> None:
+        self.client.publish(topic, body, qos=1)
+
+    # -- lifecycle ---------------------------------------------------------------------------------------------
+    def start(self) -> None:
+        prepare_database(self.influx)
+        url = self.settings.mqtt
+        self._writer = threading.Thread(target=self.pipeline.run_writer, name="influx-writer", daemon=True)
+        self._writer.start()
+        self.client.connect_async(url.host, url.port, keepalive=30, clean_start=False,
+                                  properties=session_properties(self.settings))
+        self.client.loop_start()
+
+    def run(self, stop: threading.Event) -> None:
+        """Run until `stop` is set, logging counters every stats_interval."""
+        self.start()
+        next_stats = time.monotonic() + self.settings.stats_interval
+        while not stop.wait(min(1.0, max(0.0, next_stats - time.monotonic()))):
+            if time.monotonic() >= next_stats:
+                self.log_stats()
+                next_stats += self.settings.stats_interval
+        self.shutdown()
+
+    def log_stats(self) -> None:
+        c = self.pipeline.counters
+        refused = " ".join(f"{reason}={n}" for reason, n in sorted(c.refused.items())) or "none"
+        log.info(
+            "counters received=%d accepted=%d written=%d statuses=%d refused=[%s] pending=%d lag_ms=%d retries=%d",
+            c.received, c.readings_accepted, c.readings_written, c.statuses, refused,
+            self.pipeline.pending_readings, c.last_lag_ms, c.write_retries,
+        )
+        self.pipeline.add_points([self.pipeline.stats_line(self.instance, time.time_ns())])
+
+    def shutdown(self, timeout: float = 60.0) -> None:
+        """Write and acknowledge everything taken so far, then leave the session for the next start."""
+        log.info("stopping: writing %d pending readings", self.pipeline.pending_readings)
+        finished = self.pipeline.close(timeout)
+        if not finished:
+            log.error("InfluxDB did not take the pending readings in %.0f s; the broker will redeliver them", timeout)
+        deadline = time.monotonic() + 5.0
+        while self.client.want_write() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self.client.disconnect()
+        self.client.loop_stop()
+        self.influx.close()
+        self.log_stats_final()
+
+    def log_stats_final(self) -> None:
+        c = self.pipeline.counters
+        log.info("stopped: received=%d written=%d refused=%d", c.received, c.readings_written, sum(c.refused.values()))
+
+
+def default_instance() -> str:
+    return socket.gethostname()

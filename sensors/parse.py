@@ -1,0 +1,310 @@
+"""parse(topic, payload) -> readings, refusals or a status change. Pure: no I/O, no clock, no paho.
+
+Two decoders give the same answers. The fast one (orjson) handles the common case of flat, escape-free
+objects; anything unusual — escapes, nesting, a JSON error, a possible duplicate key — goes to the exact
+one (the standard library with a pairs hook), which names the precise problem. Duplicate keys are refused
+because JSON leaves their meaning open and a sensor never needs them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from sensors.contract import (
+    COUNT_FIELDS,
+    MAX_BATCH_ITEMS,
+    MAX_COUNT,
+    MAX_FUTURE_SECONDS,
+    MAX_PAYLOAD_BYTES,
+    MAX_SEQ,
+    MessageKind,
+    Reading,
+    Refusal,
+    RefusalReason,
+    StatusChange,
+    Topic,
+    TopicGrammar,
+)
+
+ALLOWED_FIELDS = frozenset(("ts", "seq", *COUNT_FIELDS))
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.(\d{1,9}))?(?:[Zz]|[+-]\d{2}:\d{2})")
+_MS_THRESHOLD = 100_000_000_000  # epoch numbers at or above this are milliseconds (seconds would be year 5138)
+_NS = 1_000_000_000
+_EPOCH_LIMIT = 1e15  # milliseconds of the year 33658: anything larger is garbage, not a time
+
+
+@dataclass(slots=True)
+class Parsed:
+    """What one MQTT message amounts to. `ignored` marks facmon's own notices and replayed retained status."""
+
+    topic: Topic | None = None
+    readings: list[Reading] = field(default_factory=list)
+    refusals: list[Refusal] = field(default_factory=list)
+    status: StatusChange | None = None
+    ignored: bool = False
+
+
+class _Pairs(list[tuple[str, Any]]):
+    """A JSON object as the exact decoder saw it, keys in order and duplicates kept."""
+
+    __slots__ = ()
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+_EXACT_DECODER = json.JSONDecoder(object_pairs_hook=_Pairs, parse_constant=_reject_constant)
+
+
+class MessageParser:
+    """Turns MQTT messages into readings or refusals for the facilities of a registry."""
+
+    def __init__(self, grammar: TopicGrammar, capacities: Mapping[str, int], max_age_seconds: float) -> None:
+        self.grammar = grammar
+        self.capacities = capacities
+        self.max_age_ns = int(max_age_seconds * _NS)
+
+    def parse(self, topic: str, payload: bytes, received_ns: int, retained: bool = False) -> Parsed:
+        if self.grammar.is_own_output(topic):
+            return Parsed(ignored=True)
+        where = self.grammar.parse(topic)
+        if isinstance(where, Refusal):
+            return Parsed(refusals=[where])
+        if where.facility not in self.capacities:
+            refusal = Refusal(
+                RefusalReason.UNKNOWN_FACILITY,
+                f"facility {where.facility!r} is not in the registry",
+                path="topic",
+                facility=where.facility,
+                sensor=where.sensor,
+            )
+            return Parsed(topic=where, refusals=[refusal])
+        if where.kind is MessageKind.STATUS:
+            return self._status(where, payload, received_ns, retained)
+        return self._readings(where, payload, received_ns)
+
+    def _status(self, where: Topic, payload: bytes, received_ns: int, retained: bool) -> Parsed:
+        if payload in (b"online", b"offline"):
+            if retained:
+                return Parsed(topic=where, ignored=True)
+            change = StatusChange(where.facility, where.sensor, payload == b"online", received_ns)
+            return Parsed(topic=where, status=change)
+        refusal = self._refusal(where, RefusalReason.BAD_STATUS, "status payload must be 'online' or 'offline'")
+        return Parsed(topic=where, refusals=[refusal])
+
+    def _readings(self, where: Topic, payload: bytes, received_ns: int) -> Parsed:
+        parsed = Parsed(topic=where)
+        if len(payload) > MAX_PAYLOAD_BYTES:
+            parsed.refusals.append(
+                self._refusal(
+                    where, RefusalReason.OVERSIZE, f"payload is {len(payload)} bytes; limit {MAX_PAYLOAD_BYTES}"
+                )
+            )
+            return parsed
+        items = self._fast_items(payload)
+        if items is None:
+            decoded = self._exact_items(where, payload)
+            if isinstance(decoded, Refusal):
+                parsed.refusals.append(decoded)
+                return parsed
+            items = decoded
+        batch = len(items) > 1 or self._is_array(payload)
+        for index, item in enumerate(items):
+            path = f"[{index}]." if batch else ""
+            result = self._check(where, item, path, received_ns)
+            if isinstance(result, Refusal):
+                parsed.refusals.append(result)
+            else:
+                parsed.readings.append(result)
+        return parsed
+
+    @staticmethod
+    def _is_array(payload: bytes) -> bool:
+        return payload.lstrip()[:1] == b"["
+
+    def _fast_items(self, payload: bytes) -> list[Any] | None:
+        """Decode with orjson when the payload is plain; None sends it to the exact decoder."""
+        if b"\\" in payload:
+            return None
+        try:
+            value = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            return None
+        if type(value) is dict:
+            items = [value]
+        elif type(value) is list and 0 < len(value) <= MAX_BATCH_ITEMS:
+            items = value
+        else:
+            return None
+        strings = 0
+        for item in items:
+            if type(item) is not dict:
+                return None
+            strings += len(item)
+            for v in item.values():
+                kind = type(v)
+                if kind is str:
+                    strings += 1
+                elif kind is dict or kind is list:
+                    return None
+        # Each key and string value shows as two quotes; more quotes than that means a key was repeated.
+        if payload.count(b'"') != 2 * strings:
+            return None
+        return items
+
+    def _exact_items(self, where: Topic, payload: bytes) -> list[Any] | Refusal:
+        try:
+            text = payload.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return self._refusal(where, RefusalReason.BAD_ENCODING, f"payload is not UTF-8 (byte {exc.start})")
+        try:
+            value = _EXACT_DECODER.decode(text)
+        except json.JSONDecodeError as exc:
+            return self._refusal(where, RefusalReason.BAD_JSON, f"invalid JSON: {exc.msg} at position {exc.pos}")
+        except RecursionError:
+            return self._refusal(where, RefusalReason.BAD_JSON, "invalid JSON: nested too deeply")
+        except ValueError as exc:
+            return self._refusal(where, RefusalReason.BAD_JSON, f"invalid JSON: {exc}")
+        if isinstance(value, _Pairs):
+            return [value]
+        if type(value) is not list:
+            return self._refusal(where, RefusalReason.BAD_SHAPE, "payload must be a JSON object or an array of them")
+        if not value:
+            return self._refusal(where, RefusalReason.BAD_SHAPE, "empty array")
+        if len(value) > MAX_BATCH_ITEMS:
+            return self._refusal(
+                where, RefusalReason.BATCH_TOO_LARGE, f"array of {len(value)} readings; limit {MAX_BATCH_ITEMS}"
+            )
+        return value
+
+    def _check(self, where: Topic, item: Any, path: str, received_ns: int) -> Reading | Refusal:
+        if isinstance(item, _Pairs):
+            seen: dict[str, Any] = {}
+            for key, value in item:
+                if key in seen:
+                    return self._refusal(
+                        where, RefusalReason.DUPLICATE_FIELD, f"field {key!r} appears twice", path + key
+                    )
+                seen[key] = value
+            item = seen
+        elif type(item) is not dict:
+            return self._refusal(where, RefusalReason.BAD_SHAPE, "each reading must be a JSON object", path.rstrip("."))
+        unknown = item.keys() - ALLOWED_FIELDS
+        if unknown:
+            key = min(unknown)
+            return self._refusal(
+                where,
+                RefusalReason.UNKNOWN_FIELD,
+                f"unknown field {key!r}; allowed: {', '.join(sorted(ALLOWED_FIELDS))}",
+                path + key,
+            )
+        if "ts" not in item:
+            return self._refusal(where, RefusalReason.MISSING_FIELD, "ts is required", path + "ts")
+        counts: dict[str, int | None] = dict.fromkeys(COUNT_FIELDS)
+        for name in COUNT_FIELDS:
+            if name in item:
+                value = item[name]
+                problem = _count_problem(value, MAX_COUNT)
+                if problem is not None:
+                    return self._refusal(where, problem[0], f"{name} {problem[1]}", path + name)
+                counts[name] = value
+        if counts["occupancy"] is None and counts["entries"] is None and counts["uses"] is None:
+            return self._refusal(
+                where,
+                RefusalReason.MISSING_FIELD,
+                "at least one of occupancy, entries, uses is required",
+                path.rstrip("."),
+            )
+        seq = item.get("seq")
+        if "seq" in item:
+            problem = _count_problem(seq, MAX_SEQ)
+            if problem is not None:
+                return self._refusal(where, problem[0], f"seq {problem[1]}", path + "seq")
+        ts_ns = _ts_ns(item["ts"])
+        if isinstance(ts_ns, Refusal):
+            return self._refusal(where, ts_ns.reason, ts_ns.detail, path + "ts")
+        if ts_ns > received_ns + MAX_FUTURE_SECONDS * _NS:
+            return self._refusal(
+                where,
+                RefusalReason.TS_IN_FUTURE,
+                f"ts is more than {MAX_FUTURE_SECONDS} s ahead of the ingester's clock",
+                path + "ts",
+            )
+        if ts_ns < received_ns - self.max_age_ns:
+            return self._refusal(
+                where,
+                RefusalReason.TS_TOO_OLD,
+                f"ts is older than the maximum age ({self.max_age_ns // _NS} s)",
+                path + "ts",
+            )
+        occupancy = counts["occupancy"]
+        return Reading(
+            facility=where.facility,
+            sensor=where.sensor,
+            ts_ns=ts_ns,
+            received_ns=received_ns,
+            occupancy=occupancy,
+            entries=counts["entries"],
+            exits=counts["exits"],
+            uses=counts["uses"],
+            seq=seq,
+            over_capacity=occupancy is not None and occupancy > self.capacities[where.facility],
+        )
+
+    @staticmethod
+    def _refusal(where: Topic, reason: RefusalReason, detail: str, path: str | None = None) -> Refusal:
+        return Refusal(reason, detail, path or None, where.facility, where.sensor)
+
+
+def _count_problem(value: object, limit: int) -> tuple[RefusalReason, str] | None:
+    if type(value) is not int:
+        return RefusalReason.WRONG_TYPE, f"must be a JSON integer, not {_json_type(value)}"
+    if value < 0 or value > limit:
+        return RefusalReason.OUT_OF_RANGE, f"must be between 0 and {limit}"
+    return None
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, float):
+        return "a number with a fraction or exponent"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
+def _ts_ns(value: object) -> int | Refusal:
+    """RFC 3339 with an offset, or epoch seconds / milliseconds, as integer nanoseconds."""
+    if type(value) is str:
+        match = _RFC3339.fullmatch(value)
+        if match is None:
+            return Refusal(RefusalReason.BAD_TS, "ts must be RFC 3339 with an offset, e.g. 2025-11-27T10:15:00+08:00")
+        try:
+            moment = datetime.fromisoformat(value.upper())
+        except ValueError:
+            return Refusal(RefusalReason.BAD_TS, "ts is not a real date and time")
+        whole = int(moment.replace(microsecond=0).timestamp()) * _NS
+        fraction = match.group(1)
+        return whole + (int(fraction.ljust(9, "0")) if fraction else 0)
+    if type(value) is int:
+        return value * 1_000_000 if abs(value) >= _MS_THRESHOLD else value * _NS
+    if type(value) is float:
+        if not math.isfinite(value) or abs(value) >= _EPOCH_LIMIT:
+            return Refusal(RefusalReason.BAD_TS, "ts must be a finite epoch in seconds or milliseconds")
+        scale = 1_000_000 if abs(value) >= _MS_THRESHOLD else _NS
+        return round(value * scale)
+    return Refusal(RefusalReason.WRONG_TYPE, f"ts must be a string or a number, not {_json_type(value)}")

@@ -1,0 +1,491 @@
+"""The facility registry: which public facilities facmon watches, with their hours and closures.
+
+People edit the registry by hand, so loading reports every problem at once, one per line, naming the facility
+and the field, and a misspelt key is an error rather than a setting silently ignored.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import date, datetime, time
+from pathlib import Path
+from types import MappingProxyType
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from sensors.contract import ID_PATTERN, RESERVED_FACILITY_IDS, is_valid_id
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+MAX_TEXT = 200
+_DAY = 24 * 60
+_MIDNIGHT = time(0, 0)
+_TYPE_RE = re.compile(r"[a-z][a-z0-9_]{0,31}")
+_REGION_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}(?:/[a-z0-9][a-z0-9_-]{0,62})*")
+_RANGE_RE = re.compile(r"(\d{2}):(\d{2})\s*-\s*(\d{2}):(\d{2})")
+_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_BAD_TEXT = frozenset({"Cc", "Cs", "Zl", "Zp"})  # control characters, surrogates, line/paragraph breaks
+_QUOTE_HINT = 'write times as quoted strings like "09:00-12:00"'
+Loc = tuple[int | str, ...]
+
+
+class RegistryError(ValueError):
+    """The registry is unusable; ``str()`` gives one problem per line, each prefixed with the source."""
+
+    def __init__(self, problems: str | Iterable[str], source: str | None = None) -> None:
+        self.problems: tuple[str, ...] = (problems,) if isinstance(problems, str) else tuple(problems)
+        self.source = source
+        prefix = f"{source}: " if source else ""
+        super().__init__("\n".join(prefix + problem for problem in self.problems))
+
+
+def _show(value: object, limit: int = 60) -> str:
+    """A short repr, so one huge or multi-line value cannot swamp the message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _check_text(value: str) -> str:
+    text = value.strip()
+    if not text:
+        raise ValueError("must not be empty")
+    if len(text) > MAX_TEXT:
+        raise ValueError(f"must be at most {MAX_TEXT} characters (got {len(text)})")
+    bad = next((c for c in text if unicodedata.category(c) in _BAD_TEXT), None)
+    if bad is not None:
+        raise ValueError(f"must be a single line without control characters (found U+{ord(bad):04X})")
+    return text
+
+
+def _check_id(value: str) -> str:
+    if not is_valid_id(value):
+        raise ValueError(f"must match {ID_PATTERN}: lowercase letters, digits, - and _ (got {_show(value)})")
+    if value in RESERVED_FACILITY_IDS:
+        raise ValueError(f"{value!r} is reserved and cannot name a facility")
+    return value
+
+
+def _matching(pattern: re.Pattern[str], hint: str) -> AfterValidator:
+    def check(value: str) -> str:
+        if not pattern.fullmatch(value):
+            raise ValueError(f"must be {hint} (got {_show(value)})")
+        return value
+
+    return AfterValidator(check)
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(f"unknown time zone {_show(value)}; use an IANA name like Asia/Shanghai") from None
+    return value
+
+
+def _to_date(value: object) -> date:
+    """YAML gives unquoted dates as ``date`` objects; quoted ones arrive as ISO text."""
+    if isinstance(value, datetime):
+        raise ValueError(f"must be a date like 2025-10-01 without a time (got {value})")
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and _DATE_RE.fullmatch(value.strip()):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"{value!r} is not a calendar date") from None
+    raise ValueError(f"must be a date like 2025-10-01 (got {_show(value)})")
+
+
+Text = Annotated[StrictStr, AfterValidator(_check_text)]
+Day = Annotated[date, BeforeValidator(_to_date)]
+
+
+def _minute(t: time) -> int:
+    return t.hour * 60 + t.minute
+
+
+def _start(span: TimeRange) -> int:
+    return _minute(span.start)
+
+
+def _parse_range(text: str) -> dict[str, time]:
+    match = _RANGE_RE.fullmatch(text.strip())
+    if not match:
+        raise ValueError(f'must look like "09:00-12:00", HH:MM-HH:MM on a 24-hour clock (got {_show(text)})')
+    sh, sm, eh, em = (int(part) for part in match.groups())
+    if sh > 23 or sm > 59:
+        raise ValueError(f"{text!r} starts at a time that does not exist")
+    if eh > 24 or em > 59 or (eh == 24 and em):
+        raise ValueError(f"{text!r} ends at a time that does not exist (24:00 is the latest)")
+    start, end = sh * 60 + sm, eh * 60 + em
+    if start == end:
+        raise ValueError(f"{text!r} starts and ends at the same time; write 00:00-24:00 for the whole day")
+    return {"start": time(sh, sm), "end": time(eh % 24, em)}
+
+
+class TimeRange(BaseModel):
+    """One opening period. ``end`` at or before ``start`` runs past midnight; ``end`` 00:00 is 24:00."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    start: time = Field(strict=True)
+    end: time = Field(strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, value: object) -> object:
+        if isinstance(value, str):
+            return _parse_range(value)
+        if isinstance(value, Mapping | TimeRange):
+            return value
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            raise ValueError(f"got the number {value}: YAML reads unquoted 10:30 as a number; {_QUOTE_HINT}")
+        raise ValueError(f"must be a time range; {_QUOTE_HINT} (got {_show(value)})")
+
+    @model_validator(mode="after")
+    def _whole_minutes(self) -> TimeRange:
+        for t in (self.start, self.end):
+            if t.second or t.microsecond or t.tzinfo is not None:
+                raise ValueError("times must be whole minutes without a time zone")
+        if self.start == self.end and self.start != _MIDNIGHT:
+            raise ValueError("start equals end; only 00:00-24:00 (the whole day) may do that")
+        return self
+
+    @property
+    def crosses_midnight(self) -> bool:
+        """True when the period spills into the next day (22:00-02:00); one ending at 24:00 does not."""
+        return self.end != _MIDNIGHT and self.end < self.start
+
+    @property
+    def minutes(self) -> int:
+        """Length of the period; 00:00-24:00 is 1440."""
+        return (_minute(self.end) - _minute(self.start)) % _DAY or _DAY
+
+    def __str__(self) -> str:
+        end = "24:00" if self.end == _MIDNIGHT else f"{self.end:%H:%M}"
+        return f"{self.start:%H:%M}-{end}"
+
+
+def _overlaps(hours: Mapping[str, tuple[TimeRange, ...]]) -> list[str]:
+    """Overlapping periods would count an hour twice; a period past midnight also meets the next day."""
+    week = 7 * _DAY
+    spans = []
+    for index, day in enumerate(DAYS):
+        for span in hours.get(day, ()):
+            start = index * _DAY + _minute(span.start)
+            spans.append((start, start + span.minutes, f"{day} {span}"))
+    problems = []
+    for i, (s1, e1, label1) in enumerate(spans):
+        for s2, e2, label2 in spans[i + 1 :]:
+            if any(s1 < e2 + shift and s2 + shift < e1 for shift in (-week, 0, week)):
+                problems.append(f"{label1} overlaps {label2}")
+    return problems
+
+
+class Closure(BaseModel):
+    """Dates a facility is closed on purpose, so idle time then is not counted as underuse."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    start: Day = Field(alias="from")
+    end: Day = Field(alias="to")
+    reason: Text
+
+    @field_validator("end")
+    @classmethod
+    def _not_before_start(cls, end: date, info: ValidationInfo) -> date:
+        start = info.data.get("start")
+        if start is not None and end < start:
+            raise ValueError(f"{end} is before from ({start})")
+        return end
+
+
+class Location(BaseModel):
+    """Where the facility is, for maps; WGS84 degrees."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    lat: float = Field(ge=-90, le=90, strict=True, allow_inf_nan=False)
+    lon: float = Field(ge=-180, le=180, strict=True, allow_inf_nan=False)
+
+
+class Facility(BaseModel):
+    """One monitored facility. Hashes by id, so it can sit in sets and dict keys."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: Annotated[StrictStr, AfterValidator(_check_id)]
+    name: Text
+    type: Annotated[StrictStr, _matching(_TYPE_RE, "one lowercase word such as library or sports_hall")]
+    region: Annotated[StrictStr, _matching(_REGION_RE, "a lowercase path like zhejiang/wenzhou/lucheng")]
+    capacity: StrictInt = Field(gt=0)
+    timezone: Annotated[StrictStr, AfterValidator(_check_timezone)] = DEFAULT_TIMEZONE
+    opening_hours: dict[str, tuple[TimeRange, ...]]
+    closures: tuple[Closure, ...] = ()
+    location: Location | None = None
+    department: Text | None = None
+    simulation: dict[str, Any] | None = None
+
+    @field_validator("opening_hours", mode="before")
+    @classmethod
+    def _known_days(cls, value: object) -> object:
+        if not isinstance(value, Mapping):
+            raise ValueError(f"must map days (mon..sun) to lists of time ranges (got {_show(value)})")
+        unknown = [key for key in value if key not in DAYS]
+        if unknown:
+            names = ", ".join(_show(key) for key in unknown)
+            raise ValueError(f"unknown day {names}; use {', '.join(DAYS)}")
+        for day, spans in value.items():
+            if isinstance(spans, str | int):
+                raise ValueError(f"{day} must be a list (got {_show(spans)}); {_QUOTE_HINT} in [ ]")
+        return {day: () if value[day] is None else value[day] for day in DAYS if day in value}
+
+    @field_validator("opening_hours")
+    @classmethod
+    def _no_overlaps(cls, hours: dict[str, tuple[TimeRange, ...]]) -> dict[str, tuple[TimeRange, ...]]:
+        tidy = {day: tuple(sorted(hours[day], key=_start)) for day in DAYS if hours.get(day)}
+        problems = _overlaps(tidy)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return tidy
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def hours_on(self, weekday: int) -> tuple[TimeRange, ...]:
+        """Periods starting on ``weekday`` (0 = Monday); one past midnight also covers early next day."""
+        if not 0 <= weekday <= 6:
+            raise ValueError(f"weekday must be 0 (Monday) to 6 (Sunday), got {weekday}")
+        return self.opening_hours.get(DAYS[weekday], ())
+
+    def is_closure_day(self, day: date) -> Closure | None:
+        return next((c for c in self.closures if c.start <= day <= c.end), None)
+
+    @property
+    def weekly_open_minutes(self) -> int:
+        return sum(span.minutes for spans in self.opening_hours.values() for span in spans)
+
+    def region_matches(self, prefix: str) -> bool:
+        """Whole-segment prefix match; an empty prefix matches every region."""
+        prefix = prefix.strip("/")
+        return not prefix or self.region == prefix or self.region.startswith(prefix + "/")
+
+
+def _duplicates(ids: Iterable[tuple[int, object]]) -> list[str]:
+    first: dict[object, int] = {}
+    problems = []
+    for index, fid in ids:
+        if isinstance(fid, str) and first.setdefault(fid, index) != index:
+            problems.append(f"facilities[{index}] ({fid}) id: duplicate of facilities[{first[fid]}]")
+    return problems
+
+
+class Registry(BaseModel):
+    """All facilities; iterate it, or look one up by id."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    facilities: tuple[Facility, ...]
+    _by_id: dict[str, Facility] = PrivateAttr(default_factory=dict)
+
+    @field_validator("facilities", mode="before")
+    @classmethod
+    def _not_empty(cls, value: object) -> object:
+        if isinstance(value, list | tuple) and not value:  # min_length would also count the invalid ones
+            raise ValueError("must list at least one facility")
+        return value
+
+    def model_post_init(self, context: Any, /) -> None:
+        self._by_id = {f.id: f for f in self.facilities}
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Registry:
+        problems = _duplicates(enumerate(f.id for f in self.facilities))
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    @property
+    def by_id(self) -> Mapping[str, Facility]:
+        """Read-only id -> Facility view of a dict built once (a plain dict inside, so pickling works)."""
+        return MappingProxyType(self._by_id)
+
+    def get(self, facility_id: str) -> Facility | None:
+        return self._by_id.get(facility_id)
+
+    def __len__(self) -> int:
+        return len(self.facilities)
+
+    def __iter__(self) -> Iterator[Facility]:  # type: ignore[override]  # facilities, not pydantic fields
+        return iter(self.facilities)
+
+    def __contains__(self, item: object) -> bool:
+        if isinstance(item, Facility):
+            return self._by_id.get(item.id) == item
+        return isinstance(item, str) and item in self._by_id
+
+    def types(self) -> tuple[str, ...]:
+        return tuple(sorted({f.type for f in self.facilities}))
+
+    def regions(self) -> tuple[str, ...]:
+        return tuple(sorted({f.region for f in self.facilities}))
+
+
+def _keys_at(loc: Loc) -> list[str]:
+    """The keys allowed where an unknown key was found, to suggest the one probably meant."""
+    model: type[BaseModel] | None = {1: Registry, 3: Facility}.get(len(loc))
+    if len(loc) in (4, 5) and loc[0] == "facilities":
+        model = {(4, "location"): Location, (5, "closures"): Closure}.get((len(loc), loc[2]))
+    return [info.alias or name for name, info in model.model_fields.items()] if model else []
+
+
+_SIMPLE = (str, int, float, bool, date, time, type(None))
+_MESSAGES = {
+    **dict.fromkeys(("model_type", "model_attributes_type", "dict_type"), "must be a mapping of key: value"),
+    **dict.fromkeys(("tuple_type", "list_type"), "must be a list"),
+    **dict.fromkeys(("int_type", "int_from_float"), "must be a whole number"),
+    "missing": "is required",
+    "float_type": "must be a number",
+    "string_type": "must be text",
+}
+
+
+def explain(error: ValidationError) -> list[tuple[Loc, str]]:
+    """Reword pydantic's errors for the person editing the file, as (location, message) pairs."""
+    pairs: list[tuple[Loc, str]] = []
+    for item in error.errors(include_url=False):
+        loc, kind, value = tuple(item["loc"]), item["type"], item.get("input")
+        if kind == "value_error":
+            message = item["msg"].removeprefix("Value error, ")
+            pairs.extend((loc, line) for line in message.splitlines())
+            continue
+        if kind == "extra_forbidden":
+            guess = difflib.get_close_matches(str(loc[-1]), _keys_at(loc), n=1, cutoff=0.7)
+            pairs.append((loc, "unknown key" + (f"; did you mean {guess[0]!r}?" if guess else "")))
+            continue
+        message = _MESSAGES.get(kind) or item["msg"].replace("Input should be", "must be", 1)
+        if kind != "missing" and isinstance(value, _SIMPLE):
+            message += f" (got {_show(value)})"
+            if kind == "string_type" and value is not None:
+                message += "; put it in quotes"
+        pairs.append((loc, message))
+    return pairs
+
+
+def _label(data: object, index: int) -> str:
+    """``facilities[2] (wz-lc-lib-001)``, taking the id from the raw data even when it is invalid."""
+    try:
+        fid = data["facilities"][index]["id"]  # type: ignore[index]
+    except (KeyError, IndexError, TypeError):
+        return f"facilities[{index}]"
+    return f"facilities[{index}] " + (f"({fid})" if is_valid_id(fid) else f"(id {_show(fid, 40)})")
+
+
+def field_path(loc: Loc) -> str:
+    """``opening_hours.tue[1]`` from ``('opening_hours', 'tue', 1)``."""
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:  # pydantic names a bad mapping key "[key]"
+            path += part if not path or part.startswith("[") else f".{part}"
+    return path
+
+
+def parse_registry(data: object, source: str = "<registry>") -> Registry:
+    """Validate what ``yaml.safe_load`` returned; pure, so callers and tests need no files."""
+    if data is None:
+        raise RegistryError("the registry is empty; it needs a 'facilities:' list", source)
+    if not isinstance(data, Mapping):
+        raise RegistryError(
+            f"the top level must be a mapping with a 'facilities:' list (got {type(data).__name__})", source
+        )
+    try:
+        return Registry.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for loc, message in explain(exc):
+            if len(loc) >= 2 and loc[0] == "facilities" and isinstance(loc[1], int):
+                where = " ".join(filter(None, (_label(data, loc[1]), field_path(loc[2:]))))
+            else:
+                where = field_path(loc)
+            problems.append(f"{where}: {message}" if where else message)
+        if not any("id: duplicate of" in p for p in problems):
+            raw = data.get("facilities")
+            if isinstance(raw, list):
+                problems += _duplicates((i, f.get("id")) for i, f in enumerate(raw) if isinstance(f, Mapping))
+        raise RegistryError(problems, source) from None
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """A SafeLoader that rejects duplicate keys, which plain YAML silently resolves to the last one."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[object] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                duplicate = key in seen
+                seen.add(key)
+            except TypeError:
+                continue  # an unhashable key; the base class reports it
+            if duplicate:
+                problem = f"found duplicate key {key!r}"
+                raise yaml.constructor.ConstructorError(None, None, problem, key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_yaml(text: str, source: str) -> object:
+    """Parse YAML text, turning syntax errors into a RegistryError that gives the line."""
+    loader = _StrictLoader(text)
+    try:
+        return loader.get_single_data()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        detail = exc.problem or "unreadable"
+        if exc.context and exc.context_mark:
+            detail += f" ({exc.context} from line {exc.context_mark.line + 1})"
+        raise RegistryError(f"invalid YAML{where}: {detail}", source) from None
+    except yaml.YAMLError as exc:
+        raise RegistryError(f"invalid YAML: {exc}", source) from None
+    finally:
+        loader.dispose()
+
+
+def load_registry(path: str | os.PathLike[str]) -> Registry:
+    """Read and validate a registry file; every problem is reported, each line starting with the path."""
+    source = os.fspath(path)
+    try:
+        text = Path(source).read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise RegistryError(f"is not UTF-8 text (bad byte at offset {exc.start})", source) from None
+    except OSError as exc:
+        raise RegistryError(f"cannot read the file: {exc.strerror or exc}", source) from None
+    return parse_registry(read_yaml(text, source), source)

@@ -1,0 +1,60 @@
+"""Shared fixtures: real Mosquitto and InfluxDB servers (facmon.localstack), never mocks."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+from facmon.localstack import LocalInfluxDB, LocalMosquitto, ServerUnavailable
+
+S = TypeVar("S", LocalMosquitto, LocalInfluxDB)
+
+
+def _running(server_factory: type[S], workdir: Path) -> Iterator[S]:
+    """Start a server for a fixture and stop it afterwards; a missing binary fails under CI, else skips."""
+    try:
+        server = server_factory(workdir)
+        server.start()
+    except ServerUnavailable as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true and a server binary is missing, so .ci/run's set-up is broken: {exc}")
+        pytest.skip(str(exc))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalMosquitto]:
+    """One broker for the whole run; tests that stop or kill it must use fresh_mosquitto instead."""
+    yield from _running(LocalMosquitto, tmp_path_factory.mktemp("mosquitto"))
+
+
+@pytest.fixture(scope="session")
+def influxdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalInfluxDB]:
+    """One InfluxDB for the whole run; isolate tests with influx_db_name, use fresh_influxdb for faults."""
+    yield from _running(LocalInfluxDB, tmp_path_factory.mktemp("influxdb"))
+
+
+@pytest.fixture
+def fresh_mosquitto(tmp_path: Path) -> Iterator[LocalMosquitto]:
+    """A broker of this test's own, free to be stopped, killed or restarted."""
+    yield from _running(LocalMosquitto, tmp_path / "mosquitto")
+
+
+@pytest.fixture
+def fresh_influxdb(tmp_path: Path) -> Iterator[LocalInfluxDB]:
+    """An InfluxDB of this test's own, free to be stopped, killed or restarted."""
+    yield from _running(LocalInfluxDB, tmp_path / "influxdb")
+
+
+@pytest.fixture
+def influx_db_name() -> str:
+    """A database name of this test's own: tests sharing the session InfluxDB never see each other's data."""
+    return "t_" + uuid.uuid4().hex[:12]
