@@ -40,7 +40,7 @@ def _settings_flags(parser: argparse.ArgumentParser) -> None:
 
 _SETTING_FLAGS = (
     "mqtt_url", "mqtt_ca_file", "topic_prefix", "influx_url", "influx_db", "registry", "log_level",
-    "max_reading_age", "mqtt_client_id", "mqtt_share_group", "batch_size", "mqtt_receive_maximum",
+    "max_reading_age", "mqtt_client_id", "mqtt_share_group", "batch_size",
 )
 
 
@@ -149,8 +149,6 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--client-id", dest="mqtt_client_id", help="MQTT client id of the persistent session")
     ingest.add_argument("--share-group", dest="mqtt_share_group", help="MQTT shared-subscription group")
     ingest.add_argument("--batch-size", type=int, help="points per InfluxDB write")
-    ingest.add_argument("--receive-maximum", dest="mqtt_receive_maximum", type=int,
-                        help="unacknowledged messages the broker may send at once")
     ingest.set_defaults(handler=cmd_ingest)
 
     registry = sub.add_parser("registry", help="check or import the facility registry")
@@ -169,6 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="start local Mosquitto and InfluxDB and show a reading's way in")
     demo.add_argument("--keep-running", action="store_true", help="keep the stack up until Ctrl-C")
     demo.set_defaults(handler=cmd_demo)
+    from analytics import command as analytics_command
+
+    analytics_command.register(sub)
     return parser
 
 

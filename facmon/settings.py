@@ -112,9 +112,6 @@ class Settings(BaseSettings):
     mqtt_ca_file: Path | None = Field(default=None, description="CA certificate for mqtts://")
     mqtt_client_id: str = Field(default="facmon-ingest", description="MQTT client id (persistent session)")
     mqtt_share_group: str | None = Field(default=None, description="Shared-subscription group name")
-    mqtt_receive_maximum: int = Field(
-        default=2000, ge=1, le=65535, description="MQTT v5 Receive Maximum: unacknowledged messages in flight"
-    )
     topic_prefix: str = Field(default="facmon/v1", description="Topic prefix, e.g. facmon/v1")
     influx_url: str = Field(default="http://127.0.0.1:8086", description="InfluxDB base URL (v1 API)")
     influx_db: str = Field(default="facmon", description="InfluxDB database (or v1-mapped bucket)")
@@ -124,7 +121,9 @@ class Settings(BaseSettings):
     influx_timeout: float = Field(default=10.0, gt=0, description="Seconds per InfluxDB HTTP request")
     registry: Path = Field(default=Path("registry.yaml"), description="Facility registry (YAML)")
     max_reading_age: Duration = Field(default=timedelta(days=35), description="Oldest ts accepted")
-    batch_size: int = Field(default=2000, ge=1, le=100_000, description="Points per InfluxDB write")
+    batch_size: int = Field(
+        default=1000, ge=1, le=100_000, description="Readings per write; keep below the broker's in-flight window"
+    )
     flush_interval: float = Field(default=0.25, gt=0, le=60, description="Seconds before a partial batch is written")
     stats_interval: float = Field(default=10.0, gt=0, description="Seconds between counter log lines")
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")

@@ -8,13 +8,12 @@ import threading
 import time
 from typing import Any
 
-from paho.mqtt.client import MQTTMessage
 from paho.mqtt.reasoncodes import ReasonCode
 
 from facmon.settings import Settings
 from ingest.influx import InfluxAuthError, InfluxClient, InfluxError
 from ingest.lineproto import ReadingEncoder
-from ingest.mqtt import BufferedClient, make_client, session_properties, subscribe_options, subscription_topic
+from ingest.mqtt import BufferedClient, make_client, subscription_topic
 from ingest.pipeline import Pipeline
 from sensors.contract import TopicGrammar
 from sensors.parse import MessageParser
@@ -77,7 +76,7 @@ class Ingester:
         self.connected = threading.Event()
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
-        self.client.on_message = self._on_message
+        self.client.on_raw_message = self._on_message
         self.instance = settings.mqtt_client_id
 
     def reload_registry(self, registry: Registry) -> None:
@@ -93,13 +92,12 @@ class Ingester:
             return
         self.pipeline.new_connection()
         topic = subscription_topic(self.settings, self.grammar.subscription)
-        client.subscribe(topic, options=subscribe_options())
-        log.info(
-            "connected to %s (session %s), subscribed to %s",
-            self.settings.mqtt.redacted(),
-            "resumed" if flags.session_present else "new",
-            topic,
-        )
+        if flags.session_present:
+            log.info("connected to %s, session resumed (%s)", self.settings.mqtt.redacted(), topic)
+        else:
+            # A resumed session keeps its subscription; subscribing again would replay every retained status.
+            client.subscribe(topic, qos=1)
+            log.info("connected to %s, new session, subscribed to %s", self.settings.mqtt.redacted(), topic)
         self.connected.set()
 
     def _on_disconnect(self, client: BufferedClient, userdata: Any, flags: Any, reason: ReasonCode, props: Any) -> None:
@@ -107,12 +105,12 @@ class Ingester:
         if reason.value != 0:
             log.warning("disconnected from the broker (%s); reconnecting", reason)
 
-    def _on_message(self, client: BufferedClient, userdata: Any, message: MQTTMessage) -> None:
+    def _on_message(self, topic: bytes, payload: bytes, mid: int, qos: int, retain: bool) -> None:
         try:
-            topic = message.topic
+            text = topic.decode()
         except UnicodeDecodeError:
-            topic = "<topic is not UTF-8>"
-        self.pipeline.submit(topic, message.payload, message.mid if message.qos else None, bool(message.retain))
+            text = "<topic is not UTF-8>"
+        self.pipeline.submit(text, payload, mid if qos else None, retain)
 
     def _publish_notice(self, topic: str, body: bytes) -> None:
         self.client.publish(topic, body, qos=1)
@@ -123,8 +121,7 @@ class Ingester:
         url = self.settings.mqtt
         self._writer = threading.Thread(target=self.pipeline.run_writer, name="influx-writer", daemon=True)
         self._writer.start()
-        self.client.connect_async(url.host, url.port, keepalive=30, clean_start=False,
-                                  properties=session_properties(self.settings))
+        self.client.connect_async(url.host, url.port, keepalive=30)
         self.client.loop_start()
 
     def run(self, stop: threading.Event) -> None:

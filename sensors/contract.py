@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 ID_PATTERN = r"[a-z0-9][a-z0-9_-]{0,62}"
 ID_RE = re.compile(ID_PATTERN)
@@ -56,9 +57,12 @@ class RefusalReason(StrEnum):
     BAD_STATUS = "bad_status"
 
 
-@dataclass(frozen=True, slots=True)
-class Reading:
-    """One accepted reading; `ts_ns` is the sensor's time, `received_ns` the ingester's."""
+class Reading(NamedTuple):
+    """One accepted reading; `ts_ns` is the sensor's time, `received_ns` the ingester's.
+
+    A NamedTuple rather than a frozen dataclass: the ingester makes tens of thousands a second, and a frozen
+    dataclass's __init__ costs four times as much.
+    """
 
     facility: str
     sensor: str

@@ -14,6 +14,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -35,10 +37,11 @@ from sensors.contract import (
 )
 
 ALLOWED_FIELDS = frozenset(("ts", "seq", *COUNT_FIELDS))
-_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.(\d{1,9}))?(?:[Zz]|[+-]\d{2}:\d{2})")
+_RFC3339 = re.compile(r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})")
 _MS_THRESHOLD = 100_000_000_000  # epoch numbers at or above this are milliseconds (seconds would be year 5138)
 _NS = 1_000_000_000
 _EPOCH_LIMIT = 1e15  # milliseconds of the year 33658: anything larger is garbage, not a time
+_ORJSON_INT_LOW, _ORJSON_INT_HIGH = -(2.0**63), 2.0**64  # orjson gives ints in [-2**63, 2**64), floats beyond
 
 
 @dataclass(slots=True)
@@ -62,6 +65,10 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not a number JSON allows")
 
 
+_UNSEEN: Any = object()
+_TOPIC_CACHE_SIZE = 100_000  # parsed topics kept; a sensor fleet reuses the same few thousand
+_TS_CACHE_SIZE = 10_000  # RFC 3339 strings recur: sensors report on the same quarter-hours
+
 _EXACT_DECODER = json.JSONDecoder(object_pairs_hook=_Pairs, parse_constant=_reject_constant)
 
 
@@ -72,11 +79,18 @@ class MessageParser:
         self.grammar = grammar
         self.capacities = capacities
         self.max_age_ns = int(max_age_seconds * _NS)
+        self._topics: dict[str, Topic | Refusal | None] = {}
+        self._ts_cache: dict[str, int] = {}
 
     def parse(self, topic: str, payload: bytes, received_ns: int, retained: bool = False) -> Parsed:
-        if self.grammar.is_own_output(topic):
+        where = self._topics.get(topic, _UNSEEN)
+        if where is _UNSEEN:
+            where = None if self.grammar.is_own_output(topic) else self.grammar.parse(topic)
+            if len(self._topics) >= _TOPIC_CACHE_SIZE:
+                self._topics.clear()
+            self._topics[topic] = where
+        if where is None:
             return Parsed(ignored=True)
-        where = self.grammar.parse(topic)
         if isinstance(where, Refusal):
             return Parsed(refusals=[where])
         if where.facility not in self.capacities:
@@ -150,12 +164,15 @@ class MessageParser:
             if type(item) is not dict:
                 return None
             strings += len(item)
-            for v in item.values():
+            for key, v in item.items():
                 kind = type(v)
                 if kind is str:
                     strings += 1
-                elif kind is dict or kind is list:
+                elif kind is dict or kind is list or (kind is float and key != "ts"):
+                    # orjson reads integers beyond 64 bits as floats; the exact decoder keeps them integers.
                     return None
+                elif kind is float and not _ORJSON_INT_LOW <= v < _ORJSON_INT_HIGH:
+                    return None  # orjson reads an integer beyond 64 bits as a float; it is out_of_range, not a float
         # Each key and string value shows as two quotes; more quotes than that means a key was repeated.
         if payload.count(b'"') != 2 * strings:
             return None
@@ -187,6 +204,58 @@ class MessageParser:
         return value
 
     def _check(self, where: Topic, item: Any, path: str, received_ns: int) -> Reading | Refusal:
+        """Accept a plain valid reading on a short path; anything doubtful gets the full check and its reason."""
+        if type(item) is dict:
+            get = item.get
+            ts = get("ts")
+            occupancy, entries, exits, uses, seq = (
+                get("occupancy"),
+                get("entries"),
+                get("exits"),
+                get("uses"),
+                get("seq"),
+            )
+            present = 1
+            for value in (occupancy, entries, exits, uses):
+                if value is not None:
+                    if type(value) is not int or not 0 <= value <= MAX_COUNT:
+                        break
+                    present += 1
+            else:
+                if seq is not None and type(seq) is int and 0 <= seq <= MAX_SEQ:
+                    present += 1
+                # Equal counts mean every key is known and non-null (null and unknown keys add to len(item)).
+                if (
+                    ts is not None
+                    and present == len(item)
+                    and (occupancy is not None or entries is not None or uses is not None)
+                ):
+                    ts_ns = self._ts_cache.get(ts) if type(ts) is str else None
+                    if ts_ns is None:
+                        converted = _ts_ns(ts)
+                        if isinstance(converted, Refusal):
+                            return self._refusal(where, converted.reason, converted.detail, path + "ts")
+                        ts_ns = converted
+                        if type(ts) is str:
+                            if len(self._ts_cache) >= _TS_CACHE_SIZE:
+                                self._ts_cache.clear()
+                            self._ts_cache[ts] = ts_ns
+                    if received_ns - self.max_age_ns <= ts_ns <= received_ns + MAX_FUTURE_SECONDS * _NS:
+                        return Reading(
+                            where.facility,
+                            where.sensor,
+                            ts_ns,
+                            received_ns,
+                            occupancy,
+                            entries,
+                            exits,
+                            uses,
+                            seq,
+                            occupancy is not None and occupancy > self.capacities[where.facility],
+                        )
+        return self._check_fully(where, item, path, received_ns)
+
+    def _check_fully(self, where: Topic, item: Any, path: str, received_ns: int) -> Reading | Refusal:
         if isinstance(item, _Pairs):
             seen: dict[str, Any] = {}
             for key, value in item:
@@ -276,15 +345,26 @@ def _count_problem(value: object, limit: int) -> tuple[RefusalReason, str] | Non
 def _json_type(value: object) -> str:
     if value is None:
         return "null"
+    if isinstance(value, dict | _Pairs):
+        return "an object"
     if isinstance(value, bool):
         return "a boolean"
     if isinstance(value, float):
         return "a number with a fraction or exponent"
     if isinstance(value, str):
         return "a string"
-    if isinstance(value, list):
+    if isinstance(value, list) and not isinstance(value, _Pairs):  # the exact decoder's objects are _Pairs lists
         return "an array"
     return "an object"
+
+
+@lru_cache(maxsize=4096)
+def _day_start(day: str, offset: str) -> int | None:
+    """Epoch seconds of 00:00 on `day` at `offset`, or None if there is no such day; days repeat, so cache."""
+    try:
+        return int(datetime.fromisoformat(f"{day}T00:00:00{offset}").timestamp())
+    except ValueError:
+        return None
 
 
 def _ts_ns(value: object) -> int | Refusal:
@@ -293,18 +373,25 @@ def _ts_ns(value: object) -> int | Refusal:
         match = _RFC3339.fullmatch(value)
         if match is None:
             return Refusal(RefusalReason.BAD_TS, "ts must be RFC 3339 with an offset, e.g. 2025-11-27T10:15:00+08:00")
-        try:
-            moment = datetime.fromisoformat(value.upper())
-        except ValueError:
+        day, hours, minutes, seconds, fraction, offset = match.groups()
+        if offset in ("Z", "z"):
+            offset = "+00:00"
+        elif int(offset[4:6]) > 59:
+            return Refusal(RefusalReason.BAD_TS, "ts has an impossible offset")
+        start = _day_start(day, offset)
+        if start is None or int(hours) > 23 or int(minutes) > 59 or int(seconds) > 59:
             return Refusal(RefusalReason.BAD_TS, "ts is not a real date and time")
-        whole = int(moment.replace(microsecond=0).timestamp()) * _NS
-        fraction = match.group(1)
-        return whole + (int(fraction.ljust(9, "0")) if fraction else 0)
+        whole = (start + int(hours) * 3600 + int(minutes) * 60 + int(seconds)) * _NS
+        return whole + int(fraction.ljust(9, "0")) if fraction else whole
     if type(value) is int:
+        if abs(value) >= _EPOCH_LIMIT:
+            return Refusal(RefusalReason.BAD_TS, "ts must be a finite epoch in seconds or milliseconds")
         return value * 1_000_000 if abs(value) >= _MS_THRESHOLD else value * _NS
     if type(value) is float:
         if not math.isfinite(value) or abs(value) >= _EPOCH_LIMIT:
             return Refusal(RefusalReason.BAD_TS, "ts must be a finite epoch in seconds or milliseconds")
         scale = 1_000_000 if abs(value) >= _MS_THRESHOLD else _NS
-        return round(value * scale)
+        # Scale the decimal the sensor wrote (the float's shortest repr), not its binary approximation:
+        # 1795840410.123 * 1e9 in floats is ...122999808, a different point from the same ts in milliseconds.
+        return round(Decimal(repr(value)) * scale)
     return Refusal(RefusalReason.WRONG_TYPE, f"ts must be a string or a number, not {_json_type(value)}")

@@ -441,7 +441,11 @@ def parse_registry(data: object, source: str = "<registry>") -> Registry:
         raise RegistryError(problems, source) from None
 
 
-class _StrictLoader(yaml.SafeLoader):
+# libyaml's parser when PyYAML has it: a 2,000-facility registry then loads in a fraction of the time.
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _StrictLoader(_SafeLoader):  # type: ignore[valid-type,misc]
     """A SafeLoader that rejects duplicate keys, which plain YAML silently resolves to the last one."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
