@@ -25,7 +25,9 @@ apt_install() {
 python_ok() { "$1" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; }
 
 PYTHON=""
-for candidate in python3 python3.13 python3.12 python3.11; do
+# The distribution's own Python first: Debian builds it with PGO and LTO, and the ingester runs about a third
+# faster on it than on a plain source build (bench/ingest.py).
+for candidate in /usr/bin/python3 python3 python3.13 python3.12 python3.11; do
     if command -v "$candidate" >/dev/null && python_ok "$candidate"; then
         PYTHON="$candidate"
         break
@@ -69,7 +71,7 @@ fi
 if [ ! -x .venv/bin/python ]; then
     if ! "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null; then
         venv_pkg="python3-venv"
-        [ "$PYTHON" = python3 ] || venv_pkg="${PYTHON}-venv"
+        case "$PYTHON" in python3|/usr/bin/python3) ;; *) venv_pkg="${PYTHON}-venv" ;; esac
         if ! is_root; then
             echo "setup: $PYTHON has no venv module; install it with: sudo apt-get install -y $venv_pkg" >&2
             exit 1
