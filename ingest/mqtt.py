@@ -35,7 +35,7 @@ _READ_CHUNK = 256 * 1024
 _PUBLISH = 0x30
 _PUBACK = 0x40
 _PUBACK_PACK = struct.Struct("!BBH")
-_MAX_PACKET = 256 * 1024 * 1024  # MQTT's own limit for the remaining length
+_PACKETS_PER_READ = 10_000  # then back to paho's loop, which sends our acknowledgements and pings
 
 RawHandler = Callable[[bytes, bytes, int, int, bool], None]
 
@@ -136,17 +136,16 @@ class BufferedClient(paho.Client):
         return self._packet_handle()
 
     def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
-        """paho handles one packet per select(); handle every complete packet already buffered."""
-        rc = super().loop_read(max_packets)
-        while rc == MQTTErrorCode.MQTT_ERR_SUCCESS and self._sock is not None and self._has_buffered_packet():
-            rc = super().loop_read(max_packets)
-        return rc
-
-    def _has_buffered_packet(self) -> bool:
-        try:
-            return frame(self._read_buffer, self._read_pos) is not None
-        except ValueError:
-            return True  # let _packet_read report the protocol error
+        """Handle every buffered packet (paho handles one per select), then return so writes can go out."""
+        if self._sock is None:
+            return MQTTErrorCode.MQTT_ERR_NO_CONN
+        for _ in range(_PACKETS_PER_READ):
+            rc = self._packet_read()
+            if rc > 0:
+                return self._loop_rc_handle(rc)
+            if rc == MQTTErrorCode.MQTT_ERR_AGAIN or self._sock is None:
+                break
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def ack_many(self, mids: Iterable[int]) -> None:
         """Acknowledge QoS-1 messages in one write; thread-safe like paho's own `ack`."""

@@ -86,7 +86,7 @@ class Pipeline:
         self.counters = Counters()
         self._generation = 0
         self.max_sealed = max_sealed
-        self._cond = threading.Condition()
+        self._cond = threading.Condition(threading.Lock())
         self._open = Batch(self._generation)
         self._sealed: deque[Batch] = deque()
         self._clock_ns = 0

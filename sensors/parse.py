@@ -41,7 +41,7 @@ _RFC3339 = re.compile(r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{
 _MS_THRESHOLD = 100_000_000_000  # epoch numbers at or above this are milliseconds (seconds would be year 5138)
 _NS = 1_000_000_000
 _EPOCH_LIMIT = 1e15  # milliseconds of the year 33658: anything larger is garbage, not a time
-_ORJSON_INT_LOW, _ORJSON_INT_HIGH = -(2.0**63), 2.0**64  # orjson gives ints in [-2**63, 2**64), floats beyond
+_ORJSON_INT_LOW, _ORJSON_INT_HIGH = -(2.0**63), 2.0**64  # orjson: ints in [-2**63, 2**64), floats beyond
 
 
 @dataclass(slots=True)
@@ -143,7 +143,8 @@ class MessageParser:
 
     @staticmethod
     def _is_array(payload: bytes) -> bool:
-        return payload.lstrip()[:1] == b"["
+        first = payload[:1]
+        return first == b"[" or (first.isspace() and payload.lstrip()[:1] == b"[")
 
     def _fast_items(self, payload: bytes) -> list[Any] | None:
         """Decode with orjson when the payload is plain; None sends it to the exact decoder."""
@@ -171,7 +172,7 @@ class MessageParser:
                 elif kind is dict or kind is list or (kind is float and key != "ts"):
                     # orjson reads integers beyond 64 bits as floats; the exact decoder keeps them integers.
                     return None
-                elif kind is float and not _ORJSON_INT_LOW <= v < _ORJSON_INT_HIGH:
+                elif kind is float and not _ORJSON_INT_LOW < v < _ORJSON_INT_HIGH:
                     return None  # orjson reads an integer beyond 64 bits as a float; it is out_of_range, not a float
         # Each key and string value shows as two quotes; more quotes than that means a key was repeated.
         if payload.count(b'"') != 2 * strings:
