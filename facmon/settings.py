@@ -32,7 +32,7 @@ CONFIG_ENV = "FACMON_CONFIG"
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_TOPIC_LEVEL = re.compile(r"^[A-Za-z0-9_.-]+$")
+_TOPIC_LEVEL = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 class SettingsError(ValueError):
@@ -96,7 +96,8 @@ class MqttUrl(BaseModel):
     def redacted(self) -> str:
         """The URL as it may appear in a log."""
         user = f"{self.username}:***@" if self.username else ""
-        return f"{'mqtts' if self.tls else 'mqtt'}://{user}{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{'mqtts' if self.tls else 'mqtt'}://{user}{host}:{self.port}"
 
 
 class Settings(BaseSettings):
@@ -143,7 +144,7 @@ class Settings(BaseSettings):
     @classmethod
     def _check_prefix(cls, value: str) -> str:
         levels = value.split("/")
-        if not value or not all(_TOPIC_LEVEL.match(level) for level in levels):
+        if not value or not all(_TOPIC_LEVEL.fullmatch(level) for level in levels):
             raise ValueError("must be topic levels of letters, digits, '_', '.', '-' separated by '/'")
         return value
 
@@ -211,9 +212,15 @@ def _read_config_file(path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise SettingsError(f"{CONFIG_ENV}: cannot read {path}: {exc.strerror}") from exc
+        raise SettingsError(f"{CONFIG_ENV}: cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise SettingsError(f"{CONFIG_ENV}: {path} is not UTF-8 (bad byte at offset {exc.start})") from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise SettingsError(f"{CONFIG_ENV}: {path} is not valid YAML{where}: {exc.problem or exc.context}") from None
     except yaml.YAMLError as exc:
-        raise SettingsError(f"{CONFIG_ENV}: {path} is not valid YAML: {exc}") from exc
+        raise SettingsError(f"{CONFIG_ENV}: {path} is not valid YAML: {type(exc).__name__}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -12,7 +12,7 @@ import json
 import logging
 import threading
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from ingest.influxql import ident
 
@@ -50,7 +50,8 @@ class InfluxClient:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("InfluxDB URL must be http(s)://host[:port]")
-        self.url = url.rstrip("/")
+        # The URL appears in log lines and error messages: never with credentials someone wrote into it.
+        self.url = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2])).rstrip("/")
         self.database = database
         self.timeout = timeout
         self._https = parts.scheme == "https"
@@ -164,7 +165,11 @@ class InfluxClient:
         status, data, _ = self._request("POST", "/query", {}, urlencode(params).encode(), accept="application/csv")
         self._raise_for(status, data)
         text = data.decode("utf-8")
-        if text.startswith("name,tags,error") or ",error\n" in text[:200]:
+        if not text:
+            # InfluxDB 1.x answers a failed statement in CSV with 200 and an empty body, as it does for no rows:
+            # ask again in JSON, which carries the error (an empty result costs one more small query).
+            self.query(q, database, epoch)
+        elif text.startswith("name,tags,error") or ",error\n" in text[:200]:
             raise InfluxRejected(f"query failed: {text[:300]}")
         return text
 

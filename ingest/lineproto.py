@@ -38,6 +38,9 @@ def escape_key(text: str) -> str:
 
 def quote_string(text: str) -> str:
     """A string field value; newlines are written as the two characters \\n so one point stays one line."""
+    if not text.isascii():
+        # A lone surrogate cannot be written as UTF-8; keep it visible as \udXXX instead of failing the batch.
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     return '"' + text.translate(_STRING_ESCAPES) + '"'
 
 

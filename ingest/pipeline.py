@@ -158,7 +158,7 @@ class Pipeline:
             "received": datetime.fromtimestamp(received_ns / 1e9, UTC).isoformat(timespec="milliseconds"),
             "payload": payload[:NOTICE_PAYLOAD_BYTES].decode("utf-8", "replace"),
         }
-        return notice_topic, json.dumps(body, ensure_ascii=False).encode()
+        return notice_topic, json.dumps(body, ensure_ascii=False).encode("utf-8", "backslashreplace")
 
     def _seal_locked(self) -> None:
         batch = self._open
@@ -200,7 +200,7 @@ class Pipeline:
             return batch
 
     def _write_batch(self, batch: Batch) -> None:
-        body = ("\n".join(batch.lines) + "\n").encode() if batch.lines else b""
+        body = ("\n".join(batch.lines) + "\n").encode("utf-8", "backslashreplace") if batch.lines else b""
         delay = 0.5
         while body:
             try:

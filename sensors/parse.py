@@ -37,7 +37,9 @@ from sensors.contract import (
 )
 
 ALLOWED_FIELDS = frozenset(("ts", "seq", *COUNT_FIELDS))
-_RFC3339 = re.compile(r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})")
+_RFC3339 = re.compile(
+    r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})", re.ASCII
+)
 _MS_THRESHOLD = 100_000_000_000  # epoch numbers at or above this are milliseconds (seconds would be year 5138)
 _NS = 1_000_000_000
 _EPOCH_LIMIT = 1e15  # milliseconds of the year 33658: anything larger is garbage, not a time
@@ -192,6 +194,8 @@ class MessageParser:
             return self._refusal(where, RefusalReason.BAD_JSON, "invalid JSON: nested too deeply")
         except ValueError as exc:
             return self._refusal(where, RefusalReason.BAD_JSON, f"invalid JSON: {exc}")
+        if _has_lone_surrogate(value):
+            return self._refusal(where, RefusalReason.BAD_ENCODING, "payload has a lone UTF-16 surrogate escape")
         if isinstance(value, _Pairs):
             return [value]
         if type(value) is not list:
@@ -333,6 +337,22 @@ class MessageParser:
     @staticmethod
     def _refusal(where: Topic, reason: RefusalReason, detail: str, path: str | None = None) -> Refusal:
         return Refusal(reason, detail, path or None, where.facility, where.sensor)
+
+
+def _has_lone_surrogate(value: object) -> bool:
+    """True if a decoded string holds half a surrogate pair (valid JSON escape, but not encodable text)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if not item.isascii():
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    return True
+        elif isinstance(item, tuple | list):
+            stack.extend(item)
+    return False
 
 
 def _count_problem(value: object, limit: int) -> tuple[RefusalReason, str] | None:

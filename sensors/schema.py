@@ -47,7 +47,8 @@ def reading_schema() -> dict[str, Any]:
         "title": "facmon reading",
         "description": (
             f"One reading, or an array of 1 to {MAX_BATCH_ITEMS} readings (store-and-forward). UTF-8 JSON, at most "
-            f"{MAX_PAYLOAD_BYTES} bytes. Counts are JSON integers: strings, booleans and floats are refused. "
+            f"{MAX_PAYLOAD_BYTES} bytes. Counts are JSON integers written without a fraction or exponent (3, not 3.0 "
+            "or 3e0): JSON Schema treats 3.0 as an integer, the ingester refuses it; strings and booleans too. "
             "Duplicate keys are refused. A sensor sends at least every 15 minutes while its facility is open."
         ),
         "oneOf": [
