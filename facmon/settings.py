@@ -165,6 +165,8 @@ class Settings(BaseSettings):
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("must be http(s)://host[:port]")
+        if "@" in parts.netloc:
+            raise ValueError("must not hold credentials: use FACMON_INFLUX_USER/PASSWORD or FACMON_INFLUX_TOKEN")
         return value.rstrip("/")
 
     @field_validator("influx_db")

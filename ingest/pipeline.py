@@ -118,7 +118,7 @@ class Pipeline:
         if parsed.refusals:
             self._clock_ns = received + len(parsed.refusals)
         counters = self.counters
-        counters.received += 1
+        counters.received += not parsed.ignored
         counters.readings_accepted += len(parsed.readings)
         counters.statuses += parsed.status is not None
         counters.ignored += parsed.ignored

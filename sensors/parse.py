@@ -374,7 +374,7 @@ def _json_type(value: object) -> str:
         return "a number with a fraction or exponent"
     if isinstance(value, str):
         return "a string"
-    if isinstance(value, list) and not isinstance(value, _Pairs):  # the exact decoder's objects are _Pairs lists
+    if isinstance(value, list):
         return "an array"
     return "an object"
 
