@@ -138,8 +138,9 @@ class Ingester:
         c = self.pipeline.counters
         refused = " ".join(f"{reason}={n}" for reason, n in sorted(c.refused.items())) or "none"
         log.info(
-            "counters received=%d accepted=%d written=%d statuses=%d refused=[%s] pending=%d lag_ms=%d retries=%d",
-            c.received, c.readings_accepted, c.readings_written, c.statuses, refused,
+            "counters received=%d accepted=%d written=%d statuses=%d ignored=%d refused=[%s] pending=%d lag_ms=%d "
+            "retries=%d",
+            c.received, c.readings_accepted, c.readings_written, c.statuses, c.ignored, refused,
             self.pipeline.pending_readings, c.last_lag_ms, c.write_retries,
         )
         self.pipeline.add_points([self.pipeline.stats_line(self.instance, time.time_ns())])

@@ -769,7 +769,7 @@ def test_own_notices_and_alerts_are_ignored_not_refused(shared: Shared) -> None:
     """Messages on facmon's own output topics are not answered (no notice loop) and not counted as refusals."""
     time.sleep(0.5)  # let the counters catch up with the echo of the previous test's notice
     since = time.time_ns()
-    before = shared.ingester.last_counters()["received"]
+    before = shared.ingester.last_counters()["ignored"]
     spoofed = [
         (f"{shared.prefix}/_rejected", b'{"reason": "spoof"}'),
         (f"{shared.prefix}/{LIBRARY}/s1/rejected", b'{"reason": "spoof"}'),
@@ -778,7 +778,7 @@ def test_own_notices_and_alerts_are_ignored_not_refused(shared: Shared) -> None:
     shared.pub.publish_many(spoofed)
     echoed = shared.notices.take(2)  # the listener sees the two spoofed *rejected* messages themselves
     assert {n.topic for n in echoed} == {spoofed[0][0], spoofed[1][0]}
-    wait_until(lambda: shared.ingester.last_counters()["received"] >= before + 3, what="the spoofed messages")
+    wait_until(lambda: shared.ingester.last_counters()["ignored"] >= before + 3, what="the spoofed messages")
     shared.notices.assert_quiet(0.3)
     assert shared.reader.points("refusal", where=f"time >= {since}") == []
 
