@@ -167,9 +167,6 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="start local Mosquitto and InfluxDB and show a reading's way in")
     demo.add_argument("--keep-running", action="store_true", help="keep the stack up until Ctrl-C")
     demo.set_defaults(handler=cmd_demo)
-    from analytics import command as analytics_command
-
-    analytics_command.register(sub)
     return parser
 
 
