@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import signal
 import sys
 import threading
@@ -111,7 +112,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     logs.configure(settings.log_level)
     registry = load_registry_or_fail(settings.registry)
     stop = wait_for_signal()
-    ingester = Ingester(settings, registry)
+    try:
+        ingester = Ingester(settings, registry)
+    except IngestError as exc:
+        raise CommandError(str(exc)) from None
 
     def reload(signum: int, frame: FrameType | None) -> None:
         from sensors.registry import RegistryError, load_registry
@@ -119,7 +123,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         try:
             ingester.reload_registry(load_registry(settings.registry))
         except RegistryError as exc:
-            print(f"facmon: registry not reloaded: {exc}", file=sys.stderr)
+            # A log line, not print(): print in a signal handler can hit "reentrant call" on stderr while the
+            # interrupted thread is writing a log line, and kill the ingester; logging absorbs that.
+            logging.getLogger("facmon.cli").error("registry not reloaded, keeping the previous one: %s", exc)
 
     signal.signal(signal.SIGHUP, reload)
     try:
@@ -167,6 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="start local Mosquitto and InfluxDB and show a reading's way in")
     demo.add_argument("--keep-running", action="store_true", help="keep the stack up until Ctrl-C")
     demo.set_defaults(handler=cmd_demo)
+    from facmon import access_commands
+
+    access_commands.register(sub)
     return parser
 
 

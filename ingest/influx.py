@@ -31,6 +31,10 @@ class InfluxAuthError(InfluxError):
     """401/403: wrong credentials or missing rights; retrying will not help until someone fixes them."""
 
 
+class InfluxPermissionDenied(InfluxAuthError):
+    """403: the credentials are right but lack a privilege (WRITE on the database, or admin to create it)."""
+
+
 class InfluxDatabaseMissing(InfluxError):
     """The database does not exist."""
 
@@ -124,7 +128,9 @@ class InfluxClient:
         if status < 300:
             return
         text = self._error_text(data)
-        if status in (401, 403):
+        if status == 403:
+            raise InfluxPermissionDenied(f"InfluxDB denied the request (403): {text}")
+        if status == 401:
             raise InfluxAuthError(f"InfluxDB refused the credentials ({status}): {text}")
         if status == 404 and "database not found" in text:
             raise InfluxDatabaseMissing(f"database {self.database!r} does not exist")

@@ -19,6 +19,7 @@ broker's `max_inflight_messages` (deploy/mosquitto/facmon.conf), and its session
 from __future__ import annotations
 
 import logging
+import socket
 import ssl
 import struct
 from collections.abc import Callable, Iterable
@@ -38,6 +39,40 @@ _PUBACK_PACK = struct.Struct("!BBH")
 _PACKETS_PER_READ = 10_000  # then back to paho's loop, which sends our acknowledgements and pings
 
 RawHandler = Callable[[bytes, bytes, int, int, bool], None]
+
+
+class MqttSetupError(ValueError):
+    """The MQTT settings cannot be used as they are (the CA file does not load); retrying will not help."""
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext:
+    """A verifying TLS context trusting FACMON_MQTT_CA_FILE, or the system CAs when it is not set."""
+    cafile = settings.mqtt_ca_file
+    try:
+        return ssl.create_default_context(cafile=str(cafile) if cafile else None)
+    except OSError as exc:  # ssl.SSLError is an OSError too
+        reason = exc.strerror or getattr(exc, "reason", None) or str(exc)
+        raise MqttSetupError(f"cannot load CA certificates from FACMON_MQTT_CA_FILE {cafile}: {reason}") from None
+
+
+def explain_connect_error(exc: OSError) -> str:
+    """Why a connection attempt failed, in words that point at the setting to fix."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return (
+            f"the broker's TLS certificate is not trusted ({exc.verify_message}); check FACMON_MQTT_CA_FILE and "
+            "that FACMON_MQTT_URL names the host the certificate was issued for"
+        )
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS handshake failed ({exc.reason or exc}); is the port a TLS listener?"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused: no broker listens on that host and port"
+    if isinstance(exc, socket.gaierror):
+        return f"unknown host ({exc.strerror})"
+    if isinstance(exc, TimeoutError):
+        return "no answer (timed out)"
+    if isinstance(exc, ConnectionResetError | BrokenPipeError):
+        return "the broker closed the connection at once (mqtts:// to a plain listener?)"
+    return exc.strerror or str(exc) or type(exc).__name__
 
 
 def frame(buffer: bytes, pos: int) -> tuple[int, int, int] | None:
@@ -75,7 +110,12 @@ class BufferedClient(paho.Client):
     def reconnect(self) -> MQTTErrorCode:
         self._read_buffer = b""
         self._read_pos = 0
-        return super().reconnect()
+        try:
+            return super().reconnect()
+        except OSError as exc:
+            # paho retries with backoff and says nothing; say why once per attempt (a wrong CA, a refused port).
+            log.error("cannot connect to the broker at %s:%d: %s", self.host, self.port, explain_connect_error(exc))
+            raise
 
     def _packet_read(self) -> MQTTErrorCode:
         """Handle one packet from the buffer, reading the socket only when no complete packet is buffered."""
@@ -140,6 +180,13 @@ class BufferedClient(paho.Client):
         if self._sock is None:
             return MQTTErrorCode.MQTT_ERR_NO_CONN
         for _ in range(_PACKETS_PER_READ):
+            if self.want_write():
+                # Acknowledgements the writer queued meanwhile (or while back-pressure held this thread) go out
+                # before the next packet, not after thousands more: a crash then makes the broker redeliver only
+                # what was not yet written, and the broker's window reopens sooner.
+                rc = self.loop_write()
+                if rc > 0 or self._sock is None:
+                    return rc
             rc = self._packet_read()
             if rc > 0:
                 return self._loop_rc_handle(rc)
@@ -167,8 +214,7 @@ def make_client(settings: Settings, client_id: str, manual_ack: bool) -> Buffere
     if url.username:
         client.username_pw_set(url.username, url.password.get_secret_value() if url.password else None)
     if url.tls:
-        context = ssl.create_default_context(cafile=str(settings.mqtt_ca_file) if settings.mqtt_ca_file else None)
-        client.tls_set_context(context)
+        client.tls_set_context(tls_context(settings))
     client.reconnect_delay_set(min_delay=1, max_delay=30)
     client.max_queued_messages_set(0)
     client.max_inflight_messages_set(1000)

@@ -11,9 +11,9 @@ from typing import Any
 from paho.mqtt.reasoncodes import ReasonCode
 
 from facmon.settings import Settings
-from ingest.influx import InfluxAuthError, InfluxClient, InfluxError
+from ingest.influx import InfluxAuthError, InfluxClient, InfluxDatabaseMissing, InfluxError, InfluxPermissionDenied
 from ingest.lineproto import ReadingEncoder
-from ingest.mqtt import BufferedClient, make_client, subscription_topic
+from ingest.mqtt import BufferedClient, MqttSetupError, make_client, subscription_topic
 from ingest.pipeline import Pipeline
 from sensors.contract import TopicGrammar
 from sensors.parse import MessageParser
@@ -36,16 +36,35 @@ def make_influx(settings: Settings) -> InfluxClient:
 
 
 def prepare_database(influx: InfluxClient) -> None:
-    """Create the database when it is missing and we may; an unreachable server is retried by the writer."""
+    """Make sure the database takes writes, creating it when missing and we may.
+
+    An empty write is the probe: it needs only WRITE on the database (no SHOW DATABASES, no admin), tells a
+    missing database (404) from wrong credentials (401) and missing rights (403), and stores nothing. Wrong
+    credentials and missing rights stop the ingester; an unreachable server or a database nobody created yet is
+    left to the writer, which retries (and creates the database itself when it is allowed to).
+    """
     try:
-        if not influx.database_exists():
-            influx.create_database()
-            log.info("created InfluxDB database %s", influx.database)
+        influx.write(b"")
+        return
+    except InfluxDatabaseMissing:
+        pass
+    except InfluxPermissionDenied as exc:
+        raise IngestError(f"InfluxDB at {influx.url}: may not write to database {influx.database}: {exc}") from exc
     except InfluxAuthError as exc:
-        if "create" in str(exc).lower() or "privilege" in str(exc).lower():
-            log.warning("may not list or create databases (%s); assuming %s exists", exc, influx.database)
-        else:
-            raise IngestError(f"InfluxDB at {influx.url}: {exc}") from exc
+        raise IngestError(f"InfluxDB at {influx.url}: {exc}") from exc
+    except InfluxError as exc:
+        log.warning("InfluxDB at %s not ready yet (%s); writes will be retried", influx.url, exc)
+        return
+    try:
+        influx.create_database()
+        log.info("created InfluxDB database %s", influx.database)
+    except InfluxAuthError as exc:
+        log.error(
+            "InfluxDB database %s does not exist and this user may not create it (%s); an admin must run "
+            "CREATE DATABASE. Holding readings until it exists.",
+            influx.database,
+            exc,
+        )
     except InfluxError as exc:
         log.warning("InfluxDB at %s not ready yet (%s); writes will be retried", influx.url, exc)
 
@@ -62,7 +81,10 @@ class Ingester:
             {f.id: f.capacity for f in registry},
             settings.max_reading_age.total_seconds(),
         )
-        self.client: BufferedClient = make_client(settings, settings.mqtt_client_id, manual_ack=True)
+        try:
+            self.client: BufferedClient = make_client(settings, settings.mqtt_client_id, manual_ack=True)
+        except MqttSetupError as exc:
+            raise IngestError(str(exc)) from None
         self.pipeline = Pipeline(
             parser=self.parser,
             encoder=ReadingEncoder(facility_tags(registry)),
@@ -92,7 +114,13 @@ class Ingester:
             return
         self.pipeline.new_connection()
         topic = subscription_topic(self.settings, self.grammar.subscription)
-        if flags.session_present:
+        if flags.session_present and self.settings.mqtt_share_group:
+            # Mosquitto 2.0.11 restores a session's plain subscriptions from persistence after a restart, but not
+            # its shared ones: without subscribing again the group would get nothing, ever (docs/reliability.md).
+            # The retained status messages this replays are ignored by the parser.
+            client.subscribe(topic, qos=1)
+            log.info("connected to %s, session resumed, subscribed again to %s", self.settings.mqtt.redacted(), topic)
+        elif flags.session_present:
             log.info("connected to %s, session resumed (%s)", self.settings.mqtt.redacted(), topic)
         else:
             # A resumed session keeps its subscription; subscribing again would replay every retained status.
@@ -121,7 +149,7 @@ class Ingester:
         url = self.settings.mqtt
         self._writer = threading.Thread(target=self.pipeline.run_writer, name="influx-writer", daemon=True)
         self._writer.start()
-        self.client.connect_async(url.host, url.port, keepalive=30)
+        self.client.connect_async(url.host, url.port, keepalive=self.settings.mqtt_keepalive)
         self.client.loop_start()
 
     def run(self, stop: threading.Event) -> None:

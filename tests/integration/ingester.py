@@ -3,6 +3,8 @@
 - `IngesterProcess` runs `python -m facmon.cli ingest` with FACMON_* settings in its environment, logs to a file,
   and is stopped with SIGTERM (clean) or SIGKILL (crash);
 - `Publisher` publishes at QoS 1 and waits for each PUBACK, so a message is in the broker when it returns;
+- `StreamPublisher` streams many QoS-1 messages fast (or at a set rate) on a raw socket and records exactly which
+  ones the broker acknowledged, reconnecting and resending like a store-and-forward device;
 - `NoticeListener` collects the refusal notices the ingester publishes;
 - `InfluxReader` reads points back over InfluxDB's HTTP API (stdlib only, independent of ingest/influx.py);
 - `wait_until` polls a condition with a timeout.
@@ -15,6 +17,8 @@ import os
 import queue
 import re
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -23,7 +27,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,6 +117,12 @@ class IngesterProcess:
             "FACMON_INFLUX_TIMEOUT": "3",
             **(env or {}),
         }
+        #: Command-line flags after `facmon ingest` (e.g. ["--share-group", "g"]).
+        self.args: list[str] = []
+        #: Where the process's stdout and stderr go; None: the log file that wait_for_log reads.
+        self.output_path: Path | None = None
+        #: Run in the child just before exec (e.g. drop_file_permission_override).
+        self.preexec_fn: Callable[[], None] | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._run_offset = 0
 
@@ -124,14 +134,15 @@ class IngesterProcess:
         assert not self.running, "already running"
         self._run_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         base = {key: value for key, value in os.environ.items() if not key.upper().startswith("FACMON_")}
-        with self.log_path.open("ab") as log:
+        with (self.output_path or self.log_path).open("ab") as log:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "facmon.cli", "ingest"],
+                [sys.executable, "-m", "facmon.cli", "ingest", *self.args],
                 env={**base, **self.env},
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=self.workdir,
+                preexec_fn=self.preexec_fn,
             )
         if wait_connected:
             self.wait_for_log(r"connected to ", timeout)
@@ -186,6 +197,44 @@ class IngesterProcess:
         assert lines, f"no counters line yet:\n{self.run_log}"
         return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)(?=\s|$)", lines[-1])}
 
+    def counters_history(self) -> list[dict[str, int]]:
+        """Every counters line of this run, oldest first (the refused=[...] breakdown is left out)."""
+        history = []
+        for text in re.findall(r"counters (.*)", self.run_log):
+            text = re.sub(r"refused=\[[^\]]*\]", "", text)
+            history.append({key: int(value) for key, value in re.findall(r"(\w+)=(\d+)(?=\s|$)", text)})
+        return history
+
+    def counter(self, name: str) -> int:
+        """One counter from this run's latest counters line; 0 before the first line."""
+        history = self.counters_history()
+        return history[-1][name] if history else 0
+
+    def refused_counts(self) -> dict[str, int]:
+        """Refusals by reason from this run's latest counters line."""
+        lines = re.findall(r"counters .*refused=\[([^\]]*)\]", self.run_log)
+        assert lines, f"no counters line yet:\n{self.run_log}"
+        return {reason: int(n) for reason, n in re.findall(r"(\w+)=(\d+)", lines[-1])}
+
+    # -- the process -----------------------------------------------------------------------------------------------
+    def _live(self) -> subprocess.Popen[bytes]:
+        assert self._proc is not None, "never started"
+        assert self._proc.poll() is None, f"exited with {self._proc.returncode}"
+        return self._proc
+
+    @property
+    def pid(self) -> int:
+        return self._live().pid
+
+    def memory_kib(self) -> dict[str, int]:
+        """VmRSS (resident now) and VmHWM (peak resident) of the running process, in KiB, from /proc."""
+        status = Path(f"/proc/{self.pid}/status").read_text()
+        return {key: int(value) for key, value in re.findall(r"^(VmRSS|VmHWM):\s+(\d+) kB", status, re.MULTILINE)}
+
+    def sighup(self) -> None:
+        """Ask the ingester to reload its registry."""
+        self._live().send_signal(signal.SIGHUP)
+
     # -- stopping ------------------------------------------------------------------------------------------------
     def stop(self, timeout: float = 30.0) -> tuple[int, str]:
         """SIGTERM and wait; return the exit code and this run's log."""
@@ -208,6 +257,26 @@ class IngesterProcess:
     def wait_exit(self, timeout: float = TIMEOUT) -> int:
         assert self._proc is not None
         return self._proc.wait(timeout)
+
+
+_PR_CAPBSET_DROP = 24
+_CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH = 1, 2
+
+
+def drop_file_permission_override() -> None:
+    """A preexec_fn: the child cannot bypass file permissions, so chmod 000 denies reading even to root.
+
+    Tests (and CI) run as root, whose CAP_DAC_OVERRIDE ignores permission bits. Dropping it (and
+    CAP_DAC_READ_SEARCH) from the bounding set before exec leaves the ingester with every other right.
+    """
+    if os.geteuid() != 0:
+        return
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    for cap in (_CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH):
+        if prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP) failed")
 
 
 # -- MQTT ----------------------------------------------------------------------------------------------------------
@@ -255,6 +324,234 @@ def publisher(host: str, port: int) -> Iterator[Publisher]:
         yield pub
     finally:
         pub.close()
+
+
+def _mqtt_packet(first_byte: int, body: bytes) -> bytes:
+    header = bytearray([first_byte])
+    n = len(body)
+    while True:
+        byte, n = n % 128, n // 128
+        header.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(header) + body
+
+
+def _mqtt_string(value: bytes) -> bytes:
+    return struct.pack("!H", len(value)) + value
+
+
+class StreamPublisher:
+    """Streams (topic, payload) pairs at QoS 1 from a thread and records which ones the broker acknowledged.
+
+    Why not `Publisher`: paho publishes a few thousand messages a second here; this raw MQTT 3.1.1 client sends
+    tens of thousands, so a 100,000-reading stream takes seconds, and it tracks PUBACKs by packet id, so a
+    message counts as published only once the broker took responsibility for it. With `rate` it sends at that
+    steady rate instead of as fast as `window` allows. If the connection drops (a broker restart) it
+    reconnects and resends what was not acknowledged, as a store-and-forward device does; the resends carry
+    the same payload, so they are the same readings.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        messages: Sequence[tuple[str, bytes]],
+        *,
+        rate: float | None = None,
+        window: int = 1000,
+        reconnect_timeout: float = 60.0,
+        max_reconnects: int = 50,
+    ) -> None:
+        self.host, self.port = host, port
+        self.max_reconnects = max_reconnects  # a broker that keeps dropping us (a topic it refuses) is a failure
+        self.messages = messages
+        self.rate = rate
+        self.window = window
+        self.reconnect_timeout = reconnect_timeout
+        self.client_id = unique("stream-").encode()
+        self.acked = bytearray(len(messages))  # 1 where the broker acknowledged message i
+        self.acked_count = 0
+        self.sent = 0  # PUBLISH packets written, resends included
+        self.reconnects = 0
+        self.error: BaseException | None = None
+        self._cond = threading.Condition()
+        self._in_flight: dict[int, int] = {}  # packet id -> message index
+        self._dead = False
+        self._last_mid = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="stream-publisher", daemon=True)
+
+    def start(self) -> StreamPublisher:
+        self._thread.start()
+        return self
+
+    @property
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
+    def acked_indices(self) -> list[int]:
+        with self._cond:
+            return [i for i, flag in enumerate(self.acked) if flag]
+
+    def wait_acked(self, count: int, timeout: float = 60.0) -> None:
+        """Wait until the broker acknowledged at least `count` messages."""
+        wait_until(lambda: self.acked_count >= count or self.error, timeout, what=f"{count} PUBACKs")
+        if self.error is not None:
+            raise AssertionError(f"publisher failed: {self.error!r}")
+
+    def join(self, timeout: float = 120.0) -> None:
+        """Wait until every message is acknowledged (and the publisher disconnected)."""
+        self._thread.join(timeout)
+        assert not self._thread.is_alive(), f"publisher still running: {self.acked_count}/{len(self.messages)} acked"
+        if self.error is not None:
+            raise AssertionError(f"publisher failed: {self.error!r}")
+        assert self.acked_count == len(self.messages), f"{self.acked_count}/{len(self.messages)} acknowledged"
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    # -- the thread ------------------------------------------------------------------------------------------------
+    def _connect(self) -> socket.socket:
+        deadline = time.monotonic() + self.reconnect_timeout
+        while True:
+            try:
+                sock = socket.create_connection((self.host, self.port), timeout=5)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                # MQTT 3.1.1, clean session, keepalive 0 (off): a publisher paused by a broker outage stays valid.
+                connect = _mqtt_string(b"MQTT") + bytes([4, 0x02]) + struct.pack("!H", 0) + _mqtt_string(self.client_id)
+                sock.sendall(_mqtt_packet(0x10, connect))
+                connack = b""
+                while len(connack) < 4:
+                    chunk = sock.recv(4 - len(connack))
+                    if not chunk:
+                        raise ConnectionError("closed before CONNACK")
+                    connack += chunk
+                if connack[0] != 0x20 or connack[3] != 0:
+                    raise ConnectionError(f"broker refused the connection: {connack!r}")
+                sock.settimeout(None)
+                return sock
+            except OSError:
+                if time.monotonic() > deadline or self._stop.is_set():
+                    raise
+                time.sleep(0.1)
+
+    def _read_acks(self, sock: socket.socket) -> None:
+        buffer = b""
+        while True:
+            try:
+                chunk = sock.recv(65536)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                with self._cond:
+                    self._dead = True
+                    self._cond.notify_all()
+                return
+            buffer += chunk
+            pos, mids = 0, []
+            while len(buffer) - pos >= 2:
+                length = buffer[pos + 1]  # PUBACK and every other packet the broker sends us here are short
+                if len(buffer) - pos < 2 + length:
+                    break
+                if buffer[pos] & 0xF0 == 0x40 and length == 2:
+                    mids.append((buffer[pos + 2] << 8) | buffer[pos + 3])
+                pos += 2 + length
+            buffer = buffer[pos:]
+            with self._cond:
+                for mid in mids:
+                    index = self._in_flight.pop(mid, None)
+                    if index is not None and not self.acked[index]:
+                        self.acked[index] = 1
+                        self.acked_count += 1
+                self._cond.notify_all()
+
+    def _run(self) -> None:
+        try:
+            self._publish_all()
+        except BaseException as exc:  # reported through join()/wait_acked()
+            self.error = exc
+
+    def _publish_all(self) -> None:
+        total = len(self.messages)
+        started = time.monotonic()
+        next_index = 0
+        resend: list[int] = []
+        while True:
+            sock = self._connect()
+            with self._cond:
+                self._dead = False
+            reader = threading.Thread(target=self._read_acks, args=(sock,), daemon=True)
+            reader.start()
+            try:
+                next_index, resend = self._send(sock, next_index, resend, started)
+            finally:
+                with suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+                reader.join(10)
+            if next_index >= total and not resend:
+                with self._cond:
+                    if not self._in_flight:
+                        return
+            if self._stop.is_set():
+                return
+            with self._cond:  # the connection died: resend what it did not acknowledge
+                resend = sorted(set(resend) | set(self._in_flight.values()))
+                self._in_flight.clear()
+            self.reconnects += 1
+            if self.reconnects > self.max_reconnects:
+                raise ConnectionError(f"the broker dropped the connection {self.reconnects} times")
+
+    def _send(self, sock: socket.socket, next_index: int, resend: list[int], started: float) -> tuple[int, list[int]]:
+        """Send until everything is acknowledged or the connection dies; return where to go on from."""
+        total = len(self.messages)
+        resend = list(resend)
+        while not self._stop.is_set():
+            packets = []
+            with self._cond:
+                while len(self._in_flight) >= self.window and not self._dead:
+                    self._cond.wait(0.5)
+                if self._dead:
+                    return next_index, resend
+                if not resend and next_index >= total:
+                    if not self._in_flight:
+                        sock.sendall(_mqtt_packet(0xE0, b""))
+                        return next_index, resend
+                    self._cond.wait(0.2)
+                    continue
+                room = min(64, self.window - len(self._in_flight))
+                while room and (resend or next_index < total):
+                    if resend:
+                        index = resend.pop(0)
+                    else:
+                        if self.rate is not None and time.monotonic() < started + next_index / self.rate:
+                            break
+                        index = next_index
+                        next_index += 1
+                    mid = self._new_mid()
+                    self._in_flight[mid] = index
+                    topic, payload = self.messages[index]
+                    packets.append(_mqtt_packet(0x32, _mqtt_string(topic.encode()) + struct.pack("!H", mid) + payload))
+                    room -= 1
+            if packets:
+                try:
+                    sock.sendall(b"".join(packets))
+                except OSError:
+                    with self._cond:
+                        self._dead = True
+                    return next_index, resend
+                self.sent += len(packets)
+            elif self.rate is not None and next_index < total:
+                time.sleep(max(0.0, min(0.05, started + next_index / self.rate - time.monotonic())))
+        return next_index, resend
+
+    def _new_mid(self) -> int:
+        """The next packet id not in flight (called with the lock held)."""
+        while True:
+            self._last_mid = self._last_mid % 65535 + 1
+            if self._last_mid not in self._in_flight:
+                return self._last_mid
 
 
 @dataclass(frozen=True)
@@ -377,6 +674,29 @@ class InfluxReader:
 
     def tag_keys(self, measurement: str) -> set[str]:
         return {row["tagKey"] for row in self.rows(f'SHOW TAG KEYS FROM "{measurement}"')}
+
+    def scalar(self, q: str) -> Any:
+        """The first value of the first row (e.g. a count), or None when there are no rows."""
+        rows = self.rows(q)
+        if not rows:
+            return None
+        return next(value for key, value in rows[0].items() if key != "time")
+
+    def measurements(self) -> set[str]:
+        return {row["name"] for row in self.rows("SHOW MEASUREMENTS")}
+
+    def all_tag_keys(self) -> dict[str, set[str]]:
+        """Tag keys of every measurement, as InfluxDB indexed them."""
+        result = self.raw("SHOW TAG KEYS")["results"][0]
+        return {s["name"]: {row[0] for row in s.get("values", [])} for s in result.get("series", [])}
+
+    def all_field_keys(self) -> dict[str, dict[str, str]]:
+        """Field keys and types of every measurement."""
+        result = self.raw("SHOW FIELD KEYS")["results"][0]
+        return {s["name"]: {row[0]: row[1] for row in s.get("values", [])} for s in result.get("series", [])}
+
+    def tag_values(self, measurement: str, key: str) -> set[str]:
+        return {row["value"] for row in self.rows(f'SHOW TAG VALUES FROM "{measurement}" WITH KEY = "{key}"')}
 
     def databases(self) -> set[str]:
         with suppress(KeyError, IndexError):

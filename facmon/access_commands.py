@@ -1,0 +1,90 @@
+"""`facmon broker-config` and `facmon check-config`: the command-line side of access control and set-up checks."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def cmd_broker_config(args: argparse.Namespace) -> int:
+    """Generate Mosquitto's password file, ACL and mosquitto.conf; nothing is written unless all is well."""
+    from facmon.access import AccessError, Listener
+    from facmon.brokerconfig import BrokerConfigError, generate
+    from facmon.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CommandError, load_registry_or_fail, settings_from
+    from facmon.localstack import ServerUnavailable
+
+    settings = settings_from(args)
+    registry = load_registry_or_fail(settings.registry)
+    tls = args.tls_cert is not None or args.tls_key is not None
+    if tls and (args.tls_cert is None or args.tls_key is None):
+        raise CommandError("--tls-cert and --tls-key go together", EXIT_USAGE)
+    listener = Listener(
+        port=args.port or (8883 if tls else 1883),
+        bind=args.bind,
+        certfile=args.tls_cert,
+        keyfile=args.tls_key,
+        cafile=args.tls_ca,
+    )
+    try:
+        done = generate(registry, Path(args.integrators), Path(args.out), settings.topic_prefix, listener,
+                        args.install_dir)
+    except AccessError as exc:
+        raise CommandError(str(exc), EXIT_USAGE) from None
+    except (BrokerConfigError, ServerUnavailable, ValueError, OSError) as exc:
+        raise CommandError(str(exc), EXIT_FAILURE) from None
+    for name in done.loose_secret_files:
+        print(f"facmon: warning: password file {name} can be read by other users (chmod 600 it)", file=sys.stderr)
+    print(
+        f"wrote {done.directory}/passwd ({done.accounts} accounts, hashed by mosquitto_passwd), acl "
+        f"({done.integrators} integrators serving {done.facilities} facilities) and mosquitto.conf"
+    )
+    return EXIT_OK
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    """Check registry, broker and InfluxDB with the current settings; exit 1 when anything is wrong."""
+    from facmon.checkconfig import render, run_checks
+    from facmon.cli import EXIT_FAILURE, EXIT_OK, settings_from
+
+    settings = settings_from(args)
+    checks = run_checks(settings, args.timeout)
+    sys.stdout.write(render(checks))
+    return EXIT_OK if all(check.ok for check in checks) else EXIT_FAILURE
+
+
+def register(subparsers: Any) -> None:
+    """Add `broker-config` and `check-config` to facmon's parser."""
+    from facmon.cli import _settings_flags
+
+    broker = subparsers.add_parser(
+        "broker-config",
+        help="generate Mosquitto's password file, ACL and mosquitto.conf",
+        description="Generate the broker's password file (hashed by mosquitto_passwd), ACL and mosquitto.conf "
+        "from the registry and an integrators file. Passwords come from the environment variables or files that "
+        "the integrators file names. See docs/security.md.",
+    )
+    broker.add_argument("--registry", help="facility registry YAML (default FACMON_REGISTRY)")
+    broker.add_argument("--integrators", required=True, help="integrators YAML (accounts and their facilities)")
+    broker.add_argument("--out", required=True, help="directory to write passwd, acl and mosquitto.conf into")
+    broker.add_argument("--topic-prefix", help="topic prefix (default FACMON_TOPIC_PREFIX or facmon/v1)")
+    broker.add_argument("--port", type=int, help="listener port (default 1883, or 8883 with TLS)")
+    broker.add_argument("--bind", help="listener address (default: all)")
+    broker.add_argument("--tls-cert", help="server certificate (PEM) for a TLS listener, as a path on the broker")
+    broker.add_argument("--tls-key", help="its private key (PEM), as a path on the broker")
+    broker.add_argument("--tls-ca", help="CA file sent with the certificate chain, as a path on the broker")
+    broker.add_argument(
+        "--install-dir", help="where the files will live on the broker host (default: the --out directory)"
+    )
+    broker.set_defaults(handler=cmd_broker_config)
+
+    check = subparsers.add_parser(
+        "check-config",
+        help="check the registry, the broker and InfluxDB with the current settings",
+        description="Load the registry, log in to the broker and probe InfluxDB the way `facmon ingest` would, "
+        "and say in plain words what is wrong. Exit 0 when everything is fine, 1 otherwise.",
+    )
+    _settings_flags(check)
+    check.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for each server (default 5)")
+    check.set_defaults(handler=cmd_check_config)

@@ -1,0 +1,134 @@
+"""One secured stack for the access tests: broker files made by the real `facmon broker-config`, a Mosquitto
+that uses them (plain and TLS listeners, both with logins and the ACL), and an InfluxDB with authentication on
+and a user per service made with the documented grants."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from facmon.access import influx_grants
+from facmon.localstack import LocalInfluxDB, LocalMosquitto, ServerUnavailable, free_port
+from tests.integration.ingester import COMMUNITY, LIBRARY, REGISTRY_YAML, unique
+from tests.integration.security.certs import Authority, make_ca, make_server_cert
+
+REPO = Path(__file__).resolve().parents[3]
+INGEST_USER = "ingest-east"  # not the default: the ingester's account name is configurable
+ANALYTICS_USER = "facmon-analytics"
+ALPHA, BETA = "alpha-iot", "beta-sensing"  # alpha serves LIBRARY by id; beta COMMUNITY through its region
+
+
+@dataclass(frozen=True)
+class Pki:
+    ca: Authority
+    other_ca: Authority
+    cert: Path
+    key: Path
+
+
+@dataclass(frozen=True)
+class BrokerFiles:
+    out: Path
+    prefix: str
+    registry: Path
+    passwords: dict[str, str]
+    tls_port: int
+    result: subprocess.CompletedProcess[str]
+
+
+def run_facmon(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    base = {key: value for key, value in os.environ.items() if not key.upper().startswith("FACMON_")}
+    return subprocess.run(
+        [sys.executable, "-m", "facmon.cli", *args],
+        env={**base, **(env or {})}, cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    directory = tmp_path_factory.mktemp("pki")
+    ca = make_ca(directory, "facmon-test-ca")
+    cert, key = make_server_cert(directory, ca)
+    return Pki(ca, make_ca(directory, "some-other-ca"), cert, key)
+
+
+@pytest.fixture(scope="session")
+def broker_files(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> BrokerFiles:
+    """Run `facmon broker-config` once, as an operator would; secrets come from env vars and a 0600 file."""
+    work = tmp_path_factory.mktemp("broker-config")
+    passwords = {name: secrets.token_urlsafe(18) for name in (INGEST_USER, ANALYTICS_USER, ALPHA, BETA)}
+    beta_secret = work / "beta.pw"
+    beta_secret.write_text(passwords[BETA] + "\n")
+    beta_secret.chmod(0o600)
+    registry = work / "registry.yaml"
+    registry.write_text(REGISTRY_YAML, encoding="utf-8")
+    (work / "integrators.yaml").write_text(
+        f"ingester: {{username: {INGEST_USER}, password_env: T_PW_INGEST}}\n"
+        "analytics: {password_env: T_PW_ANALYTICS}\n"
+        "integrators:\n"
+        f"  - {{username: {ALPHA}, password_env: T_PW_ALPHA, facilities: [{LIBRARY}]}}\n"
+        f"  - {{username: {BETA}, password_file: {beta_secret}, regions: [zhejiang/wenzhou/ouhai]}}\n"
+    )
+    prefix = unique("sec") + "/v1"
+    tls_port = free_port()
+    env = {
+        "T_PW_INGEST": passwords[INGEST_USER],
+        "T_PW_ANALYTICS": passwords[ANALYTICS_USER],
+        "T_PW_ALPHA": passwords[ALPHA],
+    }
+    result = run_facmon(
+        "broker-config", "--registry", str(registry), "--integrators", str(work / "integrators.yaml"),
+        "--out", str(work / "out"), "--topic-prefix", prefix, "--port", str(tls_port), "--bind", "127.0.0.1",
+        "--tls-cert", str(pki.cert), "--tls-key", str(pki.key), env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    return BrokerFiles(work / "out", prefix, registry, passwords, tls_port, result)
+
+
+@pytest.fixture(scope="session")
+def secure_broker(tmp_path_factory: pytest.TempPathFactory, broker_files: BrokerFiles) -> Iterator[LocalMosquitto]:
+    """Mosquitto with the generated mosquitto.conf as it is (its TLS listener included) after its own listener."""
+    conf = (broker_files.out / "mosquitto.conf").read_text()
+    broker = LocalMosquitto(tmp_path_factory.mktemp("secure-mosquitto"), extra_config=conf, persistence=False)
+    try:
+        broker.start()
+    except ServerUnavailable as exc:
+        pytest.skip(str(exc))
+    yield broker
+    broker.stop()
+
+
+@dataclass(frozen=True)
+class SecureInflux:
+    server: LocalInfluxDB
+    database: str
+    passwords: dict[str, str]
+
+
+@pytest.fixture(scope="session")
+def secure_influx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureInflux]:
+    """InfluxDB with auth on: an admin, the database, and the two service users with the documented grants."""
+    server = LocalInfluxDB(tmp_path_factory.mktemp("secure-influx"), auth=True)
+    try:
+        server.start()
+    except ServerUnavailable as exc:
+        pytest.skip(str(exc))
+    database = "facmon_sec"
+    passwords = {INGEST_USER: secrets.token_urlsafe(18), ANALYTICS_USER: secrets.token_urlsafe(18)}
+    server.query(f'CREATE DATABASE "{database}"')
+    for user, password in passwords.items():
+        server.query(f"CREATE USER \"{user}\" WITH PASSWORD '{password}'")
+    for statement in influx_grants(database, INGEST_USER, ANALYTICS_USER):
+        server.query(statement)
+    yield SecureInflux(server, database, passwords)
+    server.stop()
+
+
+__all__ = ["ALPHA", "ANALYTICS_USER", "BETA", "COMMUNITY", "INGEST_USER", "LIBRARY", "BrokerFiles", "Pki"]
