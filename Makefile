@@ -17,8 +17,9 @@ test: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest -q
 
+# `make demo DEMO_ARGS=--keep-running` keeps the stack up until Ctrl-C; DEMO_ARGS='--output DIR' moves the report.
 demo: setup
-	$(VENV)/bin/facmon demo
+	$(VENV)/bin/facmon demo $(DEMO_ARGS)
 
 bench: setup
 	$(VENV)/bin/python bench/ingest.py

@@ -93,12 +93,21 @@ def cmd_registry_import(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def set_from_signal_handler(event: threading.Event) -> None:
+    """Set `event` from a signal handler without deadlocking.
+
+    The handler runs in the main thread, possibly while that thread is inside `event.wait()` holding the event's
+    own non-reentrant lock; `event.set()` there would wait for that lock forever. Another thread can take it.
+    """
+    threading.Thread(target=event.set, name="signal", daemon=True).start()
+
+
 def wait_for_signal() -> threading.Event:
     """An event set by SIGTERM or SIGINT, so services stop cleanly (flush, acknowledge, disconnect)."""
     stop = threading.Event()
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        stop.set()
+        set_from_signal_handler(stop)
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
@@ -138,7 +147,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from facmon.demo import run_demo
 
-    return run_demo(keep_running=args.keep_running)
+    return run_demo(output=args.output, keep_running=args.keep_running)
 
 
 # -- parser ------------------------------------------------------------------------------------------------------
@@ -170,12 +179,23 @@ def build_parser() -> argparse.ArgumentParser:
     schema = sub.add_parser("schema", help="print the reading payload's JSON Schema")
     schema.set_defaults(handler=cmd_schema)
 
-    demo = sub.add_parser("demo", help="start local Mosquitto and InfluxDB and show a reading's way in")
+    demo = sub.add_parser(
+        "demo", help="the sample county's last 28 days through the whole system, then stop (`make demo`)",
+        description="Start Mosquitto and InfluxDB in a temporary directory (or use those of FACMON_MQTT_URL and "
+                    "FACMON_INFLUX_URL), the ingester, backfill examples/county.yaml, analyze it, print the "
+                    "flagged facilities, write the evidence report, and stop everything.")
+    demo.add_argument("--output", type=Path, metavar="DIR", help="where the report goes (default ./demo-output)")
     demo.add_argument("--keep-running", action="store_true", help="keep the stack up until Ctrl-C")
     demo.set_defaults(handler=cmd_demo)
+    from analytics import command as analytics_command
+
+    analytics_command.register(sub)
     from facmon import access_commands
 
     access_commands.register(sub)
+    __import__("sensors.simulate_cli").simulate_cli.register(sub)
+    __import__("analytics.auditor_cli").auditor_cli.register(sub)
+    __import__("dashboards.cli").cli.register(sub)
     return parser
 
 
@@ -192,4 +212,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run as `python -m facmon.cli`, this file is __main__; subcommand modules import facmon.cli, and their
+    # CommandError must be the class main() catches, so call main() from that module.
+    from facmon.cli import main as _main
+
+    sys.exit(_main())

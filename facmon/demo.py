@@ -1,116 +1,252 @@
-"""`facmon demo` (`make demo`): the whole data path on this machine, started and stopped in one command.
+"""`facmon demo` (`make demo`): the sample county's last 28 days through the whole system, in one command.
 
-Starts Mosquitto and InfluxDB on free ports in a temporary directory, runs the ingester against them with the
-example registry, publishes a few readings the way a device would (one good, one store-and-forward batch, one
-bad), then shows what InfluxDB holds and the refusal notice the device received, and stops everything.
+Starts Mosquitto and InfluxDB in a temporary directory (or uses those of FACMON_MQTT_URL / FACMON_INFLUX_URL),
+runs the ingester, backfills examples/county.yaml with the simulator, waits until InfluxDB holds every reading,
+runs `facmon analyze`, prints the flagged facilities and those whose data look forged, writes the evidence
+report, and stops all it started, on Ctrl-C too. Each step is glue over the module that does the work:
+facmon.demo_stack (servers, ingester), sensors.publisher (backfill), analytics (analyze, report),
+facmon.demo_view (what is printed) and facmon.demo_console (step lines, Ctrl-C).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-import logging
+import os
+import shutil
+import subprocess
+import sys
 import tempfile
-import threading
 import time
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any, TextIO
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
-import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
+from facmon import demo_view as view
+from facmon.demo_console import Steps, compose_available, interrupts
+from facmon.demo_stack import DemoError, Servers, forget_session, ingester, log_tail, servers, wait_for_readings
+from facmon.localstack import INSTALL_HINT, ServerStartError, ServerUnavailable
+from sensors.registry import Registry, load_registry
 
-from facmon.localstack import LocalInfluxDB, LocalMosquitto, ServerUnavailable
-from facmon.settings import load_settings
-from ingest.influx import InfluxClient
-from ingest.influxql import literal
-from ingest.service import Ingester
-from sensors.contract import TopicGrammar
-from sensors.registry import load_registry
-
-_SHOW_READINGS = "SELECT * FROM reading"
-EXAMPLE_REGISTRY = Path(__file__).resolve().parent.parent / "examples" / "registry.yaml"
-
-
-def _say(text: str) -> None:
-    print(text, flush=True)
+COUNTY = Path(__file__).resolve().parent.parent / "examples" / "county.yaml"
+WINDOW_DAYS = 28
+SEED = 1
+WAIT_TIMEOUT = 120.0  # for the last readings to reach InfluxDB once the backfill is done
+ANALYZE_TIMEOUT = 300.0
+STEPS = 7
 
 
-def _publish(url_port: int, messages: list[tuple[str, str]], notices: list[str]) -> None:
-    """Publish like a device (QoS 1) while listening for refusal notices."""
-    client = paho.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id="facmon-demo-device")
-    client.on_message = lambda c, u, m: notices.append(f"{m.topic}\n    {m.payload.decode()}")
-    client.connect("127.0.0.1", url_port)
-    client.subscribe("facmon/v1/+/+/rejected", qos=1)
-    client.loop_start()
-    time.sleep(0.3)
-    for topic, payload in messages:
-        client.publish(topic, payload, qos=1).wait_for_publish(5)
-        _say(f"  published {topic}  {payload}")
-    time.sleep(1.5)
-    client.loop_stop()
-    client.disconnect()
+@dataclass(frozen=True)
+class Run:
+    """What the steps share: the county, the servers, the work directory and the analysis date."""
+
+    registry: Registry
+    servers: Servers
+    work: Path
+    as_of: date
 
 
-def run_demo(keep_running: bool = False) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    registry = load_registry(EXAMPLE_REGISTRY)
-    facility = registry.facilities[0]
-    grammar = TopicGrammar("facmon/v1")
-    with tempfile.TemporaryDirectory(prefix="facmon-demo-") as tmp:
+def window_start(registry: Registry, as_of: date, days: int = WINDOW_DAYS) -> int:
+    """Epoch second at which the analysis window (the `days` whole local days before `as_of`) begins for the
+    facility whose day begins first, so the backfill covers every window day from its midnight."""
+    first = as_of - timedelta(days=days)
+    return min(int(datetime.combine(first, datetime.min.time(), ZoneInfo(f.timezone)).timestamp())
+               for f in registry)
+
+
+def _local(moment: int, registry: Registry) -> str:
+    zone = next(iter(registry)).timezone
+    return f"{datetime.fromtimestamp(moment, ZoneInfo(zone)):%Y-%m-%d %H:%M} {zone}"
+
+
+# -- the steps ----------------------------------------------------------------------------------------------------
+def backfill_county(run: Run, steps: Steps) -> tuple[int, int, int]:
+    """Publish the county's readings from the window's start until now; (readings, start, end)."""
+    from sensors.publisher import Fleet, Progress, PublishError, backfill
+    from sensors.simplan import plan
+
+    sensors, warnings = plan(run.registry)
+    for warning in warnings:
+        print(f"  note: {COUNTY.name}: {warning}", file=sys.stderr)
+    start, end = window_start(run.registry, run.as_of), int(time.time())
+    steps.status(f"backfilling {(end - start) / 86400:.1f} days of {COUNTY.name}: {len(sensors)} sensors …")
+    fleet = Fleet(run.servers.settings, sensors, client_prefix=f"{run.work.name}-sim-")
+    try:
+        fleet.connect()
+        summary = backfill(fleet, sensors, SEED, start, end, progress=Progress(0, enabled=sys.stderr.isatty()))
+    except PublishError as exc:
+        fleet.drop()
+        raise DemoError(f"simulator: {exc}") from None
+    except BaseException:
+        fleet.drop()
+        raise
+    fleet.close()
+    steps.done(f"backfilled {summary.readings:,} readings of {len(run.registry)} facilities in "
+               f"{summary.messages:,} messages ({summary.messages / max(summary.seconds, 1e-9):,.0f}/s), "
+               f"from {_local(start, run.registry)} until now")
+    return summary.readings, start, end
+
+
+def wait_until_written(run: Run, steps: Steps, readings: int, start: int, end: int, log: Path) -> None:
+    client = run.servers.influx()
+    ids = [f.id for f in run.registry]
+    try:
+        held = wait_for_readings(client, ids, start, end, readings, WAIT_TIMEOUT,
+                                 lambda n: steps.status(f"InfluxDB holds {n:,} of {readings:,} readings …"))
+    except DemoError as exc:
+        raise DemoError(f"{exc}; the ingester's log ends:\n{log_tail(log)}") from None
+    finally:
+        client.close()
+    more = f" ({held - readings:,} more from an earlier run)" if held > readings else ""
+    steps.done(f"InfluxDB holds all {readings:,} readings{more}")
+
+
+def analyze_county(run: Run, steps: Steps) -> dict[str, Any]:
+    """`facmon analyze --format json` as its own process, with the demo's settings; its parsed output."""
+    from facmon.demo_stack import child_env
+
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("FACMON_")}
+    command = [sys.executable, "-m", "facmon.cli", "analyze", "--as-of", run.as_of.isoformat(),
+               "--window", f"{WINDOW_DAYS}d", "--format", "json"]
+    done = subprocess.run(command, env={**env, **child_env(run.servers.settings)}, cwd=run.work,
+                          capture_output=True, text=True, timeout=ANALYZE_TIMEOUT, check=False)
+    if done.returncode != 0:
+        raise DemoError(f"facmon analyze exited with {done.returncode}:\n{done.stderr.strip()[-2000:]}")
+    data: dict[str, Any] = json.loads(done.stdout)
+    steps.done(f"facmon analyze, the {WINDOW_DAYS} days before {run.as_of}: {view.counts_line(data['counts'])}")
+    return data
+
+
+def show_analysis(data: dict[str, Any], out: TextIO) -> None:
+    width = shutil.get_terminal_size().columns if out.isatty() else None
+    facilities = data["facilities"]
+    flagged = [f for f in facilities if view.is_flagged(f)]
+    suspect = [f for f in facilities if view.is_suspect(f)]
+    lines = ["", f"Flagged facilities ({len(flagged)}): someone has to look at these",
+             *view.flagged_table(flagged, width), "", f"Counts: {view.counts_line(data['counts'])}", ""]
+    if suspect:
+        lines += [f"Data that look forged ({len(suspect)}): the integrity checks fired",
+                  *view.suspect_table(suspect, width)]
+    else:
+        lines += ["Data that look forged (0): no integrity check fired"]
+    view.write_lines(out, [*lines, ""])
+
+
+def write_reports(run: Run, steps: Steps, data: dict[str, Any], output: Path) -> list[Path]:
+    """The evidence report (HTML and xlsx, as `facmon report` writes them) and analyze's JSON, in `output`."""
+    from analytics.report import build_report
+    from analytics.report_data import ReportError
+
+    output.mkdir(parents=True, exist_ok=True)
+    client = run.servers.influx(timeout=120.0)
+    paths = []
+    try:
+        for fmt in ("html", "xlsx"):
+            body, _ = build_report(client, run.registry, fmt, run.as_of)
+            paths.append(output / f"facmon-report-{run.as_of.isoformat()}.{fmt}")
+            paths[-1].write_bytes(body)
+    except ReportError as exc:
+        raise DemoError(f"report: {exc}") from None
+    finally:
+        client.close()
+    paths.append(output / f"analysis-{run.as_of.isoformat()}.json")
+    paths[-1].write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    steps.done(f"wrote the evidence report to {output}/")
+    return paths
+
+
+def wait_for_ctrl_c(run: Run, out: TextIO) -> None:
+    settings = run.servers.settings
+    mqtt, influx = settings.mqtt, urlsplit(settings.influx_url)
+    prefix, db = settings.topic_prefix, settings.influx_db
+    view.write_lines(out, [
+        "The stack stays up until Ctrl-C:",
+        f"  MQTT      {mqtt.redacted()}  (topics {prefix}/...)",
+        f"  InfluxDB  {settings.influx_url}  database {db}",
+        "Try:",
+        f"  mosquitto_sub -h {mqtt.host} -p {mqtt.port} -t '{prefix}/+/+/rejected' -v",
+        f"  mosquitto_pub -h {mqtt.host} -p {mqtt.port} -q 1 -t {prefix}/jy-wy-lib-01/door-1/reading "
+        "-m '{\"ts\": 1, \"occupancy\": -3}'",
+        f"  influx -host {influx.hostname} -port {influx.port} -database {db} -execute "  # noqa: S608 (a shell hint)
+        "'SELECT count(*) FROM reading'",
+        f"  FACMON_INFLUX_URL={settings.influx_url} FACMON_INFLUX_DB={db} FACMON_REGISTRY={COUNTY} facmon analyze",
+        "Press Ctrl-C to stop.",
+    ])
+    while True:
+        time.sleep(1)
+
+
+# -- the whole run ------------------------------------------------------------------------------------------------
+def _forget_session(found: Servers) -> None:
+    if not forget_session(found.settings):
+        print(f"  note: could not remove the MQTT session of client id {found.settings.mqtt_client_id} from "
+              f"{found.settings.mqtt.redacted()}", file=sys.stderr)
+
+
+def _steps(stack: contextlib.ExitStack, work: Path, steps: Steps, output: Path, keep_running: bool) -> None:
+    out = steps.stream
+    steps.start("starting Mosquitto and InfluxDB")
+    try:
+        found = stack.enter_context(servers(work, os.environ, COUNTY, work.name))
+    except ServerUnavailable as exc:
+        raise DemoError(f"{exc}\n`make demo` runs the set-up first ({INSTALL_HINT})") from None
+    except ServerStartError as exc:
+        raise DemoError(str(exc)) from None
+    steps.done(f"{found.describe()} (work directory {work})")
+    run = Run(load_registry(COUNTY), found, work, date.today())
+
+    steps.start("starting the ingester")
+    if not found.local_mqtt:  # runs after the ingester stopped: its persistent session goes too
+        stack.callback(_forget_session, found)
+    try:
+        process = stack.enter_context(ingester(work / "ingester", found.settings))
+    except ServerStartError as exc:
+        raise DemoError(str(exc)) from None
+    steps.done(f"ingester running (pid {process.pid}, MQTT client id {found.settings.mqtt_client_id})")
+
+    steps.start("backfilling the sample county")
+    readings, start, end = backfill_county(run, steps)
+    steps.start("waiting until InfluxDB holds every reading")
+    wait_until_written(run, steps, readings, start, end, process.output_path)
+    steps.start("running facmon analyze")
+    data = analyze_county(run, steps)
+    show_analysis(data, out)
+    steps.start("writing the evidence report")
+    paths = write_reports(run, steps, data, output)
+    view.write_lines(out, ["", "Evidence report for auditors:", *(f"  {path}" for path in paths), "",
+                           *view.dashboards_hint(compose_available()), ""])
+    if keep_running:
+        with contextlib.suppress(KeyboardInterrupt):
+            wait_for_ctrl_c(run, out)
+
+
+def run_demo(output: Path | None = None, keep_running: bool = False) -> int:
+    """The whole demo; 0 when every step worked, 1 when one failed, 130 when interrupted."""
+    from facmon import logs
+
+    logs.configure("WARNING")
+    out = sys.stdout
+    steps = Steps(STEPS, out)
+    began = time.monotonic()
+    code = 0
+    output = (output or Path("demo-output")).resolve()
+    with interrupts() as shield, tempfile.TemporaryDirectory(prefix="facmon-demo-") as tmp:
         work = Path(tmp)
-        try:
-            mosquitto = LocalMosquitto(work / "mosquitto")
-            influxdb = LocalInfluxDB(work / "influxdb")
-        except ServerUnavailable as exc:
-            _say(f"facmon demo: {exc}\nRun `make demo`, which installs Mosquitto and InfluxDB first.")
-            return 1
-        with mosquitto, influxdb:
-            _say(f"Mosquitto on {mosquitto.url}, InfluxDB on {influxdb.url} (temporary, in {tmp})")
-            settings = load_settings({
-                "mqtt_url": mosquitto.url, "influx_url": influxdb.url, "influx_db": "facmon",
-                "registry": str(EXAMPLE_REGISTRY), "stats_interval": 3600,
-            })
-            ingester = Ingester(settings, registry)
-            stop = threading.Event()
-            runner = threading.Thread(target=ingester.run, args=(stop,), daemon=True)
-            runner.start()
-            if not ingester.connected.wait(10):
-                _say("facmon demo: the ingester did not connect to the broker")
-                return 1
-            now = datetime.now(UTC).replace(microsecond=0)
-            topic = grammar.reading(facility.id, "door-1")
-            batch = [{"ts": (now - timedelta(minutes=15 * k)).isoformat(), "occupancy": 10 + k, "entries": k}
-                     for k in (3, 2, 1)]
-            messages = [
-                (topic, json.dumps({"ts": now.isoformat(), "occupancy": 14, "entries": 2, "exits": 1})),
-                (topic, json.dumps(batch)),
-                (topic, json.dumps({"ts": now.isoformat(), "occupancy": "14"})),
-            ]
-            _say(f"\nA device of {facility.name} ({facility.id}) publishes:")
-            notices: list[str] = []
-            _publish(mosquitto.port, messages, notices)
-            time.sleep(settings.flush_interval * 2)
-            influx = InfluxClient(influxdb.url, "facmon")
-            query = "SELECT occupancy, entries, sensor, region FROM reading WHERE facility = " + literal(facility.id)  # noqa: S608 (quoted by literal)
-            rows = influx.query(query)
-            _say("\nInfluxDB now holds (measurement `reading`):")
-            for series in rows[0].get("series", []):
-                for values in series["values"]:
-                    _say("  " + "  ".join(f"{c}={v}" for c, v in zip(series["columns"], values, strict=True)))
-            _say("\nThe device was told why its bad message was refused:")
-            for notice in notices:
-                _say("  " + notice)
-            if keep_running:
-                _say(f"\nStack running. Try:\n  mosquitto_pub -p {mosquitto.port} -q 1 -t {topic} "
-                     f"-m '{{\"ts\": {int(time.time())}, \"occupancy\": 3}}'\n"
-                     f"  influx -port {influxdb.port} -database facmon -execute '{_SHOW_READINGS}'\n"
-                     "Press Ctrl-C to stop.")
-                try:
-                    while True:
-                        time.sleep(1)
-                except KeyboardInterrupt:
-                    pass
-            stop.set()
-            runner.join(30)
-            influx.close()
-    _say("\nStopped Mosquitto, InfluxDB and the ingester; nothing is left running.")
-    return 0
+        with contextlib.ExitStack() as stack:
+            try:
+                _steps(stack, work, steps, output, keep_running)
+            except KeyboardInterrupt:
+                out.write("\nInterrupted: stopping everything the demo started …\n")
+                code = 130
+            except DemoError as exc:
+                print(f"\nfacmon demo: {exc}", file=sys.stderr)
+                code = 1
+            finally:
+                shield()
+                steps.number = STEPS - 1
+                steps.start("stopping everything the demo started")
+    steps.done(f"stopped all the demo started and removed {work}; whole demo {time.monotonic() - began:.0f} s")
+    return code

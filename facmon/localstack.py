@@ -1,4 +1,5 @@
-"""Real Mosquitto and InfluxDB 1.x servers on loopback for tests, the demo and benchmarks.
+"""Real Mosquitto and InfluxDB 1.x servers on loopback for tests, the demo and benchmarks, and the ingester
+as a child process of its own (the demo's, stopped cleanly with the servers).
 
 Each server runs from the Debian package's binary with a config of its own in a work directory, on a free
 port, so it never touches a system service or another test run. No mocks: the point is to exercise the real
@@ -24,6 +25,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Self
@@ -32,6 +34,7 @@ __all__ = [
     "INSTALL_HINT",
     "SHIPPED_MOSQUITTO_CONF",
     "LocalInfluxDB",
+    "LocalIngester",
     "LocalMosquitto",
     "ServerStartError",
     "ServerUnavailable",
@@ -158,6 +161,16 @@ class _LocalServer:
     def _log_paths(self) -> list[Path]:
         return [self.output_path]
 
+    def _executable(self) -> str:
+        return require_binary(self.binary)
+
+    def _env(self) -> dict[str, str] | None:
+        """The child's environment; None: ours."""
+        return None
+
+    def _where(self) -> str:
+        return f" on {HOST}:{self.port}"
+
     # -- lifecycle ------------------------------------------------------------------------------------------
     @property
     def running(self) -> bool:
@@ -174,7 +187,7 @@ class _LocalServer:
         if self.running:
             return
         self._reap()
-        exe = require_binary(self.binary)
+        exe = self._executable()
         self._output = self.output_path.open("ab")
         # Own session: a Ctrl-C in the terminal reaches only the caller, whose teardown then stops us cleanly.
         self._proc = subprocess.Popen(
@@ -183,11 +196,23 @@ class _LocalServer:
             stdout=self._output,
             stderr=subprocess.STDOUT,
             cwd=self.workdir,
+            env=self._env(),
             start_new_session=True,
             preexec_fn=_die_with_parent if _PRCTL is not None else None,
         )
         _live_servers.add(self)
         started = time.monotonic()
+        try:
+            self._wait_ready(started)
+            self.startup_seconds = time.monotonic() - started
+            self._after_start()
+        except BaseException:  # a Ctrl-C while waiting too: never leave a half-started server behind
+            self.kill()
+            raise
+
+    def _wait_ready(self, started: float) -> None:
+        """Return once the server serves; ServerStartError when it exits or is not ready in time."""
+        assert self._proc is not None
         deadline = started + self.start_timeout
         while True:
             if self._proc.poll() is not None:
@@ -201,16 +226,10 @@ class _LocalServer:
             if time.monotonic() > deadline:
                 self.kill()
                 raise ServerStartError(
-                    f"{self.name} not ready on {HOST}:{self.port} within {self.start_timeout:g} s\n"
+                    f"{self.name} not ready{self._where()} within {self.start_timeout:g} s\n"
                     f"{_log_tail(*self._log_paths())}"
                 )
             time.sleep(0.02)
-        self.startup_seconds = time.monotonic() - started
-        try:
-            self._after_start()
-        except BaseException:
-            self.kill()
-            raise
 
     def stop(self) -> None:
         """SIGTERM and wait: both servers flush their state on a clean stop (Mosquitto saves its sessions)."""
@@ -255,7 +274,7 @@ class _LocalServer:
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
-        return f"<{type(self).__name__} {HOST}:{self.port} {state} in {self.workdir}>"
+        return f"<{type(self).__name__}{self._where()} {state} in {self.workdir}>"
 
 
 # A minimal MQTT 3.1.1 CONNECT (clean session, keepalive 10 s) and the DISCONNECT that ends it.
@@ -496,3 +515,48 @@ class LocalInfluxDB(_LocalServer):
     def write(self, db: str, lines: str, precision: str = "ns") -> None:
         """Write line protocol to `db` (POST /write) to seed data the way any client would."""
         self._request("/write", {"db": db, "precision": precision}, body=lines.encode())
+
+
+class LocalIngester(_LocalServer):
+    """`facmon ingest` as a child process, with FACMON_* settings of its own and no others from our environment.
+
+    It counts as up once this run logged its MQTT connection; stop() sends SIGTERM, on which it writes and
+    acknowledges everything it took before exiting. Secrets belong in `settings` (the environment), never in
+    `args`, which anyone on the machine can read with ps.
+    """
+
+    name = "ingester"
+    start_timeout = 30.0
+    stop_timeout = 60.0
+
+    def __init__(self, workdir: Path, settings: Mapping[str, str], args: Sequence[str] = ()) -> None:
+        super().__init__(workdir, port=0)
+        self.settings = dict(settings)
+        self.args = list(args)
+        self.output_path = self.workdir / "ingester.log"
+        self._log_offset = 0
+
+    def _executable(self) -> str:
+        return sys.executable
+
+    def _command(self, exe: str) -> list[str]:
+        return [exe, "-m", "facmon.cli", "ingest", *self.args]
+
+    def _env(self) -> dict[str, str]:
+        inherited = {key: value for key, value in os.environ.items() if not key.upper().startswith("FACMON_")}
+        return {**inherited, **self.settings}
+
+    def _where(self) -> str:
+        return ""
+
+    def start(self) -> None:
+        self._log_offset = self.output_path.stat().st_size if self.output_path.exists() else 0
+        super().start()
+
+    def _is_ready(self) -> bool:
+        try:
+            with self.output_path.open("rb") as log:
+                log.seek(self._log_offset)
+                return b" connected to " in log.read()
+        except OSError:
+            return False

@@ -100,6 +100,41 @@ class MqttUrl(BaseModel):
         return f"{'mqtts' if self.tls else 'mqtt'}://{user}{host}:{self.port}"
 
 
+class SmtpUrl(BaseModel):
+    """Mail server from ``smtp://host:port``, ``smtp+starttls://`` or ``smtps://``; the password stays secret."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    security: str  # "plain", "starttls" or "tls"
+    host: str
+    port: int
+    username: str | None = None
+    password: SecretStr | None = None
+
+    @classmethod
+    def parse(cls, raw: str) -> SmtpUrl:
+        parts = urlsplit(raw.strip())
+        schemes = {"smtp": ("plain", 25), "smtp+starttls": ("starttls", 587), "smtps": ("tls", 465)}
+        if parts.scheme not in schemes:
+            raise ValueError("must start with smtp://, smtp+starttls:// or smtps://")
+        if not parts.hostname:
+            raise ValueError("has no host")
+        try:
+            port = parts.port
+        except ValueError as exc:
+            raise ValueError("has an invalid port") from exc
+        if parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise ValueError("must be scheme://[user[:password]@]host[:port] with nothing after")
+        security, default_port = schemes[parts.scheme]
+        return cls(
+            security=security,
+            host=parts.hostname,
+            port=port or default_port,
+            username=unquote(parts.username) if parts.username else None,
+            password=SecretStr(unquote(parts.password)) if parts.password else None,
+        )
+
+
 class Settings(BaseSettings):
     """facmon's settings; each field is also the env var ``FACMON_<NAME>``."""
 
@@ -113,6 +148,9 @@ class Settings(BaseSettings):
     mqtt_ca_file: Path | None = Field(default=None, description="CA certificate for mqtts://")
     mqtt_client_id: str = Field(default="facmon-ingest", description="MQTT client id (persistent session)")
     mqtt_share_group: str | None = Field(default=None, description="Shared-subscription group name")
+    mqtt_keepalive: int = Field(
+        default=30, ge=5, le=3600, description="MQTT keepalive seconds; the broker drops a client silent 1.5x as long"
+    )
     topic_prefix: str = Field(default="facmon/v1", description="Topic prefix, e.g. facmon/v1")
     influx_url: str = Field(default="http://127.0.0.1:8086", description="InfluxDB base URL (v1 API)")
     influx_db: str = Field(default="facmon", description="InfluxDB database (or v1-mapped bucket)")
@@ -128,6 +166,13 @@ class Settings(BaseSettings):
     flush_interval: float = Field(default=0.25, gt=0, le=60, description="Seconds before a partial batch is written")
     stats_interval: float = Field(default=10.0, gt=0, description="Seconds between counter log lines")
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
+    auditors: Path | None = Field(default=None, description="Auditors YAML; alerts are off without it")
+    smtp_url: SecretStr | None = Field(default=None, description="Mail server, smtp[s]:// or smtp+starttls://")
+    smtp_user: str | None = Field(default=None, description="SMTP user (instead of one in FACMON_SMTP_URL)")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password")
+    smtp_from: str = Field(default="facmon@localhost", description="Sender address of alert mails")
+    reminder_days: int = Field(default=14, ge=1, le=366, description="Days between reminders while flagged")
+    delivery_timeout: float = Field(default=20.0, gt=0, le=300, description="Seconds per SMTP/webhook/MQTT send")
 
     @classmethod
     def settings_customise_sources(
@@ -153,6 +198,23 @@ class Settings(BaseSettings):
     def _check_mqtt_url(cls, value: SecretStr) -> SecretStr:
         MqttUrl.parse(value.get_secret_value())
         return value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _check_smtp_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            SmtpUrl.parse(value.get_secret_value())
+        return value
+
+    @property
+    def smtp(self) -> SmtpUrl | None:
+        """The mail server, with FACMON_SMTP_USER/PASSWORD taking the place of credentials in the URL."""
+        if self.smtp_url is None:
+            return None
+        url = SmtpUrl.parse(self.smtp_url.get_secret_value())
+        if self.smtp_user:
+            url = url.model_copy(update={"username": self.smtp_user, "password": self.smtp_password})
+        return url
 
     @property
     def mqtt(self) -> MqttUrl:
@@ -197,6 +259,8 @@ class Settings(BaseSettings):
             raise ValueError("FACMON_INFLUX_TOKEN and FACMON_INFLUX_USER/PASSWORD are alternatives; set one")
         if bool(self.influx_user) != bool(self.influx_password):
             raise ValueError("FACMON_INFLUX_USER and FACMON_INFLUX_PASSWORD go together")
+        if self.smtp_password is not None and not self.smtp_user:
+            raise ValueError("FACMON_SMTP_PASSWORD needs FACMON_SMTP_USER")
         if self.mqtt_ca_file is not None and not self.mqtt.tls:
             raise ValueError("FACMON_MQTT_CA_FILE needs an mqtts:// FACMON_MQTT_URL")
         return self

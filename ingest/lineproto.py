@@ -2,7 +2,7 @@
 
 Schema (documented in docs/schema.md):
   reading        tags facility, region, sensor, type   fields occupancy/entries/exits/uses/seq (int),
-                 arrival_delay_ms (int), over_capacity (bool)                   time = the sensor's ts
+                 arrival_delay_ms, received_ms (int), over_capacity (bool)      time = the sensor's ts
   sensor_status  tags facility, sensor                 fields online (bool)     time = received
   refusal        tags reason[, facility]               fields count (int), sensor, path (str)  time = received
   ingest_stats   tags instance                          fields counters (int)   time = now
@@ -113,6 +113,8 @@ class ReadingEncoder:
         if reading.over_capacity:
             fields.append("over_capacity=true")
         fields.append(f"arrival_delay_ms={(reading.received_ns - reading.ts_ns) // 1_000_000}i")
+        # The receive time itself: per-slot aggregates keep it exact, where ts + mean delay is only per slot.
+        fields.append(f"received_ms={reading.received_ns // 1_000_000}i")
         return f"{prefix}{','.join(fields)} {reading.ts_ns}"
 
 

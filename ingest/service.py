@@ -147,10 +147,16 @@ class Ingester:
     def start(self) -> None:
         prepare_database(self.influx)
         url = self.settings.mqtt
-        self._writer = threading.Thread(target=self.pipeline.run_writer, name="influx-writer", daemon=True)
+        self._writer = threading.Thread(target=self._run_writer, name="influx-writer", daemon=True)
         self._writer.start()
         self.client.connect_async(url.host, url.port, keepalive=self.settings.mqtt_keepalive)
         self.client.loop_start()
+
+    def _run_writer(self) -> None:
+        try:
+            self.pipeline.run_writer()
+        finally:
+            self.influx.close()  # InfluxClient keeps one connection per thread; this one is the writer's
 
     def run(self, stop: threading.Event) -> None:
         """Run until `stop` is set, logging counters every stats_interval."""

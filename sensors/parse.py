@@ -72,6 +72,10 @@ _TOPIC_CACHE_SIZE = 100_000  # parsed topics kept; a sensor fleet reuses the sam
 _TS_CACHE_SIZE = 10_000  # RFC 3339 strings recur: sensors report on the same quarter-hours
 
 _EXACT_DECODER = json.JSONDecoder(object_pairs_hook=_Pairs, parse_constant=_reject_constant)
+# The standard decoder recurses per level, so whether ~1,000 levels decode depends on how deep the caller's own stack
+# is (the ingester's MQTT thread, a test, a benchmark): without a limit of our own the same payload could be
+# bad_json in one place and bad_shape in another. A reading needs 2 levels (an array of objects).
+_MAX_NESTING = 64
 
 
 class MessageParser:
@@ -194,6 +198,8 @@ class MessageParser:
             return self._refusal(where, RefusalReason.BAD_JSON, "invalid JSON: nested too deeply")
         except ValueError as exc:
             return self._refusal(where, RefusalReason.BAD_JSON, f"invalid JSON: {exc}")
+        if _nested_deeper_than(value, _MAX_NESTING):
+            return self._refusal(where, RefusalReason.BAD_JSON, "invalid JSON: nested too deeply")
         if _has_lone_surrogate(value):
             return self._refusal(where, RefusalReason.BAD_ENCODING, "payload has a lone UTF-16 surrogate escape")
         if isinstance(value, _Pairs):
@@ -337,6 +343,21 @@ class MessageParser:
     @staticmethod
     def _refusal(where: Topic, reason: RefusalReason, detail: str, path: str | None = None) -> Refusal:
         return Refusal(reason, detail, path or None, where.facility, where.sensor)
+
+
+def _nested_deeper_than(value: object, limit: int) -> bool:
+    """True if arrays and objects nest more than `limit` levels; iterative, so it cannot itself run out of stack."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, list):  # a JSON array, or an object as _Pairs of (key, value)
+            if depth > limit:
+                return True
+            for element in item:
+                child = element[1] if type(element) is tuple else element
+                if isinstance(child, list):
+                    stack.append((child, depth + 1))
+    return False
 
 
 def _has_lone_surrogate(value: object) -> bool:

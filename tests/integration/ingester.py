@@ -589,6 +589,15 @@ class NoticeListener:
                 raise AssertionError(f"got {len(notices)} of {count} notices: {notices}") from None
         return notices
 
+    def drain(self, quiet: float = 1.0) -> list[Notice]:
+        """Every notice that arrives until none has for `quiet` seconds."""
+        notices = []
+        while True:
+            try:
+                notices.append(self._queue.get(timeout=quiet))
+            except queue.Empty:
+                return notices
+
     def assert_quiet(self, seconds: float = 0.5) -> None:
         """No (further) notice arrives within `seconds`."""
         try:

@@ -164,10 +164,13 @@ def test_single_reading_is_stored_with_registry_tags_and_integer_fields(
     }
     # arrival delay = ingester's receive time - ts; the message was 5 s old when published
     assert 5_000 <= point["arrival_delay_ms"] <= 5_000 + (now_ms() - published_at) + 1_000
+    # the receive time itself, for late_arrival: between publishing and now, and consistent with the delay
+    assert published_at <= point["received_ms"] <= now_ms()
+    assert point["received_ms"] - ts == point["arrival_delay_ms"]
     assert "over_capacity" not in point  # only written when true (no such field in the measurement yet)
 
     assert reader.tag_keys("reading") == {"facility", "sensor", "type", "region"}
-    integer_fields = ("occupancy", "entries", "exits", "uses", "seq", "arrival_delay_ms")
+    integer_fields = ("occupancy", "entries", "exits", "uses", "seq", "arrival_delay_ms", "received_ms")
     assert reader.field_types("reading") == dict.fromkeys(integer_fields, "integer")
     assert reader.count("refusal") == 0
     notices.assert_quiet(0.2)

@@ -128,9 +128,9 @@ def test_readings_status_and_refusals_round_trip(client):
     common = {"facility": "wz-lib", "region": "zhejiang/wenzhou/lucheng", "sensor": "door-1", "type": "library hall"}
     assert rows == [
         {"time": T - 2_500_000_000, "occupancy": 12, "entries": 3, "exits": 2, "uses": 1, "seq": 7,
-         "over_capacity": True, "arrival_delay_ms": 2500, **common},
+         "over_capacity": True, "arrival_delay_ms": 2500, "received_ms": T // 1_000_000, **common},
         {"time": T + 1, "occupancy": None, "entries": None, "exits": None, "uses": 4, "seq": None,
-         "over_capacity": None, "arrival_delay_ms": 0, **common},
+         "over_capacity": None, "arrival_delay_ms": 0, "received_ms": T // 1_000_000, **common},
     ]  # fmt: skip
     assert values(client, "SELECT * FROM sensor_status") == [
         {"time": T + 2, "facility": "wz-lib", "sensor": "door-1", "online": False}

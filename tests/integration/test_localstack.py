@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import queue
+import subprocess
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -18,7 +20,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from facmon.localstack import LocalInfluxDB, LocalMosquitto, free_port
+from facmon.localstack import LocalInfluxDB, LocalIngester, LocalMosquitto, ServerStartError, free_port
 
 pytestmark = pytest.mark.servers
 
@@ -157,3 +159,64 @@ def test_influxdb_auth_refuses_anonymous_and_accepts_admin(tmp_path: Path) -> No
         assert "results" in db.query("SHOW DATABASES")
         db.restart()  # the admin exists already; start-up must log in rather than create it again
         assert "error" not in db.query("SHOW USERS")["results"][0]
+
+
+# -- the ingester as a child process (the demo's) ------------------------------------------------------------------
+def test_local_ingester_writes_with_its_own_settings_and_stops_cleanly(
+    mosquitto: LocalMosquitto, influxdb: LocalInfluxDB, influx_db_name: str, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.integration.ingester import LIBRARY, REGISTRY_YAML, InfluxReader, publisher, unique
+
+    registry = tmp_path / "registry.yaml"
+    registry.write_text(REGISTRY_YAML, encoding="utf-8")
+    prefix = unique("t") + "/v1"
+    monkeypatch.setenv("FACMON_INFLUX_DB", "not_this_one")  # ours must not leak into the child
+    settings = {"FACMON_MQTT_URL": mosquitto.url, "FACMON_INFLUX_URL": influxdb.url,
+                "FACMON_INFLUX_DB": influx_db_name, "FACMON_REGISTRY": str(registry), "FACMON_TOPIC_PREFIX": prefix}
+    client_id = unique("ingest-")
+    ingester = LocalIngester(tmp_path / "ingester", settings, ["--client-id", client_id])
+    with ingester:
+        assert ingester.running
+        assert ingester.pid is not None
+        assert ingester.startup_seconds is not None
+        assert client_id in Path(f"/proc/{ingester.pid}/cmdline").read_text()
+        with publisher(mosquitto.host, mosquitto.port) as pub:
+            pub.publish(f"{prefix}/{LIBRARY}/door-1/reading", f'{{"ts": {int(time.time())}, "occupancy": 7}}')
+        reader = InfluxReader(influxdb.url, influx_db_name)
+        points = reader.wait_points("reading", 1)
+        assert points[0]["occupancy"] == 7
+    assert not ingester.running
+    log = ingester.output_path.read_text()
+    assert "stopped: received=1 written=1" in log  # SIGTERM: wrote what it took, then exited
+    assert "not_this_one" not in log
+
+
+@pytest.mark.parametrize("registry", ["registry.yaml", "missing.yaml"])
+def test_an_ingester_that_cannot_start_is_not_left_running(tmp_path: Path, registry: str) -> None:
+    """Nothing answers on its ports: it is killed after start_timeout; no registry: it exits at once."""
+    from tests.integration.ingester import REGISTRY_YAML
+
+    (tmp_path / "registry.yaml").write_text(REGISTRY_YAML, encoding="utf-8")
+    ingester = LocalIngester(tmp_path, {"FACMON_MQTT_URL": f"mqtt://127.0.0.1:{free_port()}",
+                                        "FACMON_INFLUX_URL": f"http://127.0.0.1:{free_port()}",
+                                        "FACMON_REGISTRY": str(tmp_path / registry)})
+    ingester.start_timeout = 3.0
+    with pytest.raises(ServerStartError, match=r"ingester (not ready within 3 s|exited with code 2)"):
+        ingester.start()
+    assert not ingester.running
+
+
+class _InterruptedBroker(LocalMosquitto):
+    def _is_ready(self) -> bool:
+        raise KeyboardInterrupt  # Ctrl-C while the broker starts
+
+
+def test_a_ctrl_c_during_start_up_leaves_no_server_behind(tmp_path: Path) -> None:
+    broker = _InterruptedBroker(tmp_path)
+    with pytest.raises(KeyboardInterrupt):
+        broker.start()
+    assert not broker.running
+    assert broker.pid is None
+    ps = subprocess.run(["ps", "-ww", "-eo", "args"], capture_output=True, text=True, check=True).stdout
+    assert str(broker.config_path) not in ps

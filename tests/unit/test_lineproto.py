@@ -167,7 +167,8 @@ def test_reading_with_all_fields():
     reading = Reading("wz-lib", "door-1", T - 1_500_000_000, T, 12, 3, 2, 1, 7, True)
     assert encoder.reading(reading) == (
         "reading,facility=wz-lib,region=zhejiang/wenzhou/lucheng,sensor=door-1,type=library "
-        "occupancy=12i,entries=3i,exits=2i,uses=1i,seq=7i,over_capacity=true,arrival_delay_ms=1500i "
+        "occupancy=12i,entries=3i,exits=2i,uses=1i,seq=7i,over_capacity=true,arrival_delay_ms=1500i,"
+        "received_ms=1764000000000i "
         f"{T - 1_500_000_000}"
     )
 
@@ -177,7 +178,7 @@ def test_reading_with_some_fields_none():
     reading = Reading("wz-lib", "door-1", T - 2_000_000, T, occupancy=None, entries=None, exits=None, uses=4)
     assert encoder.reading(reading) == (
         "reading,facility=wz-lib,region=zhejiang/wenzhou/lucheng,sensor=door-1,type=library "
-        f"uses=4i,arrival_delay_ms=2i {T - 2_000_000}"
+        f"uses=4i,arrival_delay_ms=2i,received_ms=1764000000000i {T - 2_000_000}"
     )
 
 
@@ -185,20 +186,29 @@ def test_reading_zero_counts_are_written():
     encoder = ReadingEncoder(TAGS)
     reading = Reading("wz-lib", "s", T, T, occupancy=0, entries=0, exits=0, uses=0, seq=0)
     assert encoder.reading(reading).split(" ")[1] == (
-        "occupancy=0i,entries=0i,exits=0i,uses=0i,seq=0i,arrival_delay_ms=0i"
+        "occupancy=0i,entries=0i,exits=0i,uses=0i,seq=0i,arrival_delay_ms=0i,received_ms=1764000000000i"
     )
 
 
 def test_reading_of_facility_without_tags():
     encoder = ReadingEncoder({})
     reading = Reading("gym", "s1", T, T + 999_999, occupancy=1)
-    assert encoder.reading(reading) == f"reading,facility=gym,sensor=s1 occupancy=1i,arrival_delay_ms=0i {T}"
+    assert encoder.reading(reading) == (
+        f"reading,facility=gym,sensor=s1 occupancy=1i,arrival_delay_ms=0i,received_ms=1764000000000i {T}")
 
 
 def test_reading_arrival_delay_floors_to_milliseconds():
     encoder = ReadingEncoder({})
     ahead = Reading("gym", "s1", T + 1, T, uses=1)  # the sensor's clock 1 ns ahead
     assert "arrival_delay_ms=-1i" in encoder.reading(ahead)
+
+
+def test_reading_stores_its_receive_time_in_milliseconds():
+    """late_arrival needs each reading's exact arrival, which the per-slot mean of the delay cannot give."""
+    encoder = ReadingEncoder({})
+    text = encoder.reading(Reading("gym", "s1", T - 3 * NS, T + 1_999_999, uses=1))
+    assert text.split(" ")[1].split(",")[-1] == f"received_ms={(T + 1_999_999) // 1_000_000}i"
+    assert text.split(" ")[1].split(",")[-1] == "received_ms=1764000000001i"
 
 
 def test_reading_tags_are_escaped_and_sorted():
@@ -214,7 +224,7 @@ def test_reading_encoder_reuses_series_key_per_sensor():
     other = encoder.reading(Reading("wz-lib", "b", T, T, occupancy=3))
     assert first.split(" ")[0] == second.split(" ")[0]
     assert "sensor=b" in other.split(" ")[0]
-    assert second.endswith(f"occupancy=2i,arrival_delay_ms=0i {T + NS}")
+    assert second.endswith(f"occupancy=2i,arrival_delay_ms=0i,received_ms=1764000001000i {T + NS}")
 
 
 def test_status_line():

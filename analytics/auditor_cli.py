@@ -1,0 +1,124 @@
+"""The auditors' commands: `facmon review` records a review of a flagged facility, `facmon report` writes the
+evidence report."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from analytics.alerts import Disposition
+from analytics.command import parse_as_of, parse_facility
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: Any) -> None:
+    """Add `review` and `report` to facmon's parser."""
+    from analytics.report import FORMATS
+    from facmon.cli import _settings_flags
+
+    review = subparsers.add_parser(
+        "review", help="record an auditor's review of a facility (holds back its alerts until --until)",
+        description="Record an auditor's review in InfluxDB (measurement review). No new alert (idle or "
+                    "data-integrity) is sent for the facility until --until; without it, reminders of the alerts "
+                    "open now stop.",
+    )
+    _settings_flags(review)
+    review.add_argument("facility", type=parse_facility, metavar="FACILITY", help="facility id")
+    review.add_argument("--disposition", required=True, choices=[d.value for d in Disposition],
+                        help="what the review found")
+    review.add_argument("--note", required=True, help="what you found and why, in a sentence or two")
+    review.add_argument("--until", type=parse_as_of, metavar="DATE", help="no new alert until this day (inclusive)")
+    review.add_argument("--reviewer", help="who reviewed (default: the login name)")
+    review.set_defaults(handler=cmd_review)
+
+    report = subparsers.add_parser(
+        "report", help="write the evidence report for auditors (html, xlsx or csv)",
+        description="Write the evidence report from the statuses facmon analyze stored for --as-of (default: the "
+                    "newest): a self-contained HTML file with charts, or one row per facility as xlsx or CSV.",
+    )
+    _settings_flags(report)
+    report.add_argument("--format", choices=FORMATS, default="html", help="html (default), xlsx or csv")
+    report.add_argument("--as-of", type=parse_as_of, help="the analysis date to report (default: the newest)")
+    report.add_argument("--region", help="only facilities in this region or below it, e.g. zhejiang/wenzhou")
+    report.add_argument("--output", "-o", help="file to write (default facmon-report-AS_OF.FORMAT; - for stdout)")
+    report.set_defaults(handler=cmd_report)
+
+
+def _client(settings: Any) -> Any:
+    from ingest.influx import InfluxClient
+
+    return InfluxClient(settings.influx_url, settings.influx_db, settings.influx_auth(), settings.influx_timeout)
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    from analytics import reviews
+    from facmon import logs
+    from facmon.cli import EXIT_OK, EXIT_USAGE, CommandError, load_registry_or_fail, settings_from
+    from ingest.influx import InfluxError
+
+    settings = settings_from(args)
+    logs.configure(settings.log_level)
+    registry = load_registry_or_fail(settings.registry)
+    if args.facility not in registry:
+        raise CommandError(f"not in the registry: {args.facility}", EXIT_USAGE)
+    try:
+        reviewer = args.reviewer or getpass.getuser()
+    except (KeyError, OSError):
+        reviewer = "unknown"
+    try:
+        review = reviews.make_review(args.facility, args.disposition, args.note, args.until, reviewer, date.today())
+    except reviews.ReviewError as exc:
+        raise CommandError(str(exc), EXIT_USAGE) from None
+    client = _client(settings)
+    try:
+        reviews.record(client, review)
+    except InfluxError as exc:
+        raise CommandError(f"InfluxDB at {settings.influx_url}: {exc}") from None
+    finally:
+        client.close()
+    held = f"; no new alert until {review.until}" if review.until else "; reminders of its open alerts stop"
+    print(f"recorded {review.disposition.value} review of {review.facility} by {review.reviewer}{held}")
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from analytics.report import build_report
+    from analytics.report_data import ReportError
+    from facmon import logs
+    from facmon.cli import EXIT_OK, CommandError, load_registry_or_fail, settings_from
+    from ingest.influx import InfluxError
+
+    settings = settings_from(args)
+    logs.configure(settings.log_level)
+    registry = None
+    if Path(settings.registry).exists():
+        registry = load_registry_or_fail(settings.registry)
+    else:
+        log.warning("no registry at %s: time zones default to Asia/Shanghai, locations are left out",
+                    settings.registry)
+    client = _client(settings)
+    try:
+        data, as_of = build_report(client, registry, args.format, args.as_of, args.region)
+    except ReportError as exc:
+        raise CommandError(str(exc)) from None
+    except InfluxError as exc:
+        raise CommandError(f"InfluxDB at {settings.influx_url}: {exc}") from None
+    finally:
+        client.close()
+    if args.output == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return EXIT_OK
+    path = Path(args.output or f"facmon-report-{as_of.isoformat()}.{args.format}")
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        raise CommandError(f"cannot write {path}: {exc.strerror or exc}") from None
+    print(f"wrote the {args.format} report as of {as_of} to {path}", file=sys.stderr)
+    return EXIT_OK

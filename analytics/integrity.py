@@ -1,0 +1,78 @@
+"""Data integrity: does a facility's data look forged or broken? A flag beside its status, never instead of it.
+
+Six detectors (model.Detector), each with thresholds per facility type (integrity_rules) and a one-line reason
+with the numbers that fired: flat_line, copied_days, impossible_counts, too_regular look at the facility's own
+days (integrity_series); clone and late_arrival compare it with the other facilities of the run
+(integrity_network). All of them read the current window's open days as analytics.figures.Days holds them, so
+a run judges integrity from the rollup as well as from fresh aggregates. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from analytics import integrity_network, integrity_series
+from analytics.figures import Days
+from analytics.integrity_series import FacilityDays
+from analytics.model import Detector, Figures, Finding, Integrity
+from analytics.rules import Thresholds
+from sensors.registry import Facility
+
+ORDER = tuple(Detector)
+_SERIES = (integrity_series.flat_line, integrity_series.copied_days, integrity_series.impossible_counts,
+           integrity_series.too_regular)
+
+
+def _split(frame: pd.DataFrame, count: int, indexed: bool) -> list[pd.DataFrame]:
+    """One frame per facility code 0..count-1 (indexed frames keep only their ``day`` level)."""
+    empty = frame.iloc[0:0]
+    if indexed:
+        empty = empty.droplevel("fac")
+    out = [empty] * count
+    if not len(frame):
+        return out
+    fac = frame.index.get_level_values("fac") if indexed else frame["fac"]
+    for code, part in frame.groupby(np.asarray(fac, np.int64), sort=False):
+        out[int(code)] = part.droplevel("fac") if indexed else part
+    return out
+
+
+def facility_days(days: Days, facilities: Sequence[Facility], closed_active: dict[int, int],
+                  closure_reasons: Sequence[tuple[str, ...]]) -> list[FacilityDays]:
+    count = len(facilities)
+    tables = _split(days.table.sort_index(), count, True)
+    checks = _split(days.checks.sort_index(), count, True)
+    peaks = _split(days.peaks, count, False)
+    return [FacilityDays(f.capacity, tables[i], checks[i], peaks[i], closed_active.get(i, 0), closure_reasons[i])
+            for i, f in enumerate(facilities)]
+
+
+def assess(days: Days, facilities: Sequence[Facility], limits: Sequence[Thresholds], figures: Sequence[Figures],
+           closed_active: dict[int, int] | None = None,
+           closure_reasons: Sequence[tuple[str, ...]] | None = None) -> list[Integrity]:
+    """Integrity per facility. ``days`` holds the current window's open days, facility code = position in
+    ``facilities``; ``closed_active`` the active opening-hour slots on closure days per code."""
+    reasons = closure_reasons if closure_reasons is not None else [()] * len(facilities)
+    own = facility_days(days, facilities, closed_active or {}, reasons)
+    checks = [t.integrity for t in limits]
+    found: list[list[Finding]] = [[] for _ in facilities]
+    for code, data in enumerate(own):
+        for detector in _SERIES:
+            finding = detector(data, checks[code])
+            if finding is not None:
+                found[code].append(finding)
+    for code, finding in integrity_network.clone(days.prints, [f.id for f in facilities], checks).items():
+        found[code].append(finding)
+    if checks:
+        late_limit = np.array([c.late_hours for c in checks], dtype=np.float64)
+        peers = min(c.late_min_peers for c in checks)
+        for code, lateness in integrity_network.lateness(days.arrivals, late_limit, peers).items():
+            f = figures[code]
+            finding = integrity_network.late_arrival(lateness, checks[code], f.open_hours, f.covered_hours,
+                                                     limits[code].min_coverage)
+            if finding is not None:
+                found[code].append(finding)
+    return [Integrity(tuple(sorted(items, key=lambda x: ORDER.index(x.detector)))) for items in found]

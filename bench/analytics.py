@@ -1,0 +1,267 @@
+"""Analytics benchmark: `facmon analyze` over F facilities x 28 days of 5-minute readings in a real InfluxDB.
+
+Starts a private InfluxDB 1.x (facmon.localstack) in a temporary directory, loads the readings with large
+line-protocol POSTs, waits for InfluxDB to finish compacting, then runs `facmon analyze` as a child process
+three times. Reports each run's wall time, the child's peak resident memory (ru_maxrss from wait4, which covers
+the whole process, numpy and pandas included) and the CPU time InfluxDB spent on it, the medians, and the
+targets. The first run finds the rollup (analytics_day) empty and aggregates every day from the raw readings
+("cold"); later runs read the days it kept ("warm"), as every run after the first does in production.
+
+    python bench/analytics.py                                  # 2,000 facilities, 28 days, 5-minute readings
+    python bench/analytics.py --facilities 250                 # the quicker check
+    python bench/analytics.py --facilities 100 --points-scale 0.2 --runs 1   # a smoke run (25-minute readings)
+    python bench/analytics.py --facilities 250 -- --rollup off # every run from the raw readings
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+# This directory holds bench/ingest.py, which would shadow the ingest package: take it off the path.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import numpy as np  # noqa: E402
+
+from facmon.localstack import LocalInfluxDB  # noqa: E402
+from ingest.influx import InfluxClient, InfluxUnavailable  # noqa: E402
+
+TARGET_SECONDS = 30.0
+TARGET_GIB = 1.5
+AS_OF = date(2025, 11, 3)
+DAYS = 28
+DATABASE = "bench"
+LINES_PER_POST = 100_000
+TYPES = ("library", "sports_hall", "community_center", "swimming_pool")
+HOURS = (
+    '{mon: ["09:00-21:00"], tue: ["09:00-21:00"], wed: ["09:00-21:00"], thu: ["09:00-21:00"], '
+    'fri: ["09:00-21:00"], sat: ["09:00-17:00"], sun: ["09:00-17:00"]}',
+    '{mon: ["08:30-11:30", "13:30-17:00"], tue: ["08:30-11:30", "13:30-17:00"], wed: ["08:30-11:30", '
+    '"13:30-17:00"], thu: ["08:30-11:30", "13:30-17:00"], fri: ["08:30-11:30", "13:30-17:00"]}',
+    '{mon: ["06:00-09:00", "17:00-22:00"], tue: ["17:00-22:00"], wed: ["17:00-22:00"], thu: ["17:00-22:00"], '
+    'fri: ["17:00-02:00"], sat: ["08:00-02:00"], sun: ["08:00-22:00"]}',
+)
+# profile -> (share of capacity in use during the day, occupancy reported?, days the sensor reports)
+PROFILES = {
+    "busy": (0.35, True, DAYS),
+    "low": (0.04, True, DAYS),
+    "idle": (0.0, True, DAYS),
+    "counts": (0.30, False, DAYS),
+    "silent": (0.30, True, 6),
+}
+PROFILE_CYCLE = ("busy",) * 12 + ("low", "low", "idle", "counts", "counts", "silent")
+
+
+class BenchInfluxDB(LocalInfluxDB):
+    """The test server, told to snapshot and compact soon after writes stop, so runs read TSM files as in
+    production rather than a freshly written cache."""
+
+    def _config_text(self) -> str:
+        extra = (
+            '  cache-snapshot-write-cold-duration = "5s"\n  compact-full-write-cold-duration = "20s"\n'
+            "  cache-max-memory-size = 4294967296\n  query-log-enabled = false"
+        )
+        return super()._config_text().replace("  query-log-enabled = false", extra)
+
+
+def facility_rows(count: int) -> list[dict[str, object]]:
+    rows = []
+    for i in range(count):
+        rows.append({
+            "id": f"bench-{i:05d}",
+            "type": TYPES[i % len(TYPES)],
+            "region": f"zhejiang/bench/r{i % 20:02d}",
+            "capacity": 50 + (i * 37) % 250,
+            "timezone": "Europe/Berlin" if i % 10 == 9 else "Asia/Shanghai",
+            "hours": HOURS[i % len(HOURS)],
+            "profile": PROFILE_CYCLE[i % len(PROFILE_CYCLE)],
+            "sensors": 2 if i % 7 == 0 else 1,
+            "closed": i % 50 == 25,
+        })
+    return rows
+
+
+def write_registry(path: Path, rows: list[dict[str, object]]) -> None:
+    lines = ["facilities:"]
+    closure_start = AS_OF - timedelta(days=DAYS)
+    for row in rows:
+        lines += [
+            f"  - id: {row['id']}",
+            f"    name: Bench facility {row['id']}",
+            f"    type: {row['type']}",
+            f"    region: {row['region']}",
+            f"    capacity: {row['capacity']}",
+            f"    timezone: {row['timezone']}",
+            f"    opening_hours: {row['hours']}",
+            "    department: Bench department",
+        ]
+        if row["closed"]:
+            end = closure_start + timedelta(days=19)
+            lines.append(f"    closures: [{{from: {closure_start}, to: {end}, reason: renovation}}]")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def readings(rows: list[dict[str, object]], step_minutes: float) -> Iterator[list[str]]:
+    """Line protocol per facility and sensor: around the clock (zero at night, some night cleaning)."""
+    rng = np.random.default_rng(7)
+    start = int(datetime(AS_OF.year, AS_OF.month, AS_OF.day, tzinfo=UTC).timestamp()) - (DAYS + 1) * 86400
+    step = int(step_minutes * 60)
+    times = np.arange(start, start + (DAYS + 1) * 86400, step, dtype=np.int64)
+    hours = ((times + 8 * 3600) // 3600) % 24
+    daytime = (hours >= 8) & (hours < 22)
+    for row in rows:
+        level, occupancy, report_days = PROFILES[str(row["profile"])]
+        capacity = int(row["capacity"])  # type: ignore[call-overload]
+        keep = times < start + (report_days + 1) * 86400
+        for sensor in range(int(row["sensors"])):  # type: ignore[call-overload]
+            t = times[keep]
+            busy = np.where(daytime[keep], level * capacity / int(row["sensors"]), 0.0)  # type: ignore[call-overload]
+            occ = rng.poisson(busy).astype(np.int64)
+            if row["profile"] == "idle":
+                occ = np.where(hours[keep] == 3, 2, 0)  # cleaning at night only
+            entries = rng.poisson(busy * step_minutes / 60).astype(np.int64)
+            delay = rng.integers(50, 900, len(t))
+            prefix = (f"reading,facility={row['id']},region={row['region']},sensor=s{sensor + 1},"
+                      f"type={row['type']} ")
+            if occupancy:
+                yield [f"{prefix}occupancy={o}i,entries={e}i,arrival_delay_ms={d}i,received_ms={s * 1000 + d}i {s}"
+                       for o, e, d, s in zip(occ.tolist(), entries.tolist(), delay.tolist(), t.tolist(), strict=True)]
+            else:
+                yield [f"{prefix}entries={e}i,arrival_delay_ms={d}i,received_ms={s * 1000 + d}i {s}"
+                       for e, d, s in zip(entries.tolist(), delay.tolist(), t.tolist(), strict=True)]
+
+
+def load(client: InfluxClient, rows: list[dict[str, object]], step_minutes: float) -> int:
+    """Write everything with two concurrent POST streams; a full write cache is waited out and retried."""
+    total = 0
+    lock = threading.Lock()
+
+    def post(lines: list[str]) -> None:
+        nonlocal total
+        body = "\n".join(lines).encode()
+        for attempt in range(60):
+            try:
+                client.write(body, precision="s")
+                break
+            except InfluxUnavailable:
+                time.sleep(min(5.0, 0.5 * (attempt + 1)))
+        else:
+            raise RuntimeError("InfluxDB kept refusing writes")
+        with lock:
+            total += len(lines)
+
+    pending: list[str] = []
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = []
+        for chunk in readings(rows, step_minutes):
+            pending.extend(chunk)
+            if len(pending) >= LINES_PER_POST:
+                futures.append(pool.submit(post, pending))
+                pending = []
+                if len(futures) > 4:
+                    futures.pop(0).result()
+        if pending:
+            futures.append(pool.submit(post, pending))
+        for future in futures:
+            future.result()
+    return total
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_until_quiet(pid: int, limit: float = 600.0, quiet: float = 30.0) -> float:
+    """Wait until InfluxDB's snapshots and full compactions (20 s after the last write) are done: under 2% CPU
+    for ``quiet`` seconds."""
+    started = time.monotonic()
+    quiet_since = time.monotonic()
+    last = cpu_seconds(pid)
+    while time.monotonic() - started < limit:
+        time.sleep(1.0)
+        now = cpu_seconds(pid)
+        if now - last > 0.02:
+            quiet_since = time.monotonic()
+        last = now
+        if time.monotonic() - quiet_since >= quiet:
+            break
+    return time.monotonic() - started
+
+
+def run_analyze(influx: LocalInfluxDB, registry: Path, workdir: Path, run: int,
+                extra: list[str]) -> tuple[float, float]:
+    """One `facmon analyze` child: (wall seconds, peak RSS MiB); checks it exited 0 and printed its counts."""
+    out_path, err_path = workdir / f"run{run}.json", workdir / f"run{run}.log"
+    command = [sys.executable, "-m", "facmon.cli", "analyze", "--influx-url", influx.url, "--influx-db", DATABASE,
+               "--registry", str(registry), "--as-of", AS_OF.isoformat(), "--format", "json", *extra]
+    influx_cpu = cpu_seconds(influx.pid or 0)
+    with out_path.open("wb") as out, err_path.open("wb") as err:
+        started = time.monotonic()
+        child = subprocess.Popen(command, stdout=out, stderr=err)
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.monotonic() - started
+        child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        raise SystemExit(f"facmon analyze failed ({child.returncode}):\n{err_path.read_text()[-2000:]}")
+    result = json.loads(out_path.read_text())
+    influx_cpu = cpu_seconds(influx.pid or 0) - influx_cpu
+    print(f"  run {run}: {wall:6.2f} s  {usage.ru_maxrss / 1024:7.1f} MiB  (facmon CPU "
+          f"{usage.ru_utime + usage.ru_stime:5.1f} s, InfluxDB CPU {influx_cpu:5.1f} s)  {result['counts']}",
+          flush=True)
+    return wall, usage.ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--facilities", type=int, default=2000)
+    parser.add_argument("--points-scale", type=float, default=1.0,
+                        help="share of the 5-minute readings to load: 0.2 = one reading every 25 minutes")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--workdir", type=Path, help="keep the server and outputs here (default: a temp dir)")
+    parser.add_argument("analyze_args", nargs="*", help="extra `facmon analyze` options, after --")
+    args = parser.parse_args()
+    step = 5.0 / args.points_scale
+    with tempfile.TemporaryDirectory(prefix="facmon-bench-") as tmp:
+        workdir = args.workdir or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        rows = facility_rows(args.facilities)
+        registry = workdir / "registry.yaml"
+        write_registry(registry, rows)
+        with BenchInfluxDB(workdir / "influxdb") as influx:
+            client = InfluxClient(influx.url, DATABASE, timeout=300)
+            client.create_database()
+            started = time.monotonic()
+            points = load(client, rows, step)
+            loaded = time.monotonic() - started
+            print(f"loaded {points:,} points ({args.facilities} facilities, {DAYS + 1} days, every {step:g} min) "
+                  f"in {loaded:.1f} s ({points / loaded:,.0f}/s)", flush=True)
+            settle = wait_until_quiet(influx.pid or 0)
+            print(f"InfluxDB compactions settled after {settle:.0f} s", flush=True)
+            results = [run_analyze(influx, registry, workdir, run, args.analyze_args)
+                       for run in range(1, args.runs + 1)]
+        wall = statistics.median(r[0] for r in results)
+        memory = statistics.median(r[1] for r in results)
+        print(f"facmon analyze {' '.join(args.analyze_args)}".rstrip() +
+              f", {args.facilities} facilities x {DAYS} days, {points:,} points, median of {args.runs}:")
+        print(f"  wall time  {wall:7.2f} s    target <= {TARGET_SECONDS:.0f} s    "
+              f"{'ok' if wall <= TARGET_SECONDS else 'MISSED'}")
+        print(f"  peak RSS   {memory:7.1f} MiB  target <= {TARGET_GIB * 1024:.0f} MiB "
+              f"{'ok' if memory <= TARGET_GIB * 1024 else 'MISSED'}")
+        if len(results) > 1:
+            print(f"  first run  {results[0][0]:7.2f} s, {results[0][1]:.1f} MiB (cold unless the rollup is off)")
+
+
+if __name__ == "__main__":
+    main()

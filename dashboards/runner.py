@@ -1,0 +1,115 @@
+"""Run every query of a dashboard against InfluxDB the way Grafana would: variables resolved in order (chained
+ones see the values chosen before them), then each panel's and annotation's query interpolated and sent.
+
+Used by the tests, which check the answers against a known scenario, and by `facmon dashboards check --live`,
+which tells an operator which panels would fail on their database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from dashboards.interpolate import Mode, Selection, TimeRange, interpolate, interval
+from dashboards.model import JSON
+from ingest.influx import InfluxClient
+
+#: The data source's minimum interval (jsonData.timeInterval in dashboards.provisioning).
+DATASOURCE_MIN_INTERVAL = "10s"
+
+
+@dataclass(frozen=True, slots=True)
+class QueryResult:
+    """One query as sent, and InfluxDB's answer as rows (GROUP BY tags merged into each row)."""
+
+    where: str
+    ref_id: str
+    query: str
+    series: list[JSON] = field(default_factory=list)
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        out = []
+        for series in self.series:
+            for values in series.get("values", []):
+                row = dict(zip(series["columns"], values, strict=True))
+                row.update(series.get("tags") or {})
+                out.append(row)
+        return out
+
+
+def _run(client: InfluxClient, query: str) -> list[JSON]:
+    results = client.query(query, epoch="ms")
+    series: list[JSON] = []
+    for result in results:  # one result per statement; InfluxClient.query raises on any statement's error
+        series += result.get("series", [])
+    return series
+
+
+def resolve_variables(model: JSON, client: InfluxClient, time_range: TimeRange,
+                      chosen: Mapping[str, Sequence[str]] | None = None) -> dict[str, Selection]:
+    """Each variable's options from its query, then the chosen values (default: All, or the first option)."""
+    chosen = chosen or {}
+    selections: dict[str, Selection] = {}
+    for variable in model["templating"]["list"]:
+        query = interpolate(variable["query"], selections, time_range, "1m", 60_000)
+        options = [str(row["value"]) for row in QueryResult("", "", query, _run(client, query)).rows]
+        multi, include_all = bool(variable["multi"]), bool(variable["includeAll"])
+        name = variable["name"]
+        if name in chosen:
+            values = tuple(chosen[name])
+        elif include_all:
+            values = tuple(options)
+        else:
+            values = tuple(options[:1])
+        selections[name] = Selection(values, multi, include_all)
+    return selections
+
+
+def panel_queries(model: JSON) -> Iterator[tuple[str, str, str, str | None]]:
+    """(where, refId, raw query, minimum interval) of every panel target and annotation."""
+    for annotation in model["annotations"]["list"]:
+        yield f"annotation {annotation['name']}", "", annotation["query"], None
+    for panel in model["panels"]:
+        for target in panel["targets"]:
+            yield f"panel {panel['title']}", target["refId"], target["query"], panel.get("interval")
+
+
+def run_dashboard(model: JSON, client: InfluxClient, time_range: TimeRange, selections: Mapping[str, Selection],
+                  mode: Mode = Mode.BACKEND) -> list[QueryResult]:
+    """Every panel and annotation query, interpolated as Grafana would and answered by InfluxDB."""
+    results = []
+    for where, ref_id, raw, min_interval in panel_queries(model):
+        text, ms = interval(time_range, min_interval or DATASOURCE_MIN_INTERVAL)
+        query = interpolate(raw, selections, time_range, text, ms, mode)
+        results.append(QueryResult(where, ref_id, query, _run(client, query)))
+    return results
+
+
+def dashboard_range(model: JSON, now_ms: int) -> TimeRange:
+    """The dashboard's default time range (``now-<n><unit>`` to ``now``)."""
+    raw = str(model["time"]["from"])
+    amount, unit = int(raw[4:-1]), raw[-1]
+    return TimeRange.last(now_ms, amount, unit)
+
+
+def live_problems(model: JSON, client: InfluxClient, now_ms: int) -> tuple[list[str], list[str]]:
+    """(queries InfluxDB refused, queries that answered nothing) with All selected and the default range."""
+    from ingest.influx import InfluxError
+
+    time_range = dashboard_range(model, now_ms)
+    try:
+        selections = resolve_variables(model, client, time_range)
+    except InfluxError as exc:
+        return [f"{model['title']}: variables: {exc}"], []
+    errors, empty = [], []
+    for where, ref_id, raw, min_interval in panel_queries(model):
+        text, ms = interval(time_range, min_interval or DATASOURCE_MIN_INTERVAL)
+        name = f"{model['title']}: {where} {ref_id}".rstrip()
+        try:
+            if not _run(client, interpolate(raw, selections, time_range, text, ms)):
+                empty.append(name)
+        except InfluxError as exc:
+            errors.append(f"{name}: {exc}")
+    return errors, empty

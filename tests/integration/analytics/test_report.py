@@ -1,0 +1,130 @@
+"""`facmon report` against the real InfluxDB: statuses stored by an analysis run and daily use aggregated by
+InfluxDB in the facility's time zone, written as HTML (parsed back, charts decoded, first page rendered by
+Chromium when it is installed), xlsx and CSV."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import shutil
+import subprocess
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import openpyxl
+import pytest
+from PIL import Image
+
+from analytics import store
+from analytics.model import Status
+from analytics.report_data import daily_use, status_rows
+from tests.integration.analytics.auditing import COMM, GYM, LIB, REASONS, D, db, registry, run_of
+from tests.integration.analytics.test_review import env, facmon
+from tests.unit.analytics.test_report import parse
+
+__all__ = ["db", "env"]
+pytestmark = pytest.mark.servers
+ZONE = ZoneInfo("Asia/Shanghai")
+STATUSES = {LIB: Status.IDLE, GYM: Status.ACTIVE, COMM: Status.NO_DATA}
+
+
+def local_ns(day, hour: int, minute: int = 0) -> int:
+    return int(datetime(day.year, day.month, day.day, hour, minute, tzinfo=ZONE).timestamp()) * 10**9
+
+
+@pytest.fixture
+def seeded(db):
+    """Statuses for D (and an older as-of), readings for the window: LIB with two sensors, GYM by entries."""
+    store.store_run(db, run_of(D - timedelta(days=7), {LIB: Status.ACTIVE, GYM: Status.ACTIVE, COMM: Status.ACTIVE}))
+    store.store_run(db, run_of(D, STATUSES))
+    lines = []
+    for offset in range(1, 29):
+        day = D - timedelta(days=offset)
+        if offset % 4:  # every fourth day without data
+            lines.append(f"reading,facility={LIB},sensor=door-1 occupancy={offset}i {local_ns(day, 10)}")
+            lines.append(f"reading,facility={LIB},sensor=door-2 occupancy=2i {local_ns(day, 10)}")
+            lines.append(f"reading,facility={LIB},sensor=door-1 occupancy=0i {local_ns(day, 10, 15)}")
+        lines.append(f"reading,facility={GYM},sensor=gate entries=5i {local_ns(day, 0, 30)}")  # UTC: the day before
+        lines.append(f"reading,facility={GYM},sensor=gate entries=7i {local_ns(day, 23, 45)}")
+    db.write("\n".join(lines).encode())
+    return db
+
+
+def test_daily_use_is_aggregated_per_local_day(seeded):
+    rows = status_rows(seeded, D, registry())
+    use = daily_use(seeded, rows)
+    library, gym = use[LIB], use[GYM]
+    assert len(library.days) == 28
+    first = D - timedelta(days=1)
+    assert library.peak[first] == 3.0  # sensors summed per quarter hour: door-1 1 + door-2 2
+    assert library.mean[first] == 1.5  # 1 + 2 at 10:00, 0 at 10:15 (door-2 sent nothing then)
+    assert D - timedelta(days=4) not in library.peak
+    assert len(library.peak) == 21
+    assert gym.entries == dict.fromkeys(gym.days, 12.0)  # 00:30 and 23:45 local fall on the same local day
+    assert use[COMM].peak == {}
+
+
+def test_html_report_shows_the_flagged_facilities_with_charts(seeded, env, tmp_path):
+    out = tmp_path / "report.html"
+    done = facmon("report", "--format", "html", "--as-of", D.isoformat(), "--output", str(out), env=env)
+    assert done.returncode == 0, done.stderr
+    assert f"wrote the html report as of {D} to {out}" in done.stderr
+    page = parse(out.read_text(encoding="utf-8"))
+    assert set(page.articles) == {f"f-{LIB}", f"f-{COMM}"}
+    idle = page.articles[f"f-{LIB}"]
+    assert "鹿城区图书馆五马分馆" in idle
+    for reason in REASONS[Status.IDLE]:
+        assert reason in idle
+    assert REASONS[Status.NO_DATA][0] in page.articles[f"f-{COMM}"]
+    for images in page.images.values():
+        (src,) = images
+        raw = base64.b64decode(src.removeprefix("data:image/png;base64,"), validate=True)
+        with Image.open(io.BytesIO(raw)) as image:
+            assert image.format == "PNG"
+            assert image.size == (800, 280)
+    if shutil.which("chromium") is None:
+        pytest.skip("chromium is not installed: the first page is not rendered (apt-get install chromium)")
+    shot = tmp_path / "first-page.png"
+    subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                    f"--screenshot={shot}", "--window-size=1240,1754", out.as_uri()],
+                   capture_output=True, timeout=120, check=True)
+    with Image.open(shot) as image:
+        assert image.size == (1240, 1754)
+        grey = image.convert("L")
+        dark = sum(grey.histogram()[:128])
+        assert dark > 5000, "the first page looks blank"
+
+
+def test_xlsx_and_csv_have_one_row_per_facility(seeded, env, tmp_path):
+    done = facmon("report", "--format", "xlsx", "--as-of", D.isoformat(), "--output", str(tmp_path / "r.xlsx"),
+                  env=env)
+    assert done.returncode == 0, done.stderr
+    sheet = openpyxl.load_workbook(tmp_path / "r.xlsx")["Facilities"]
+    lines = list(sheet.iter_rows(values_only=True))
+    header = lines[0]
+    by_id = {line[0]: dict(zip(header, line, strict=True)) for line in lines[1:]}
+    assert set(by_id) == {LIB, GYM, COMM}
+    assert by_id[LIB]["Status"] == "IDLE"
+    assert by_id[LIB]["Sensor coverage"] == pytest.approx(0.9)
+    assert by_id[LIB]["Idle days"] == 21
+    assert by_id[COMM]["Sensor coverage"] == pytest.approx(0.12)
+    assert by_id[GYM]["Window from"] == (D - timedelta(days=28)).isoformat()
+
+    done = facmon("report", "--format", "csv", "--as-of", D.isoformat(), "--region", "zhejiang/wenzhou/ouhai",
+                  "--output", "-", env=env)
+    assert done.returncode == 0, done.stderr
+    rows = list(csv.DictReader(io.StringIO(done.stdout.removeprefix("\ufeff"))))
+    assert [(r["Facility id"], r["Status"]) for r in rows] == [(COMM, "NO_DATA")]
+
+
+def test_default_as_of_is_the_newest_and_empty_dates_fail(seeded, env, tmp_path):
+    done = facmon("report", "--format", "csv", env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    written = Path(tmp_path / f"facmon-report-{D.isoformat()}.csv")
+    assert written.exists()
+    missing = facmon("report", "--as-of", "2020-01-01", env=env, cwd=tmp_path)
+    assert missing.returncode == 1
+    assert "no statuses for as-of 2020-01-01" in missing.stderr
+    assert "facmon analyze --as-of 2020-01-01" in missing.stderr

@@ -1,0 +1,170 @@
+"""The auditors file (validation that names entry and field), who gets which notice, and what a notice says."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from analytics.alert_message import mail_text, payload, subject, summary
+from analytics.alert_run import planned, recipients_for
+from analytics.alerts import Kind, Notice
+from analytics.auditors import AuditorsError, load_auditors, parse_auditors
+from analytics.deliver import MQTT_RECIPIENT, webhook_target
+from analytics.model import FacilityResult, Figures, Fired, Status, Window
+from tests.unit.analytics.helpers import facility
+
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "auditors.yaml"
+AS_OF = date(2025, 11, 3)
+
+
+def directory(**extra):
+    data = {
+        "auditors": [
+            {"id": "city", "name": "City auditor", "regions": ["zhejiang/wenzhou"], "email": "city@example.org",
+             "mqtt": True},
+            {"id": "district", "name": "District", "regions": ["zhejiang/wenzhou/lucheng"],
+             "webhook": "https://hooks.example.org/x?token=abc"},
+            {"id": "other", "name": "Other", "regions": ["zhejiang/wenzhouxx"], "email": ["o@example.org"]},
+        ],
+        "departments": {"Culture bureau": {"id": "culture", "email": "it@example.org"}},
+        **extra,
+    }
+    return parse_auditors(data, "auditors.yaml")
+
+
+def result(status: Status = Status.IDLE, region: str = "zhejiang/wenzhou/lucheng",
+           department: str | None = "Culture bureau") -> FacilityResult:
+    window = Window(date(2025, 10, 6), date(2025, 11, 2), "Asia/Shanghai")
+    figures = Figures(open_hours=224.0, covered_hours=201.5, open_days=24, observed_days=24, idle_days=20,
+                      coverage=0.9, occupancy_rate=0.004, idle_day_share=20 / 24, reports_occupancy=True)
+    return FacilityResult("lib-1", "鹿城区图书馆", "library", region, department, 120, status, figures, window,
+                          ("no use on 20 of 24 open days (83% ≥ 80%)", "mean occupancy 0.4% of capacity (< 10%)"),
+                          (Fired("idle_day_share", 20 / 24, 0.8, ">="),))
+
+
+def test_example_file_is_valid():
+    found = load_auditors(EXAMPLE)
+    assert [a.id for a in found.auditors] == ["wz-audit-zhang", "lc-audit-office"]
+    assert found.department("鹿城区文广旅体局").id == "lc-culture"
+
+
+def test_every_problem_names_the_entry_and_the_field():
+    data = {
+        "auditors": [
+            {"id": "ok", "name": "A", "regions": ["zhejiang"], "emial": "a@example.org"},
+            {"id": "b", "name": "B", "regions": ["Zhe Jiang"], "email": ["not-an-address"],
+             "webhook": "ftp://x", "mqtt": "yes"},
+            {"id": "c", "name": "C", "regions": []},
+        ],
+        "departments": {"Bureau": {"id": "d"}},
+        "evidence": "x",
+    }
+    with pytest.raises(AuditorsError) as caught:
+        parse_auditors(data, "auditors.yaml")
+    lines = str(caught.value).splitlines()
+    expected = [
+        "auditors.yaml: auditors[0] (ok) emial: unknown key; did you mean 'email'?",
+        "auditors.yaml: auditors[1] (b) email[0]: must be an email address",
+        "auditors.yaml: auditors[1] (b) webhook: must be an http:// or https:// URL",
+        "auditors.yaml: auditors[1] (b) mqtt: must be a valid boolean",
+        "auditors.yaml: auditors[1] (b) regions[0]: must be a region path",
+        "auditors.yaml: auditors[2] (c) regions: must list at least one region",
+        "auditors.yaml: departments[Bureau]: has no channel",
+        "auditors.yaml: evidence: unknown key; did you mean 'evidence_url'?",
+    ]
+    for start in expected:
+        assert any(line.startswith(start) for line in lines), (start, lines)
+    assert len(lines) == len(expected)
+
+
+def test_duplicate_ids_and_unknown_placeholders():
+    data = {"auditors": [{"id": "a", "name": "A", "regions": "*", "mqtt": True}],
+            "departments": {"X": {"id": "a", "mqtt": True}}, "evidence_url": "https://g/{facilty}"}
+    with pytest.raises(AuditorsError) as caught:
+        parse_auditors(data, "f")
+    assert "f: departments[X] id: 'a' is also the id of auditors[0]" in str(caught.value)
+    assert "unknown placeholder {facilty}" in str(caught.value)
+
+
+@pytest.mark.parametrize("text", ["", "[]", "auditors: {}", "auditors:\n  - id: a\n    id: b\n"])
+def test_unusable_files(tmp_path, text):
+    path = tmp_path / "auditors.yaml"
+    path.write_text(text)
+    with pytest.raises(AuditorsError, match=str(path)):
+        load_auditors(path)
+
+
+def test_missing_file():
+    with pytest.raises(AuditorsError, match="cannot read"):
+        load_auditors("/nonexistent/auditors.yaml")
+
+
+def test_regions_match_whole_segments_and_star_matches_all():
+    found = directory()
+    assert [a.id for a in found.auditors_for("zhejiang/wenzhou/lucheng")] == ["city", "district"]
+    assert [a.id for a in found.auditors_for("zhejiang/wenzhouxx/a")] == ["other"]
+    everyone = parse_auditors({"auditors": [{"id": "all", "name": "All", "regions": "*", "mqtt": True}]})
+    assert everyone.auditors_for("anything/at/all")
+
+
+def test_usage_notices_go_to_the_regions_auditors_and_outages_to_the_department():
+    found = directory()
+    idle = Notice(Kind.RAISED, result(), AS_OF)
+    assert [r.id for r in recipients_for(idle, found)] == ["city", "district"]
+    outage = Notice(Kind.OUTAGE, result(Status.NO_DATA), AS_OF)
+    assert [r.id for r in recipients_for(outage, found)] == ["culture"]
+    assert recipients_for(Notice(Kind.OUTAGE, result(Status.NO_DATA, department=None), AS_OF), found) == []
+    assert recipients_for(Notice(Kind.RAISED, result(region="beijing"), AS_OF), found) == []
+
+
+def test_planned_deliveries_publish_mqtt_once():
+    found = directory()
+    assert planned(found.auditors_for("zhejiang/wenzhou/lucheng")) == [
+        ("email", "city"), ("webhook", "district"), ("mqtt", MQTT_RECIPIENT)]
+
+
+def test_webhook_target_never_shows_path_or_query():
+    assert webhook_target("https://user:pw@hooks.example.org:8443/secret/path?token=abc") == \
+        "https://hooks.example.org:8443"
+
+
+def test_payload_and_mail_carry_the_evidence():
+    found = directory(evidence_url="https://grafana.example/d/f?var-facility={facility}&time={as_of}")
+    notice = Notice(Kind.RAISED, result(), AS_OF, previous=Status.UNDERUSED)
+    link = found.evidence_link("lib-1", AS_OF.isoformat(), "zhejiang/wenzhou/lucheng", "IDLE")
+    site = facility("lib-1", location={"lat": 28.0, "lon": 120.65}, department="Culture bureau")
+    data = payload(notice, site, [{"id": "city", "name": "City auditor"}], link, datetime(2025, 11, 3, tzinfo=UTC))
+    assert data["kind"] == "raised"
+    assert data["status"] == "IDLE"
+    assert data["previous_status"] == "UNDERUSED"
+    assert data["facility"]["location"] == {"lat": 28.0, "lon": 120.65}
+    assert data["coverage"] == 0.9
+    assert data["evidence"]["link"] == "https://grafana.example/d/f?var-facility=lib-1&time=2025-11-03"
+    assert "WHERE \"facility\" = 'lib-1' AND time = '2025-11-03T00:00:00.000000Z'" in data["evidence"]["influxdb"][
+        "query"]
+    assert data["message"] == summary(data)
+    assert data["message"].startswith("UNDERUSED → IDLE: 鹿城区图书馆 (lib-1), 2025-10-06..2025-11-02: no use on 20")
+    assert subject(data) == "[facmon] UNDERUSED → IDLE: 鹿城区图书馆 (lib-1)"
+    text = mail_text(data)
+    for expected in ("Status: IDLE (was UNDERUSED), as of 2025-11-03", "Sensor coverage: 90.0% of opening hours",
+                     "  - no use on 20 of 24 open days (83% ≥ 80%)", "  - mean occupancy 0.4% of capacity (< 10%)",
+                     "share of open days without use: 83.3%", "department Culture bureau",
+                     "location 28.0, 120.65", "https://grafana.example/d/f?var-facility=lib-1&time=2025-11-03",
+                     "facmon analyze --facility lib-1 --as-of 2025-11-03 --window 28d --format json",
+                     "facmon review lib-1 --disposition"):
+        assert expected in text, expected
+
+
+@pytest.mark.parametrize(("kind", "status", "previous", "start"), [
+    (Kind.REMINDER, Status.IDLE, Status.IDLE, "Reminder: still IDLE since 2025-10-01: "),
+    (Kind.RESOLVED, Status.ACTIVE, Status.IDLE, "Resolved, IDLE → ACTIVE: "),
+    (Kind.OUTAGE, Status.NO_DATA, None, "Sensor outage (NO_DATA): "),
+    (Kind.OUTAGE_RESOLVED, Status.ACTIVE, Status.NO_DATA, "Sensors reporting again (ACTIVE): "),
+])
+def test_headlines(kind, status, previous, start):
+    notice = Notice(kind, result(status), AS_OF, previous=previous, since=date(2025, 10, 1))
+    data = payload(notice, None, [], None, datetime(2025, 11, 3, tzinfo=UTC))
+    assert subject(data).startswith("[facmon] " + start)
+    assert (data["review"] is None) == (kind.track == "outage")

@@ -1,0 +1,177 @@
+"""The dashboards as code: the committed JSON is what the code renders, and it is well formed."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+import yaml
+
+from analytics.alerts import Kind
+from dashboards import common, lint, render
+from dashboards.model import DATASOURCE, DATASOURCE_UID, Grid
+from dashboards.provisioning import DASHBOARDS_PATH, ENV, datasource_yaml, provider_yaml
+
+MODELS = render.dashboards()
+
+
+def test_the_committed_files_are_what_the_code_renders():
+    assert render.drift() == [], "run `facmon dashboards render` and commit the result"
+
+
+def test_drift_is_found(tmp_path):
+    render.render(tmp_path)
+    assert render.drift(tmp_path) == []
+    path = tmp_path / "overview.json"
+    model = json.loads(path.read_text())
+    model["panels"][0]["title"] = "edited in Grafana"
+    path.write_text(json.dumps(model))
+    (tmp_path / "pipeline.json").unlink()
+    assert render.drift(tmp_path) == ["overview.json: differs from what the code renders; run `facmon dashboards "
+                                      "render`", "pipeline.json: missing; run `facmon dashboards render`"]
+
+
+def test_rendering_is_stable():
+    assert render.rendered_files() == render.rendered_files()
+
+
+def test_the_dashboards_are_well_formed():
+    assert lint.lint(MODELS) == []
+
+
+def test_uids_and_titles_are_stable():
+    assert {name: model["uid"] for name, model in MODELS.items()} == {
+        "overview.json": "facmon-overview", "facility.json": "facmon-facility", "pipeline.json": "facmon-pipeline"}
+    for model in MODELS.values():
+        assert [panel["id"] for panel in model["panels"]] == list(range(1, len(model["panels"]) + 1))
+        assert all(panel["description"] for panel in model["panels"]), "every panel says what it is for"
+
+
+def test_every_query_is_raw_influxql_on_the_facmon_datasource():
+    for model in MODELS.values():
+        for panel in model["panels"]:
+            assert panel["datasource"] == DATASOURCE
+            for target in panel["targets"]:
+                assert target["rawQuery"] is True
+                assert target["datasource"]["uid"] == DATASOURCE_UID
+                assert target["query"].startswith(("SELECT ", "SHOW "))
+
+
+def test_the_flagged_table_links_to_the_detail_dashboard():
+    flagged = next(p for p in MODELS["overview.json"]["panels"] if p["title"] == "Flagged facilities")
+    links = [prop["value"] for o in flagged["fieldConfig"]["overrides"] for prop in o["properties"]
+             if prop["id"] == "links"]
+    assert links == [[{"title": "Open the facility's detail dashboard",
+                       "url": "/d/facmon-facility/facmon-facility?var-facility=${__data.fields.facility}"
+                              "&${__url_time_range}"}]]
+
+
+def test_the_suspect_table_reads_the_latest_integrity_flag_and_links_to_the_detail():
+    panel = next(p for p in MODELS["overview.json"]["panels"] if p["title"] == "Suspect data")
+    (target,) = panel["targets"]
+    assert target["query"].endswith('WHERE "suspect" = true')
+    assert 'last("window_days")' in target["query"]  # each facility's latest point only
+    links = [prop["value"] for o in panel["fieldConfig"]["overrides"] for prop in o["properties"]
+             if prop["id"] == "links"]
+    assert links == [[common.detail_link()]]
+    renamed = panel["transformations"][0]["options"]["renameByName"]
+    assert renamed == {"facility": "Facility", "name": "Name", "status": "Status", "integrity_detectors": "Detectors",
+                       "integrity": "Reasons"}
+
+
+def test_every_alert_kind_is_in_its_tracks_open_alerts_panel():
+    titles = {"usage": "Open usage alerts", "outage": "Open sensor outages", "integrity": "Open data-integrity alerts"}
+    panels = {p["title"]: p["targets"][0]["query"] for p in MODELS["overview.json"]["panels"]}
+    for kind in Kind:
+        query = panels[titles[kind.track]]
+        kinds, still_open = query.split("/^(")[1].split(")$/")[0], query.rsplit("/^(", 1)[1].split(")$/")[0]
+        assert kind.value in kinds.split("|"), (kind, query)
+        assert (kind.value in still_open.split("|")) == kind.opens, (kind, query)
+
+
+def broken(mutate):
+    models = copy.deepcopy(MODELS)
+    mutate(models)
+    return lint.lint(models)
+
+
+def test_lint_finds_overlaps_and_panels_outside_the_grid():
+    def overlap(models):
+        models["overview.json"]["panels"][1]["gridPos"] = dict(models["overview.json"]["panels"][2]["gridPos"])
+    assert any("overlaps" in p for p in broken(overlap))
+
+    def too_wide(models):
+        models["pipeline.json"]["panels"][0]["gridPos"]["x"] = 20
+    assert any("does not fit 24 columns" in p for p in broken(too_wide))
+
+
+def test_lint_finds_ids_types_datasources_and_links():
+    def duplicate(models):
+        models["facility.json"]["panels"][1]["id"] = 1
+    assert any("duplicate panel id" in p for p in broken(duplicate))
+
+    def unknown_type(models):
+        models["facility.json"]["panels"][0]["type"] = "graph-old"
+    assert any("not one Grafana ships" in p for p in broken(unknown_type))
+
+    def other_datasource(models):
+        models["pipeline.json"]["panels"][0]["targets"][0]["datasource"] = {"type": "influxdb", "uid": "other"}
+    assert any("not a raw InfluxQL query" in p for p in broken(other_datasource))
+
+    def dead_link(models):
+        del models["facility.json"]
+    assert any("does not point at a facmon dashboard" in p for p in broken(dead_link))
+
+    def same_uid(models):
+        models["pipeline.json"]["uid"] = "facmon-overview"
+    assert any("used twice" in p for p in broken(same_uid))
+
+
+@pytest.mark.parametrize(("query", "problem"), [
+    ('"region" = \'$region\'', "write variables as ${region:regex}"),
+    ('"region" =~ /^${region}$/', "${region:None}"),
+    ('"region" =~ /${region:regex}/', "must stand alone inside /^...$/"),
+    ('"x" =~ /^${nosuch:regex}$/', "not a variable declared before this query"),
+    ("time > ${__from}", "must be followed by ms"),
+    ("tz('${region:raw}')", "write variables as ${region:regex}"),
+    ("[[region]]", "use ${region:regex}"),
+])
+def test_lint_allows_variables_only_in_safe_forms(query, problem):
+    problems = lint.reference_problems(query, {"region", "tz"})
+    assert problems
+    assert problem in problems[0], problems
+
+
+def test_variables_are_declared_before_the_variables_that_use_them():
+    def reorder(models):
+        variables = models["overview.json"]["templating"]["list"]
+        variables.reverse()
+    assert any("not a variable declared before this query" in p for p in broken(reorder))
+
+
+def test_grid_wraps_rows():
+    grid = Grid()
+    first, second, third = grid.place(16, 4), grid.place(16, 6), grid.place(8, 2)
+    assert (first.x, first.y, second.x, second.y, third.x, third.y) == (0, 0, 0, 4, 16, 4)
+    with pytest.raises(ValueError, match="columns wide"):
+        grid.place(25, 1)
+
+
+def test_one_of_takes_plain_words_only():
+    assert common.one_of("kind", ("raised", "outage")) == '"kind" =~ /^(raised|outage)$/'
+    with pytest.raises(ValueError, match="plain words"):
+        common.one_of("kind", ("a/b",))
+
+
+def test_provisioning_files():
+    source = yaml.safe_load(datasource_yaml())["datasources"][0]
+    assert (source["uid"], source["type"], source["access"]) == (DATASOURCE_UID, "influxdb", "proxy")
+    assert source["url"] == "$__env{FACMON_GRAFANA_INFLUX_URL}"
+    assert source["secureJsonData"] == {"password": "$__env{FACMON_GRAFANA_INFLUX_PASSWORD}"}
+    assert source["jsonData"]["dbName"] == f"$__env{{{ENV['database']}}}"
+    assert source["jsonData"]["version"] == "InfluxQL"
+    provider = yaml.safe_load(provider_yaml())["providers"][0]
+    assert provider["type"] == "file"
+    assert provider["options"]["path"] == DASHBOARDS_PATH
+    assert provider["allowUiUpdates"] is False

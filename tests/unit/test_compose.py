@@ -1,0 +1,206 @@
+"""docker-compose.yml and the Dockerfile, checked without Docker (no engine runs here): the Compose
+Specification's JSON schema, mounted files, facmon commands, dependencies, volumes, variables and the
+settings each facmon service would start with."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from dashboards.provisioning import DASHBOARDS_PATH, ENV
+from facmon.access import parse_integrators, resolve_accounts
+from facmon.cli import build_parser
+from facmon.settings import load_settings
+from sensors.registry import load_registry
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = ROOT.parent / "shared" / "schemas" / "compose-spec.json"
+COMPOSE_TEXT = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
+COMPOSE: dict[str, Any] = yaml.safe_load(COMPOSE_TEXT)
+SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
+EXAMPLE_ENV = ROOT / "deploy" / "compose" / "example.env"
+VARIABLE = re.compile(r"\$\{(\w+)(?::?([-?])([^}]*))?\}")
+
+
+def example_env() -> dict[str, str]:
+    pairs = (line.split("=", 1) for line in EXAMPLE_ENV.read_text().splitlines() if line and not line.startswith("#"))
+    return dict(pairs)
+
+
+def substitute(text: str, env: dict[str, str]) -> str:
+    """Compose's interpolation: ${VAR}, ${VAR:-default}, ${VAR:?error}."""
+    def value(match: re.Match[str]) -> str:
+        name, kind, rest = match.groups()
+        if name in env:
+            return env[name]
+        if kind == "-":
+            return rest
+        raise AssertionError(f"${{{name}}} has no value and no default")
+    return VARIABLE.sub(value, text)
+
+
+def resolved() -> dict[str, Any]:
+    return yaml.safe_load(substitute(COMPOSE_TEXT, example_env()))
+
+
+def test_the_file_follows_the_compose_specification():
+    if not SCHEMA.exists():
+        pytest.fail(f"{SCHEMA} is missing: shared/ must sit beside the repository")
+    schema = yaml.safe_load(SCHEMA.read_text(encoding="utf-8"))
+    jsonschema.Draft7Validator(schema).validate(COMPOSE)
+    jsonschema.Draft7Validator(schema).validate(resolved())
+
+
+def bind_mounts(services: dict[str, Any]) -> list[tuple[str, str, str]]:
+    mounts = []
+    for name, service in services.items():
+        for volume in service.get("volumes", []):
+            source, target = volume.split(":")[:2]
+            if source.startswith((".", "/")):
+                mounts.append((name, source, target))
+    return mounts
+
+
+def test_every_mounted_file_is_in_the_repository():
+    mounts = bind_mounts(resolved()["services"])
+    assert mounts
+    for service, source, _ in mounts:
+        assert (ROOT / source).exists(), f"{service}: {source} is not in the repository"
+
+
+def test_named_volumes_are_declared_and_used():
+    declared = set(COMPOSE["volumes"])
+    used = {volume.split(":")[0] for service in SERVICES.values() for volume in service.get("volumes", [])
+            if not volume.startswith((".", "/", "$"))}
+    assert used == declared
+
+
+def facmon_commands() -> list[tuple[str, list[str]]]:
+    commands = []
+    for name, service in SERVICES.items():
+        for command in (service.get("command"), service.get("healthcheck", {}).get("test", [None])[1:]):
+            if command and command[0] == "facmon":
+                commands.append((name, command))
+    return commands
+
+
+def test_every_facmon_command_is_a_real_command():
+    commands = facmon_commands()
+    assert {name for name, _ in commands} >= {"broker-config", "ingest", "analytics", "registry-sync", "simulator"}
+    for name, command in commands:
+        try:
+            args = build_parser().parse_args(command[1:])
+        except SystemExit:
+            pytest.fail(f"{name}: {' '.join(command)} is not a valid facmon command line")
+        assert callable(args.handler), name
+
+
+def test_dependencies_wait_for_what_they_need():
+    for name, service in SERVICES.items():
+        for target, rule in service.get("depends_on", {}).items():
+            assert target in SERVICES, f"{name} depends on unknown {target}"
+            condition = rule["condition"]
+            if condition == "service_healthy":
+                assert "healthcheck" in SERVICES[target], f"{name} waits for {target} to be healthy: no healthcheck"
+            elif condition == "service_completed_successfully":
+                assert SERVICES[target].get("restart") == "no", f"{target} runs once: restart must be 'no'"
+    assert SERVICES["ingest"]["depends_on"] == {"mosquitto": {"condition": "service_healthy"},
+                                               "influxdb": {"condition": "service_healthy"}}
+    for name in ("mosquitto", "influxdb", "grafana", "ingest"):
+        assert SERVICES[name]["healthcheck"]["test"], name
+
+
+def test_variables_are_in_the_example_env():
+    used = {match.group(1) for match in VARIABLE.finditer(COMPOSE_TEXT)}
+    required = {match.group(1) for match in VARIABLE.finditer(COMPOSE_TEXT) if match.group(2) == "?"}
+    listed = set(example_env())
+    commented = set(re.findall(r"^# (\w+)=", EXAMPLE_ENV.read_text(), re.MULTILINE))
+    assert required <= listed
+    assert used <= listed | commented
+    assert listed <= used, "example.env sets variables the compose file does not use"
+
+
+def test_grafana_is_provisioned_from_the_repository_and_locked_down():
+    grafana = resolved()["services"]["grafana"]
+    mounts = {target: source for _, source, target in bind_mounts({"grafana": grafana})}
+    assert mounts["/etc/grafana/provisioning/datasources"] == "./dashboards/provisioning/datasources"
+    assert mounts["/etc/grafana/provisioning/dashboards"] == "./dashboards/provisioning/dashboards"
+    assert mounts[DASHBOARDS_PATH] == "./dashboards"
+    home = Path(grafana["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"])
+    assert home.parent == Path(DASHBOARDS_PATH)
+    assert (ROOT / "dashboards" / home.name).exists()
+    env = grafana["environment"]
+    assert env["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+    assert env["GF_USERS_ALLOW_SIGN_UP"] == "false"
+    assert set(ENV.values()) <= set(env), "the data source's $__env{} placeholders need these"
+    influx = resolved()["services"]["influxdb"]["environment"]
+    assert env["FACMON_GRAFANA_INFLUX_USER"] == influx["INFLUXDB_READ_USER"]
+    assert env["FACMON_GRAFANA_INFLUX_PASSWORD"] == influx["INFLUXDB_READ_USER_PASSWORD"]
+    assert influx["INFLUXDB_DB"] == env["FACMON_GRAFANA_INFLUX_DB"] == "facmon"
+
+
+@pytest.mark.parametrize("service", ["ingest", "analytics", "registry-sync", "simulator"])
+def test_facmon_services_start_with_valid_settings(service, monkeypatch):
+    for key in [key for key in __import__("os").environ if key.startswith("FACMON_")]:
+        monkeypatch.delenv(key)
+    environment = resolved()["services"][service]["environment"]
+    for key, value in environment.items():
+        monkeypatch.setenv(key, str(value))
+    settings = load_settings()
+    assert str(settings.registry) == "/etc/facmon/registry.yaml"
+    if service != "simulator":
+        assert settings.influx_url == "http://influxdb:8086"
+        assert settings.influx_db == "facmon"
+        assert settings.influx_auth() is not None
+    if "FACMON_MQTT_URL" in environment:
+        assert settings.mqtt.host == "mosquitto"
+        assert settings.mqtt.password is not None
+
+
+def test_the_broker_accounts_match_the_registry_and_the_environment():
+    services = resolved()["services"]
+    config = services["broker-config"]
+    mounts = {target: source for _, source, target in bind_mounts({"broker-config": config})}
+    integrators = yaml.safe_load((ROOT / mounts["/etc/facmon/integrators.yaml"]).read_text())
+    registry = load_registry(ROOT / mounts["/etc/facmon/registry.yaml"])
+    accounts = resolve_accounts(parse_integrators(integrators), registry)
+    assert {account.secret.password_env for account in accounts} == set(config["environment"])
+    users = {account.username: account for account in accounts}
+    for service in ("ingest", "analytics", "simulator"):
+        url = load_settings({"mqtt_url": services[service]["environment"]["FACMON_MQTT_URL"]}).mqtt
+        assert url.username in users, f"{service} logs in as {url.username}, which broker-config does not create"
+        secret = config["environment"][users[url.username].secret.password_env]
+        assert url.password is not None
+        assert url.password.get_secret_value() == secret
+    assert users["simulator"].facilities == tuple(sorted(f.id for f in registry))
+
+
+def test_mosquitto_reads_what_broker_config_writes():
+    services = resolved()["services"]
+    command = services["broker-config"]["command"]
+    install_dir = command[command.index("--install-dir") + 1]
+    out = command[command.index("--out") + 1]
+    assert f"broker-config:{out}" in services["broker-config"]["volumes"]
+    assert f"broker-config:{install_dir}:ro" in services["mosquitto"]["volumes"]
+    lines = [line for line in (ROOT / "deploy" / "mosquitto" / "compose.conf").read_text().splitlines()
+             if line and not line.startswith("#")]
+    assert f"include_dir {install_dir}" in lines
+    assert not [line for line in lines if line.split()[0] in ("listener", "allow_anonymous", "password_file")]
+
+
+def test_the_dockerfile_copies_what_exists_and_brings_mosquitto_passwd():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    sources = [word for line in dockerfile.splitlines() if line.startswith("COPY")
+               for word in line.split()[1:-1]]
+    assert sources
+    assert all((ROOT / source).exists() for source in sources), sources
+    packages = {path.split("/")[0] for path in ("facmon", "sensors", "ingest", "analytics", "dashboards")}
+    assert packages <= set(sources)
+    assert "mosquitto" in dockerfile  # mosquitto_passwd for broker-config
+    assert SERVICES["broker-config"]["user"] == "1883:1883"
+    assert "-o 1883 -g 1883" in dockerfile
