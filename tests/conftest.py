@@ -6,7 +6,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 import pytest
 
@@ -15,15 +15,20 @@ from facmon.localstack import LocalInfluxDB, LocalMosquitto, ServerUnavailable
 S = TypeVar("S", LocalMosquitto, LocalInfluxDB)
 
 
+def server_missing(reason: object) -> NoReturn:
+    """A missing server or client binary: a failure under CI=true (set-up is broken), else a skip."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true and a server binary is missing, so .ci/run's set-up is broken: {reason}")
+    pytest.skip(str(reason))
+
+
 def _running(server_factory: type[S], workdir: Path) -> Iterator[S]:
     """Start a server for a fixture and stop it afterwards; a missing binary fails under CI, else skips."""
     try:
         server = server_factory(workdir)
         server.start()
     except ServerUnavailable as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true and a server binary is missing, so .ci/run's set-up is broken: {exc}")
-        pytest.skip(str(exc))
+        server_missing(exc)
     try:
         yield server
     finally:

@@ -18,6 +18,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from facmon.cli import main
 from facmon.localstack import ServerUnavailable, free_port, require_binary
+from tests.conftest import server_missing
 from tests.unit.test_compose import ROOT, SERVICES, example_env
 
 pytestmark = pytest.mark.servers
@@ -42,9 +43,7 @@ def broker(tmp_path, monkeypatch):
         exe = require_binary("mosquitto")
         require_binary("mosquitto_passwd")
     except ServerUnavailable as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(str(exc))
-        pytest.skip(str(exc))
+        server_missing(exc)
     env = example_env()
     for name in SERVICES["broker-config"]["environment"]:  # the passwords broker-config reads, as compose gives
         monkeypatch.setenv(name, env[name])
@@ -82,7 +81,7 @@ def healthcheck(port: int) -> int:
 def test_the_compose_broker_starts_authenticates_and_routes(broker):
     port, env = broker
     if shutil.which("mosquitto_sub", path=os.environ.get("PATH", "") + ":/usr/sbin:/usr/bin") is None:
-        pytest.skip("mosquitto_sub (mosquitto-clients) is not installed")
+        server_missing("mosquitto_sub (mosquitto-clients) is not installed")
     deadline = time.monotonic() + 10
     while healthcheck(port) != 0:
         assert time.monotonic() < deadline, "the compose healthcheck never said healthy"

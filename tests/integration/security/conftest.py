@@ -16,6 +16,7 @@ import pytest
 
 from facmon.access import influx_grants
 from facmon.localstack import LocalInfluxDB, LocalMosquitto, ServerUnavailable, free_port
+from tests.conftest import server_missing
 from tests.integration.ingester import COMMUNITY, LIBRARY, REGISTRY_YAML, unique
 from tests.integration.security.certs import Authority, make_ca, make_server_cert
 
@@ -100,7 +101,7 @@ def secure_broker(tmp_path_factory: pytest.TempPathFactory, broker_files: Broker
     try:
         broker.start()
     except ServerUnavailable as exc:
-        pytest.skip(str(exc))
+        server_missing(exc)
     yield broker
     broker.stop()
 
@@ -119,7 +120,7 @@ def secure_influx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureIn
     try:
         server.start()
     except ServerUnavailable as exc:
-        pytest.skip(str(exc))
+        server_missing(exc)
     database = "facmon_sec"
     passwords = {INGEST_USER: secrets.token_urlsafe(18), ANALYTICS_USER: secrets.token_urlsafe(18)}
     server.query(f'CREATE DATABASE "{database}"')
