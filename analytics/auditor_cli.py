@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 def register(subparsers: Any) -> None:
     """Add `review` and `report` to facmon's parser."""
-    from analytics.report import FORMATS
+    from analytics.options import REPORT_FORMATS
     from facmon.cli import _settings_flags
 
     review = subparsers.add_parser(
@@ -43,7 +43,7 @@ def register(subparsers: Any) -> None:
                     "newest): a self-contained HTML file with charts, or one row per facility as xlsx or CSV.",
     )
     _settings_flags(report)
-    report.add_argument("--format", choices=FORMATS, default="html", help="html (default), xlsx or csv")
+    report.add_argument("--format", choices=REPORT_FORMATS, default="html", help="html (default), xlsx or csv")
     report.add_argument("--as-of", type=parse_as_of, help="the analysis date to report (default: the newest)")
     report.add_argument("--region", help="only facilities in this region or below it, e.g. zhejiang/wenzhou")
     report.add_argument("--output", "-o", help="file to write (default facmon-report-AS_OF.FORMAT; - for stdout)")

@@ -9,13 +9,15 @@ import sys
 from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from analytics.engine import DEFAULT_CONCURRENCY, DEFAULT_GROUP_SIZE, RollupMode, Settle, analyze
-from analytics.model import AnalysisRun
+from analytics.options import DEFAULT_CONCURRENCY, DEFAULT_GROUP_SIZE, RollupMode, Settle
 from analytics.output import RENDERERS
 from sensors.contract import ID_PATTERN, is_valid_id
-from sensors.registry import Facility
+
+if TYPE_CHECKING:
+    from analytics.model import AnalysisRun
+    from sensors.registry import Facility
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +132,7 @@ def _mtime(path: Path) -> float | None:
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     from analytics import queries, store
+    from analytics.engine import analyze
     from analytics.periodic import run_every
     from analytics.rules import RulesError, load_rules
     from facmon import logs

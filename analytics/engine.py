@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
-from enum import StrEnum
 from typing import Protocol
 
 import numpy as np
@@ -23,14 +22,13 @@ import pandas as pd
 from analytics import compare, figures, integrity, integrity_days, rollup
 from analytics.figures import Days
 from analytics.model import AnalysisRun, FacilityResult, Figures, Integrity, Window
+from analytics.options import DEFAULT_CONCURRENCY, DEFAULT_GROUP_SIZE, RollupMode, Settle
 from analytics.rules import Rules, classify
 from analytics.schedule import slot_grid, slot_runs, week_hours, windows
 from sensors.registry import Facility
 
 log = logging.getLogger(__name__)
 
-DEFAULT_GROUP_SIZE = 50
-DEFAULT_CONCURRENCY = 2
 MERGE_GAP_SLOTS = 8  # a query per range costs about as much as two hours of extra quarter-hour rows
 
 
@@ -48,13 +46,6 @@ class Source(Protocol):
         """Let go of what the calling thread holds (its connection); called when a worker finishes a group."""
 
 
-class RollupMode(StrEnum):
-    USE = "use"  # read stored days, store newly settled ones
-    REBUILD = "rebuild"  # ignore stored days, aggregate everything again and store it
-    READ = "read"  # read stored days, store nothing (a run that must not write)
-    OFF = "off"  # raw readings only
-
-
 @dataclass(frozen=True, slots=True)
 class GroupResult:
     figures: list[tuple[Figures, Figures]]
@@ -63,18 +54,6 @@ class GroupResult:
     saved: int
     current: Days  # the current window's open days, for the integrity checks (facility code = group position)
     closed_active: dict[int, int]  # active opening-hour slots on closure days of the current window
-
-
-@dataclass(frozen=True, slots=True)
-class Settle:
-    """Ordinals before which days are kept in the rollup: with data, and without any data."""
-
-    with_data: int
-    without_data: int
-
-    @staticmethod
-    def from_today(today: date, settle_days: int = 2, max_reading_age_days: int = 35) -> Settle:
-        return Settle(today.toordinal() - settle_days, today.toordinal() - max_reading_age_days - 1)
 
 
 def group_figures(

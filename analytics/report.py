@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from analytics import reviews
+from analytics.options import REPORT_FORMATS as FORMATS
 from analytics.report_data import daily_use, latest_as_of, status_rows
 from ingest.influx import InfluxClient
 from sensors.registry import Registry
-
-FORMATS = ("html", "xlsx", "csv")
 
 
 def build_report(client: InfluxClient, registry: Registry | None, fmt: str, as_of: date | None = None,

@@ -36,7 +36,6 @@ _READ_CHUNK = 256 * 1024
 _PUBLISH = 0x30
 _PUBACK = 0x40
 _PUBACK_PACK = struct.Struct("!BBH")
-_PACKETS_PER_READ = 10_000  # then back to paho's loop, which sends our acknowledgements and pings
 
 RawHandler = Callable[[bytes, bytes, int, int, bool], None]
 
@@ -101,6 +100,7 @@ class BufferedClient(paho.Client):
     """A paho Client with a buffered, low-overhead receive path for QoS 0/1 PUBLISH packets."""
 
     on_raw_message: RawHandler | None = None
+    packets_per_read = 10_000  # then back to paho's loop, which sends pings and checks timeouts
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -179,7 +179,7 @@ class BufferedClient(paho.Client):
         """Handle every buffered packet (paho handles one per select), then return so writes can go out."""
         if self._sock is None:
             return MQTTErrorCode.MQTT_ERR_NO_CONN
-        for _ in range(_PACKETS_PER_READ):
+        for _ in range(self.packets_per_read):
             if self.want_write():
                 # Acknowledgements the writer queued meanwhile (or while back-pressure held this thread) go out
                 # before the next packet, not after thousands more: a crash then makes the broker redeliver only
@@ -193,6 +193,27 @@ class BufferedClient(paho.Client):
             if rc == MQTTErrorCode.MQTT_ERR_AGAIN or self._sock is None:
                 break
         return MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def has_buffered_packet(self) -> bool:
+        try:
+            return frame(self._read_buffer, self._read_pos) is not None
+        except ValueError:
+            return True  # let _packet_read report the protocol error
+
+    def _loop(self, timeout: float = 1.0) -> MQTTErrorCode:
+        """paho's loop step, which first handles packets already in our buffer.
+
+        paho's select() watches only the socket: a complete packet left in the buffer when `loop_read` stopped
+        at `packets_per_read` would otherwise wait for the next byte from the broker — at the end of a backlog,
+        the keepalive ping, seconds later.
+        """
+        if self._sock is not None and self.has_buffered_packet():
+            rc = self.loop_read()
+            if rc or self._sock is None:
+                return rc
+            if self.has_buffered_packet():
+                timeout = 0.0
+        return super()._loop(timeout)
 
     def ack_many(self, mids: Iterable[int]) -> None:
         """Acknowledge QoS-1 messages in one write; thread-safe like paho's own `ack`."""
