@@ -12,13 +12,16 @@ ratio, and the ingester's peak resident memory (VmHWM).
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import shutil
 import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -82,6 +85,17 @@ def drain_mosquitto_sub(mosquitto: LocalMosquitto, readings: int, facilities: in
     return readings / (time.perf_counter() - started)
 
 
+def points_written(influx: LocalInfluxDB, database: str) -> int:
+    """Points InfluxDB has taken into the database's shards: a cheap counter to poll (counting is not)."""
+    with urllib.request.urlopen(f"{influx.url}/debug/vars", timeout=10) as response:
+        stats = json.load(response)
+    return sum(
+        int(entry["values"].get("writePointsOk", 0))
+        for key, entry in stats.items()
+        if key.startswith("shard:") and entry.get("tags", {}).get("database") == database
+    )
+
+
 def count_points(influx: LocalInfluxDB, database: str) -> int:
     result = influx.query("SELECT count(occupancy) FROM reading", db=database)
     series = result["results"][0].get("series")
@@ -93,6 +107,12 @@ def peak_rss_mib(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def drain_ingester(mosquitto: LocalMosquitto, influx: LocalInfluxDB, registry: Path, readings: int,
@@ -115,24 +135,31 @@ def drain_ingester(mosquitto: LocalMosquitto, influx: LocalInfluxDB, registry: P
     first.send_signal(signal.SIGTERM)
     first.wait(30)
     publish_backlog("127.0.0.1", mosquitto.port, backlog(readings, facilities), client_id=f"bench-pub-i{run}")
+    servers = {name: pid for name, pid in (("influxd", influx.pid), ("mosquitto", mosquitto.pid)) if pid}
+    servers_cpu = {name: cpu_seconds(pid) for name, pid in servers.items()}
     started = time.perf_counter()
     ingester = subprocess.Popen(command, env=env, stdout=log, stderr=log)
     spy = None
     if profile:
-        spy = subprocess.Popen(["py-spy", "record", "-r", "200", "-f", "raw", "-o", profile, "--pid",
+        py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+        spy = subprocess.Popen([py_spy, "record", "-r", "200", "-f", "raw", "-o", profile, "--pid",
                                 str(ingester.pid), "--duration", "10"], stdout=subprocess.DEVNULL)
     try:
+        # Poll InfluxDB's write counter, then confirm by counting the distinct points stored; a rewrite of the
+        # same point counts as written but not as stored, so the count has the last word.
         deadline = started + 600
+        stored = 0
         while time.perf_counter() < deadline:
-            time.sleep(0.2)
-            if count_points(influx, database) >= readings:
-                break
+            time.sleep(0.05)
+            if points_written(influx, database) >= readings:
+                stored = count_points(influx, database)
+                if stored >= readings:
+                    break
         elapsed = time.perf_counter() - started
-        stored = count_points(influx, database)
         memory = peak_rss_mib(ingester.pid)
-        fields = Path(f"/proc/{ingester.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        print(f"  ingester: {elapsed:.2f} s wall, {cpu:.2f} s CPU", flush=True)
+        cpu = cpu_seconds(ingester.pid)
+        others = ", ".join(f"{name} {cpu_seconds(servers[name]) - was:.2f} s" for name, was in servers_cpu.items())
+        print(f"  drain {elapsed:.2f} s wall; CPU: ingester {cpu:.2f} s, {others}", flush=True)
     finally:
         ingester.send_signal(signal.SIGTERM)
         ingester.wait(60)

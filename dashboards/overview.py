@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from analytics.alerts import Kind
 from dashboards import common as c
-from dashboards.model import Dashboard, Grid, Panel, Target
+from dashboards.model import JSON, Dashboard, Grid, GridPos, Panel, Target
 from ingest.influxql import ident
 
 ALERT_COLUMNS = ("kind", "status", "as_of", "recipients", "failed", "message")
@@ -36,6 +36,25 @@ def status_counts(grid: Grid) -> Panel:
     )
 
 
+def facility_table(
+    title: str, pos: GridPos, targets: tuple[Target, ...], *, description: str, sort_by: str,
+    transformations: tuple[JSON, ...], overrides: tuple[JSON, ...] = (),
+) -> Panel:
+    """A filterable table of facilities whose Facility column links to the detail and whose Status column is
+    coloured like the status stats; one builder so the overview's facility tables look and behave alike."""
+    status_colors: JSON = {"matcher": {"id": "byName", "options": "Status"},
+                           "properties": [{"id": "mappings", "value": c.status_mappings()},
+                                          {"id": "custom.cellOptions", "value": {"type": "color-background"}}]}
+    return Panel(
+        title, "table", pos, targets,
+        description=description,
+        options=c.table_options(sort_by),
+        defaults={"custom": {"align": "auto", "filterable": True}},
+        overrides=(c.link_override("Facility"), status_colors, *overrides),
+        transformations=transformations,
+    )
+
+
 def flagged_table(grid: Grid) -> Panel:
     """Facilities someone must look at, with the figures behind the status and a link to their detail."""
     fields = ("occupancy_rate", "coverage", "name", "department", "reasons")
@@ -50,17 +69,12 @@ def flagged_table(grid: Grid) -> Panel:
     rename = {"facility": "Facility", "name": "Name", "status": "Status", "occupancy_rate": "Occupancy",
               "coverage": "Coverage", "region": "Region", "type": "Type", "department": "Department",
               "flagged_since": "Flagged since", "reasons": "Reasons"}
-    return Panel(
-        "Flagged facilities", "table", grid.place(14, 11), (flagged, since),
+    return facility_table(
+        "Flagged facilities", grid.place(14, 11), (flagged, since),
         description="IDLE, UNDERUSED and NO_DATA facilities by their latest analysis. Flagged since: the as-of date "
                     "of the facility's latest raised alert or sensor outage notice. Click a facility for its detail.",
-        options=c.table_options("Status"),
-        defaults={"custom": {"align": "auto", "filterable": True}},
+        sort_by="Status",
         overrides=(
-            c.link_override("Facility"),
-            {"matcher": {"id": "byName", "options": "Status"},
-             "properties": [{"id": "mappings", "value": c.status_mappings()},
-                            {"id": "custom.cellOptions", "value": {"type": "color-background"}}]},
             {"matcher": {"id": "byRegexp", "options": "^(Occupancy|Coverage)$"},
              "properties": [{"id": "unit", "value": "percentunit"}, {"id": "decimals", "value": 1}]},
         ),
@@ -82,20 +96,13 @@ def suspect_table(grid: Grid) -> Panel:
              f'WHERE "suspect" = true')
     rename = {"facility": "Facility", "name": "Name", "status": "Status", "integrity_detectors": "Detectors",
               "integrity": "Reasons"}
-    return Panel(
-        "Suspect data", "table", grid.place(14, 8), (Target(query, result_format="table"),),
+    return facility_table(
+        "Suspect data", grid.place(14, 8), (Target(query, result_format="table"),),
         description="Facilities whose readings the latest analysis found implausible (flat lines, copied days, "
                     "clones, impossible counts, late bulk arrivals, too regular figures), beside their status: an "
                     "ACTIVE facility can be here. A flag for an auditor to review, not proof. Click a facility for "
                     "its detail.",
-        options=c.table_options("Facility"),
-        defaults={"custom": {"align": "auto", "filterable": True}},
-        overrides=(
-            c.link_override("Facility"),
-            {"matcher": {"id": "byName", "options": "Status"},
-             "properties": [{"id": "mappings", "value": c.status_mappings()},
-                            {"id": "custom.cellOptions", "value": {"type": "color-background"}}]},
-        ),
+        sort_by="Facility",
         transformations=(c.organize(rename, exclude=("Time",)),),
     )
 

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 from urllib.parse import unquote, urlsplit
 
 import yaml
@@ -60,22 +60,35 @@ def parse_duration(value: object) -> timedelta:
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
 
-class MqttUrl(BaseModel):
-    """Broker address parsed from ``mqtt://user:pass@host:port`` or ``mqtts://``; the password stays secret."""
+#: Each URL model's schemes: the fields a scheme sets, and the port it implies.
+_MQTT_SCHEMES: dict[str, tuple[dict[str, Any], int]] = {
+    "mqtt": ({"tls": False}, 1883),
+    "mqtts": ({"tls": True}, 8883),
+}
+_SMTP_SCHEMES: dict[str, tuple[dict[str, Any], int]] = {
+    "smtp": ({"security": "plain"}, 25),
+    "smtp+starttls": ({"security": "starttls"}, 587),
+    "smtps": ({"security": "tls"}, 465),
+}
+
+
+class _ServerUrl(BaseModel):
+    """A server from ``scheme://[user[:password]@]host[:port]``: one parser and one SecretStr for every URL model,
+    so no model can let a password through to a repr, a log or an error message."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    tls: bool
     host: str
     port: int
     username: str | None = None
     password: SecretStr | None = None
 
     @classmethod
-    def parse(cls, raw: str) -> MqttUrl:
+    def _parse(cls, raw: str, schemes: Mapping[str, tuple[dict[str, Any], int]], scheme_error: str) -> Self:
+        """Check the URL's form and decode its credentials; ``schemes`` maps each scheme to its fields and port."""
         parts = urlsplit(raw.strip())
-        if parts.scheme not in ("mqtt", "mqtts"):
-            raise ValueError("must start with mqtt:// or mqtts://")
+        if parts.scheme not in schemes:
+            raise ValueError(scheme_error)
         if not parts.hostname:
             raise ValueError("has no host")
         try:
@@ -84,14 +97,24 @@ class MqttUrl(BaseModel):
             raise ValueError("has an invalid port") from exc
         if parts.path not in ("", "/") or parts.query or parts.fragment:
             raise ValueError("must be scheme://[user[:password]@]host[:port] with nothing after")
-        tls = parts.scheme == "mqtts"
+        fields, default_port = schemes[parts.scheme]
         return cls(
-            tls=tls,
+            **fields,
             host=parts.hostname,
-            port=port or (8883 if tls else 1883),
+            port=port or default_port,
             username=unquote(parts.username) if parts.username else None,
             password=SecretStr(unquote(parts.password)) if parts.password else None,
         )
+
+
+class MqttUrl(_ServerUrl):
+    """Broker address parsed from ``mqtt://user:pass@host:port`` or ``mqtts://``; the password stays secret."""
+
+    tls: bool
+
+    @classmethod
+    def parse(cls, raw: str) -> MqttUrl:
+        return cls._parse(raw, _MQTT_SCHEMES, "must start with mqtt:// or mqtts://")
 
     def redacted(self) -> str:
         """The URL as it may appear in a log."""
@@ -100,39 +123,14 @@ class MqttUrl(BaseModel):
         return f"{'mqtts' if self.tls else 'mqtt'}://{user}{host}:{self.port}"
 
 
-class SmtpUrl(BaseModel):
+class SmtpUrl(_ServerUrl):
     """Mail server from ``smtp://host:port``, ``smtp+starttls://`` or ``smtps://``; the password stays secret."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
     security: str  # "plain", "starttls" or "tls"
-    host: str
-    port: int
-    username: str | None = None
-    password: SecretStr | None = None
 
     @classmethod
     def parse(cls, raw: str) -> SmtpUrl:
-        parts = urlsplit(raw.strip())
-        schemes = {"smtp": ("plain", 25), "smtp+starttls": ("starttls", 587), "smtps": ("tls", 465)}
-        if parts.scheme not in schemes:
-            raise ValueError("must start with smtp://, smtp+starttls:// or smtps://")
-        if not parts.hostname:
-            raise ValueError("has no host")
-        try:
-            port = parts.port
-        except ValueError as exc:
-            raise ValueError("has an invalid port") from exc
-        if parts.path not in ("", "/") or parts.query or parts.fragment:
-            raise ValueError("must be scheme://[user[:password]@]host[:port] with nothing after")
-        security, default_port = schemes[parts.scheme]
-        return cls(
-            security=security,
-            host=parts.hostname,
-            port=port or default_port,
-            username=unquote(parts.username) if parts.username else None,
-            password=SecretStr(unquote(parts.password)) if parts.password else None,
-        )
+        return cls._parse(raw, _SMTP_SCHEMES, "must start with smtp://, smtp+starttls:// or smtps://")
 
 
 class Settings(BaseSettings):
@@ -161,7 +159,7 @@ class Settings(BaseSettings):
     registry: Path = Field(default=Path("registry.yaml"), description="Facility registry (YAML)")
     max_reading_age: Duration = Field(default=timedelta(days=35), description="Oldest ts accepted")
     batch_size: int = Field(
-        default=1000, ge=1, le=100_000, description="Readings per write; keep below the broker's in-flight window"
+        default=5000, ge=1, le=100_000, description="Readings per write; half the broker's in-flight window at most"
     )
     flush_interval: float = Field(default=0.25, gt=0, le=60, description="Seconds before a partial batch is written")
     stats_interval: float = Field(default=10.0, gt=0, description="Seconds between counter log lines")

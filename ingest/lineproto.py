@@ -99,23 +99,19 @@ class ReadingEncoder:
             if len(self._keys) > 100_000:
                 self._keys.clear()
             self._keys[key] = prefix
-        fields = []
-        if reading.occupancy is not None:
-            fields.append(f"occupancy={reading.occupancy}i")
-        if reading.entries is not None:
-            fields.append(f"entries={reading.entries}i")
-        if reading.exits is not None:
-            fields.append(f"exits={reading.exits}i")
-        if reading.uses is not None:
-            fields.append(f"uses={reading.uses}i")
-        if reading.seq is not None:
-            fields.append(f"seq={reading.seq}i")
-        if reading.over_capacity:
-            fields.append("over_capacity=true")
-        fields.append(f"arrival_delay_ms={(reading.received_ns - reading.ts_ns) // 1_000_000}i")
-        # The receive time itself: per-slot aggregates keep it exact, where ts + mean delay is only per slot.
-        fields.append(f"received_ms={reading.received_ns // 1_000_000}i")
-        return f"{prefix}{','.join(fields)} {reading.ts_ns}"
+        _, _, ts_ns, received_ns, occupancy, entries, exits, uses, seq, over_capacity = reading
+        # One f-string: the ingester encodes every reading here, and a list of parts joined costs a third more.
+        # received_ms is the receive time itself: per-slot aggregates keep it exact, where ts + mean delay is not.
+        return (
+            f"{prefix}"
+            f"{'' if occupancy is None else f'occupancy={occupancy}i,'}"
+            f"{'' if entries is None else f'entries={entries}i,'}"
+            f"{'' if exits is None else f'exits={exits}i,'}"
+            f"{'' if uses is None else f'uses={uses}i,'}"
+            f"{'' if seq is None else f'seq={seq}i,'}"
+            f"{'over_capacity=true,' if over_capacity else ''}"
+            f"arrival_delay_ms={(received_ns - ts_ns) // 1_000_000}i,received_ms={received_ns // 1_000_000}i {ts_ns}"
+        )
 
 
 def status_line(change: StatusChange) -> str:

@@ -10,12 +10,23 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 from tests.integration.ingester import COMMUNITY, LIBRARY, InfluxReader
 
+
+def _shipped_inflight_window() -> int:
+    conf = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto" / "facmon.conf"
+    for text in conf.read_text(encoding="utf-8").splitlines():
+        words = text.split()
+        if words[:1] == ["max_inflight_messages"]:
+            return int(words[1])
+    raise AssertionError(f"{conf} sets no max_inflight_messages")
+
+
 #: max_inflight_messages in deploy/mosquitto/facmon.conf; the crash test's bound on readings processed twice
 #: (Mosquitto 2.0.11 does not itself keep the in-flight count to it: docs/reliability.md).
-BROKER_INFLIGHT_WINDOW = 5000
+BROKER_INFLIGHT_WINDOW = _shipped_inflight_window()
 _CHINA = timezone(timedelta(hours=8))
 
 

@@ -20,9 +20,8 @@ import time
 import pytest
 
 from facmon.localstack import LocalInfluxDB, LocalMosquitto
-from tests.faults.conftest import IngesterFactory
 from tests.faults.streams import assert_stored_exactly_once, count_readings, reading_stream
-from tests.integration.ingester import InfluxReader, StreamPublisher, wait_until
+from tests.integration.ingester import InfluxReader, IngesterFactory, StreamPublisher, wait_until
 
 pytestmark = [pytest.mark.servers, pytest.mark.slow]
 

@@ -19,13 +19,13 @@ from pathlib import Path
 import pytest
 
 from facmon.localstack import LocalMosquitto
-from tests.faults.conftest import IngesterFactory
 from tests.faults.streams import reading_topic
 from tests.integration.ingester import (
     COMMUNITY,
     LIBRARY,
     REGISTRY_YAML,
     InfluxReader,
+    IngesterFactory,
     IngesterProcess,
     drop_file_permission_override,
     now_ms,

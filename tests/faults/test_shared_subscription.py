@@ -18,9 +18,15 @@ import time
 import pytest
 
 from facmon.localstack import LocalMosquitto
-from tests.faults.conftest import IngesterFactory
 from tests.faults.streams import assert_stored_exactly_once, count_readings, reading_stream
-from tests.integration.ingester import InfluxReader, IngesterProcess, StreamPublisher, unique, wait_until
+from tests.integration.ingester import (
+    InfluxReader,
+    IngesterFactory,
+    IngesterProcess,
+    StreamPublisher,
+    unique,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.servers, pytest.mark.slow]
 

@@ -7,7 +7,9 @@
   ones the broker acknowledged, reconnecting and resending like a store-and-forward device;
 - `NoticeListener` collects the refusal notices the ingester publishes;
 - `InfluxReader` reads points back over InfluxDB's HTTP API (stdlib only, independent of ingest/influx.py);
-- `wait_until` polls a condition with a timeout.
+- `wait_until` polls a condition with a timeout;
+- the `make_ingester` and `reader` fixtures, shared by tests/integration/test_ingest.py and tests/faults (each
+  package supplies its own `prefix` fixture).
 """
 
 from __future__ import annotations
@@ -34,7 +36,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import paho.mqtt.client as mqtt
+import pytest
 from paho.mqtt.enums import CallbackAPIVersion
+
+from facmon.localstack import LocalInfluxDB, LocalMosquitto
 
 TIMEOUT = 15.0
 T = TypeVar("T")
@@ -711,3 +716,49 @@ class InfluxReader:
         with suppress(KeyError, IndexError):
             return {row[0] for row in self.raw("SHOW DATABASES", database="")["results"][0]["series"][0]["values"]}
         return set()
+
+
+# -- fixtures ------------------------------------------------------------------------------------------------------
+IngesterFactory = Callable[..., IngesterProcess]
+
+
+@pytest.fixture
+def make_ingester(
+    mosquitto: LocalMosquitto, influxdb: LocalInfluxDB, influx_db_name: str, prefix: str, tmp_path: Path
+) -> Iterator[IngesterFactory]:
+    """Build (not start) ingesters on this test's prefix and database; any left running are killed at the end.
+
+    One definition for the end-to-end and the fault-injection tests, so both start the ingester the same way.
+    """
+    made: list[IngesterProcess] = []
+
+    def make(
+        env: dict[str, str] | None = None,
+        *,
+        broker: LocalMosquitto | None = None,
+        influx: LocalInfluxDB | None = None,
+        client_id: str | None = None,
+        registry_text: str = REGISTRY_YAML,
+    ) -> IngesterProcess:
+        ingester = IngesterProcess(
+            tmp_path / f"ingester{len(made)}",
+            mqtt_url=(broker or mosquitto).url,
+            influx_url=(influx or influxdb).url,
+            influx_db=influx_db_name,
+            topic_prefix=prefix,
+            client_id=client_id,
+            registry_text=registry_text,
+            env=env,
+        )
+        made.append(ingester)
+        return ingester
+
+    yield make
+    for ingester in made:
+        ingester.kill()
+
+
+@pytest.fixture
+def reader(influxdb: LocalInfluxDB, influx_db_name: str) -> InfluxReader:
+    """Reads back what this test's ingesters wrote to its own database."""
+    return InfluxReader(influxdb.url, influx_db_name)

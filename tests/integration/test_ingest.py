@@ -14,7 +14,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -30,17 +29,21 @@ from tests.integration.ingester import (
     LIBRARY,
     LIBRARY_TAGS,
     InfluxReader,
+    IngesterFactory,
     IngesterProcess,
     Notice,
     NoticeListener,
     Publisher,
+    make_ingester,
     notice_listener,
     now_ms,
     publisher,
+    reader,
     unique,
     wait_until,
 )
 
+__all__ = ["make_ingester", "reader"]  # fixtures used by name
 pytestmark = pytest.mark.servers
 
 NOTICE_KEYS = {"reason", "detail", "path", "topic", "received", "payload"}
@@ -86,45 +89,6 @@ def check_notice(
 def prefix() -> str:
     """A topic prefix of this test's own, so tests sharing the session broker never see each other's messages."""
     return unique("t") + "/v1"
-
-
-@pytest.fixture
-def reader(influxdb: LocalInfluxDB, influx_db_name: str) -> InfluxReader:
-    return InfluxReader(influxdb.url, influx_db_name)
-
-
-IngesterFactory = Callable[..., IngesterProcess]
-
-
-@pytest.fixture
-def make_ingester(
-    mosquitto: LocalMosquitto, influxdb: LocalInfluxDB, influx_db_name: str, prefix: str, tmp_path: Path
-) -> Iterator[IngesterFactory]:
-    """Build (not start) ingesters; all are killed at teardown if a test left one running."""
-    made: list[IngesterProcess] = []
-
-    def make(
-        env: dict[str, str] | None = None,
-        *,
-        broker: LocalMosquitto | None = None,
-        influx: LocalInfluxDB | None = None,
-        client_id: str | None = None,
-    ) -> IngesterProcess:
-        ingester = IngesterProcess(
-            tmp_path / f"ingester{len(made)}",
-            mqtt_url=(broker or mosquitto).url,
-            influx_url=(influx or influxdb).url,
-            influx_db=influx_db_name,
-            topic_prefix=prefix,
-            client_id=client_id,
-            env=env,
-        )
-        made.append(ingester)
-        return ingester
-
-    yield make
-    for ingester in made:
-        ingester.kill()
 
 
 @pytest.fixture

@@ -55,7 +55,7 @@ def test_defaults():
     assert s.influx_timeout == 10.0
     assert s.registry == Path("registry.yaml")
     assert s.max_reading_age == timedelta(days=35)
-    assert s.batch_size == 1000
+    assert s.batch_size == 5000
     assert s.flush_interval == 0.25
     assert s.stats_interval == 10.0
     assert s.log_level == "INFO"

@@ -1,6 +1,6 @@
 """For the auditor-side tests: real servers that receive alerts (an SMTP server from aiosmtpd, a webhook from
 http.server in a thread, an MQTT subscriber on the real Mosquitto), each collecting what arrives for the tests to
-read; and a small registry with analysis runs made by hand."""
+read; and a small registry with analysis runs made by hand. The fixtures that run them are in conftest.py."""
 
 from __future__ import annotations
 
@@ -9,14 +9,13 @@ import email.policy
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date, timedelta
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
 
 import paho.mqtt.client as paho
-import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from paho.mqtt.enums import CallbackAPIVersion
@@ -118,6 +117,14 @@ class Webhook:
     def url(self, path: str = "/hook") -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
 
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
+
     def received(self) -> list[Any]:
         return [body for _, _, body in self.requests]
 
@@ -140,24 +147,6 @@ class Subscriber:
     def stop(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def webhook() -> Iterator[Webhook]:
-    hook = Webhook()
-    hook.thread.start()
-    yield hook
-    hook.server.shutdown()
-    hook.server.server_close()
-    hook.thread.join(5)
 
 
 D = date(2025, 11, 3)
@@ -216,14 +205,6 @@ def directory(hook_url: str, mqtt: bool = True) -> Directory:
             "瓯海区娄桥街道办事处": {"id": "oh-street", "webhook": hook_url.replace("/hook", "/street")},
         },
     })
-
-
-@pytest.fixture
-def db(influxdb, influx_db_name) -> Iterator[InfluxClient]:
-    client = InfluxClient(influxdb.url, influx_db_name)
-    client.create_database()
-    yield client
-    client.close()
 
 
 def settings_for(db: InfluxClient, smtp_url: str, mosquitto_url: str, prefix: str, **extra: object) -> Settings:

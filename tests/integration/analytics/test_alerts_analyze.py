@@ -19,14 +19,11 @@ from tests.integration.analytics.auditing import (
     D,
     Subscriber,
     alerts,
-    db,
-    smtp_server,
     wait_for,
-    webhook,
 )
 from tests.integration.analytics.test_review import env, facmon
 
-__all__ = ["db", "env", "smtp_server", "webhook"]
+__all__ = ["env"]  # fixtures used by name
 pytestmark = pytest.mark.servers
 ZONE = ZoneInfo("Asia/Shanghai")
 

@@ -27,19 +27,16 @@ from tests.integration.analytics.auditing import (
     SmtpServer,
     Subscriber,
     alerts,
-    db,
     directory,
     registry,
     run_of,
     settings_for,
-    smtp_server,
     wait_for,
-    webhook,
 )
 
-__all__ = ["db", "smtp_server", "webhook"]  # fixtures used by name
-
 pytestmark = pytest.mark.servers
+
+
 def test_raise_nothing_twice_resolve_and_outages(db, smtp_server, webhook, mosquitto):
     prefix = f"t{uuid.uuid4().hex[:8]}/v1"
     subscriber = Subscriber(mosquitto, f"{prefix}/alerts/#")

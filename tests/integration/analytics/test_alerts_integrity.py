@@ -22,17 +22,13 @@ from tests.integration.analytics.auditing import (
     D,
     Subscriber,
     alerts,
-    db,
     directory,
     registry,
     run_of,
     settings_for,
-    smtp_server,
     wait_for,
-    webhook,
 )
 
-__all__ = ["db", "smtp_server", "webhook"]  # fixtures used by name
 pytestmark = pytest.mark.servers
 
 FLAT = Finding(Detector.FLAT_LINE, "occupancy constant at 37 for 6 h 15 min on 12 open days",

@@ -20,11 +20,11 @@ from PIL import Image
 from analytics import store
 from analytics.model import Status
 from analytics.report_data import daily_use, status_rows
-from tests.integration.analytics.auditing import COMM, GYM, LIB, REASONS, D, db, registry, run_of
+from tests.integration.analytics.auditing import COMM, GYM, LIB, REASONS, D, registry, run_of
 from tests.integration.analytics.test_review import env, facmon
 from tests.unit.analytics.test_report import parse
 
-__all__ = ["db", "env"]
+__all__ = ["env"]  # fixtures used by name
 pytestmark = pytest.mark.servers
 ZONE = ZoneInfo("Asia/Shanghai")
 STATUSES = {LIB: Status.IDLE, GYM: Status.ACTIVE, COMM: Status.NO_DATA}

@@ -19,18 +19,14 @@ from tests.integration.analytics.auditing import (
     COMM,
     GYM,
     LIB,
-    db,
     directory,
     registry,
     registry_data,
     run_of,
     settings_for,
-    smtp_server,
     wait_for,
-    webhook,
 )
 
-__all__ = ["db", "smtp_server", "webhook"]
 pytestmark = pytest.mark.servers
 REPO = Path(__file__).resolve().parents[3]
 TODAY = date.today()

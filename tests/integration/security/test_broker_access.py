@@ -63,7 +63,7 @@ def test_generated_files_hold_only_hashes_and_the_cli_prints_no_secret(broker_fi
     conf = files["mosquitto.conf"].read_text()
     assert "allow_anonymous false" in conf
     assert f"password_file {broker_files.out}/passwd" in conf
-    assert "max_inflight_messages 5000" in conf  # the shipped facmon.conf settings are in it
+    assert "max_inflight_messages 10000" in conf  # the shipped facmon.conf settings are in it
 
 
 def test_anonymous_and_wrong_passwords_are_refused(secure_broker: LocalMosquitto, broker_files: BrokerFiles) -> None:

@@ -1,0 +1,45 @@
+"""Fixtures of the analytics tests: one place that starts and stops the servers alerts go to, so the delivery,
+integrity, review and `facmon analyze` tests all receive alerts the same way (servers themselves: auditing.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TypeVar
+
+import pytest
+
+from facmon.localstack import LocalInfluxDB
+from ingest.influx import InfluxClient
+from tests.integration.analytics.auditing import SmtpServer, Webhook
+
+S = TypeVar("S", SmtpServer, Webhook)
+
+
+def _serving(server: S) -> Iterator[S]:
+    """Start a server for a fixture and stop it after the test."""
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """A mail server without login, collecting what it receives in ``mailbox``."""
+    yield from _serving(SmtpServer())
+
+
+@pytest.fixture
+def webhook() -> Iterator[Webhook]:
+    """An HTTP server collecting the JSON POSTs it receives."""
+    yield from _serving(Webhook())
+
+
+@pytest.fixture
+def db(influxdb: LocalInfluxDB, influx_db_name: str) -> Iterator[InfluxClient]:
+    """A client of this test's own database in the session InfluxDB, created empty."""
+    client = InfluxClient(influxdb.url, influx_db_name)
+    client.create_database()
+    yield client
+    client.close()
