@@ -9,45 +9,39 @@ a run judges integrity from the rollup as well as from fresh aggregates. Pure: n
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from analytics import integrity_network, integrity_series
 from analytics.figures import Days
-from analytics.integrity_series import FacilityDays
+from analytics.integrity_days import CHECK_COLUMNS
+from analytics.integrity_series import TABLE_COLUMNS, OwnDays, Rows
 from analytics.model import Detector, Figures, Finding, Integrity
 from analytics.rules import Thresholds
 from sensors.registry import Facility
 
 ORDER = tuple(Detector)
-_SERIES = (integrity_series.flat_line, integrity_series.copied_days, integrity_series.impossible_counts,
-           integrity_series.too_regular)
+_SERIES = (integrity_series.flat_line_all, integrity_series.copied_days_all, integrity_series.impossible_counts_all,
+           integrity_series.too_regular_all)
 
 
-def _split(frame: pd.DataFrame, count: int, indexed: bool) -> list[pd.DataFrame]:
-    """One frame per facility code 0..count-1 (indexed frames keep only their ``day`` level)."""
-    empty = frame.iloc[0:0]
-    if indexed:
-        empty = empty.droplevel("fac")
-    out = [empty] * count
-    if not len(frame):
-        return out
-    fac = frame.index.get_level_values("fac") if indexed else frame["fac"]
-    for code, part in frame.groupby(np.asarray(fac, np.int64), sort=False):
-        out[int(code)] = part.droplevel("fac") if indexed else part
-    return out
-
-
-def facility_days(days: Days, facilities: Sequence[Facility], closed_active: dict[int, int],
-                  closure_reasons: Sequence[tuple[str, ...]]) -> list[FacilityDays]:
+def own_days(days: Days, facilities: Sequence[Facility], closed_active: Mapping[int, int],
+             closure_reasons: Sequence[tuple[str, ...]]) -> OwnDays:
+    """The detectors' view of ``days``: flat arrays by facility code (= position in ``facilities``) and day."""
     count = len(facilities)
-    tables = _split(days.table.sort_index(), count, True)
-    checks = _split(days.checks.sort_index(), count, True)
-    peaks = _split(days.peaks, count, False)
-    return [FacilityDays(f.capacity, tables[i], checks[i], peaks[i], closed_active.get(i, 0), closure_reasons[i])
-            for i, f in enumerate(facilities)]
+
+    def indexed(frame: pd.DataFrame, names: Sequence[str]) -> Rows:
+        index = frame.index
+        return Rows.of(index.get_level_values("fac"), index.get_level_values("day"), frame, names, count)
+
+    active = np.zeros(count, np.int64)
+    for code, slots in closed_active.items():
+        active[code] = slots
+    peaks = Rows.of(days.peaks["fac"], days.peaks["day"], days.peaks, ("peak",), count)
+    return OwnDays(np.array([f.capacity for f in facilities], np.int64), indexed(days.table, TABLE_COLUMNS),
+                   indexed(days.checks, CHECK_COLUMNS), peaks, active, tuple(closure_reasons))
 
 
 def assess(days: Days, facilities: Sequence[Facility], limits: Sequence[Thresholds], figures: Sequence[Figures],
@@ -56,14 +50,12 @@ def assess(days: Days, facilities: Sequence[Facility], limits: Sequence[Threshol
     """Integrity per facility. ``days`` holds the current window's open days, facility code = position in
     ``facilities``; ``closed_active`` the active opening-hour slots on closure days per code."""
     reasons = closure_reasons if closure_reasons is not None else [()] * len(facilities)
-    own = facility_days(days, facilities, closed_active or {}, reasons)
+    own = own_days(days, facilities, closed_active or {}, reasons)
     checks = [t.integrity for t in limits]
     found: list[list[Finding]] = [[] for _ in facilities]
-    for code, data in enumerate(own):
-        for detector in _SERIES:
-            finding = detector(data, checks[code])
-            if finding is not None:
-                found[code].append(finding)
+    for detector in _SERIES:
+        for code, finding in detector(own, checks).items():
+            found[code].append(finding)
     for code, finding in integrity_network.clone(days.prints, [f.id for f in facilities], checks).items():
         found[code].append(finding)
     if checks:

@@ -132,20 +132,21 @@ def render_csv(run: AnalysisRun) -> str:
     return out.getvalue()
 
 
-def _width(text: str) -> int:
+def display_width(text: str) -> int:
     """Terminal columns: CJK characters take two."""
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
-def _fit(text: str, width: int) -> str:
-    if _width(text) <= width:
-        return text + " " * (width - _width(text))
+def fit_columns(text: str, width: int) -> str:
+    """Pad or cut ``text`` to exactly ``width`` terminal columns, marking a cut with an ellipsis."""
+    if display_width(text) <= width:
+        return text + " " * (width - display_width(text))
     out = ""
     for char in text:
-        if _width(out + char) > width - 1:
+        if display_width(out + char) > width - 1:
             break
         out += char
-    return out + "…" + " " * (width - 1 - _width(out))
+    return out + "…" + " " * (width - 1 - display_width(out))
 
 
 def _pct(value: float | None) -> str:
@@ -170,13 +171,13 @@ def render_table(run: AnalysisRun) -> str:
     lines = [f"as of {run.as_of.isoformat()}, {run.window_days} days: "
              + ", ".join(f"{n} {status}" for status, n in run.counts().items() if n)
              + (f"; {suspect} {SUSPECT}" if suspect else "")]
-    lines.append("  ".join(_fit(title, width) for title, width in _TABLE) + "  REASON")
+    lines.append("  ".join(fit_columns(title, width) for title, width in _TABLE) + "  REASON")
     for r in sorted(run.facilities, key=sort_key):
         f = r.figures
         cells = (r.status.value, r.facility_id, r.name, r.type, _pct(f.coverage), _pct(f.occupancy_rate),
                  _pct(f.peak_rate), _per_day(f.visits_per_open_day), _per_day(f.uses_per_open_day),
                  _pct(f.idle_day_share))
-        row = "  ".join(_fit(cell, width) for cell, (_, width) in zip(cells, _TABLE, strict=True))
+        row = "  ".join(fit_columns(cell, width) for cell, (_, width) in zip(cells, _TABLE, strict=True))
         lines.append(f"{row}  {r.reasons[0] if r.reasons else ''}".rstrip())
         lines.extend(f"{'':9}  {SUSPECT} {f.detector.value}: {f.reason}" for f in r.integrity.findings)
     return "\n".join(lines) + "\n"

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
 from analytics.model import DISPLAY_ORDER, Status
-from analytics.output import _fit, _width  # the terminal-width helpers of analyze's own table
+from analytics.output import display_width, fit_columns  # the helpers of analyze's own table
 
 Facility = Mapping[str, Any]
 
@@ -42,10 +42,10 @@ def _first(items: object) -> str:
 
 def _row(cells: Sequence[str], columns: Sequence[tuple[str, int]], tail: str, width: int | None) -> str:
     """Fixed-width cells, then the free text, cut to `width` terminal columns when one is given."""
-    line = "  ".join(_fit(cell, size) for cell, (_, size) in zip(cells, columns, strict=True)) + "  "
-    room = None if width is None else max(MIN_REASON_WIDTH, width - _width(line))
-    if room is not None and _width(tail) > room:
-        tail = _fit(tail, room)
+    line = "  ".join(fit_columns(cell, size) for cell, (_, size) in zip(cells, columns, strict=True)) + "  "
+    room = None if width is None else max(MIN_REASON_WIDTH, width - display_width(line))
+    if room is not None and display_width(tail) > room:
+        tail = fit_columns(tail, room)
     return (line + tail).rstrip()
 
 

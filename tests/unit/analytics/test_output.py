@@ -11,7 +11,7 @@ import pytest
 
 from analytics.engine import assemble
 from analytics.model import Figures, Status
-from analytics.output import CSV_COLUMNS, _width, render_csv, render_json, render_table
+from analytics.output import CSV_COLUMNS, display_width, render_csv, render_json, render_table
 from analytics.rules import Rules
 from analytics.store import delete_statements, status_line
 from tests.unit.analytics.helpers import facility
@@ -79,7 +79,7 @@ def test_table_puts_flagged_first_and_aligns_wide_characters(run):
     assert lines[0] == "as of 2025-11-03, 28 days: 1 NO_DATA, 1 IDLE, 1 ACTIVE"
     assert [line.split()[0] for line in lines[2:]] == ["IDLE", "NO_DATA", "ACTIVE"]
     reasons = ["REASON", "no use on", "sensor data in", "mean occupancy"]
-    columns = {_width(line[: line.index(reason)]) for line, reason in zip(lines[1:], reasons, strict=True)}
+    columns = {display_width(line[: line.index(reason)]) for line, reason in zip(lines[1:], reasons, strict=True)}
     assert len(columns) == 1  # 图书馆 takes two columns per character, and the reasons still line up
     assert "图书馆 Busy" in lines[4]
 

@@ -76,6 +76,27 @@ def test_stored_arrivals_keep_whether_they_were_exact():
     pd.testing.assert_frame_equal(back.arrivals.reset_index(drop=True), arrivals)
 
 
+def test_lists_read_back_onto_their_own_days_when_some_days_have_none():
+    """Peaks, fingerprints and arrivals of all days are parsed in one go; an empty day must not shift the rest."""
+    f = facility(opening_hours=HOURS)
+    grid, days = summaries(f)
+    mon, tue, wed = (d.toordinal() for d in (MON, TUE, WED))
+    base = (mon - date(1970, 1, 1).toordinal()) * 24
+    prints = pd.DataFrame({"fac": np.zeros(3, np.int64), "day": np.array([mon, mon, wed], np.int64),
+                           "fp": np.array([-2, 2**62 + 7, 12345], np.int64)})  # -2: the top bit set
+    arrivals = pd.DataFrame({"fac": np.zeros(3, np.int64), "day": np.array([tue, wed, wed], np.int64),
+                             "hour": np.array([base + 33, base + 57, base + 58], np.int64),
+                             "arrival": [86400.25, 5.0, 7.125], "uncertainty": [0.0, 0.0, 0.0]})
+    lines = rollup.rollup_lines(dataclasses.replace(days, prints=prints, arrivals=arrivals), [f], wed + 1, wed + 1)
+    assert 'peaks=""' in lines[2]
+    assert 'prints=""' in lines[1]
+    assert 'arrivals=""' in lines[0]
+    back = rollup.parse_rollup(as_csv(lines), [f], grid[["fac", "day"]].drop_duplicates())
+    pd.testing.assert_frame_equal(back.prints.reset_index(drop=True), prints)
+    pd.testing.assert_frame_equal(back.arrivals.reset_index(drop=True), arrivals)
+    pd.testing.assert_frame_equal(back.peaks.reset_index(drop=True), days.peaks.reset_index(drop=True))
+
+
 def test_a_stored_day_whose_hours_or_zone_changed_is_dropped():
     f = facility(opening_hours=HOURS)
     grid, days = summaries(f)
