@@ -34,7 +34,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 
 import numpy as np  # noqa: E402
 
-from facmon.localstack import LocalInfluxDB  # noqa: E402
+from facmon.localstack import LocalInfluxDB, cpu_seconds  # noqa: E402
 from ingest.influx import InfluxClient, InfluxUnavailable  # noqa: E402
 
 TARGET_SECONDS = 30.0
@@ -176,11 +176,6 @@ def load(client: InfluxClient, rows: list[dict[str, object]], step_minutes: floa
         for future in futures:
             future.result()
     return total
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def wait_until_quiet(pid: int, limit: float = 600.0, quiet: float = 30.0) -> float:

@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from backlog import publish_backlog
 
-from facmon.localstack import LocalInfluxDB, LocalMosquitto
+from facmon.localstack import LocalInfluxDB, LocalMosquitto, cpu_seconds
 
 PREFIX = "facmon/v1"
 TARGET_RATE = 30_000
@@ -107,12 +107,6 @@ def peak_rss_mib(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def drain_ingester(mosquitto: LocalMosquitto, influx: LocalInfluxDB, registry: Path, readings: int,

@@ -73,6 +73,12 @@ def free_port() -> int:
         return port
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc), for the benchmarks' per-process figures."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def require_binary(name: str) -> str:
     """Return the full path of executable `name`, also searching the sbin dirs; raise ServerUnavailable."""
     search = os.pathsep.join([os.environ.get("PATH", os.defpath), *_SBIN_DIRS])

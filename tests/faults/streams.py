@@ -10,18 +10,17 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
+from facmon.localstack import SHIPPED_MOSQUITTO_CONF
 from tests.integration.ingester import COMMUNITY, LIBRARY, InfluxReader
 
 
 def _shipped_inflight_window() -> int:
-    conf = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto" / "facmon.conf"
-    for text in conf.read_text(encoding="utf-8").splitlines():
+    for text in SHIPPED_MOSQUITTO_CONF.read_text(encoding="utf-8").splitlines():
         words = text.split()
         if words[:1] == ["max_inflight_messages"]:
             return int(words[1])
-    raise AssertionError(f"{conf} sets no max_inflight_messages")
+    raise AssertionError(f"{SHIPPED_MOSQUITTO_CONF} sets no max_inflight_messages")
 
 
 #: max_inflight_messages in deploy/mosquitto/facmon.conf; the crash test's bound on readings processed twice
