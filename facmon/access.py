@@ -2,8 +2,16 @@
 
 The integrators file names each broker account, where its password comes from (an environment variable or a
 file, never the YAML itself) and the facilities it serves. This module checks that file against the registry and
-turns it into the text of Mosquitto's ACL and mosquitto.conf. It does no I/O: reading secrets, hashing them with
-mosquitto_passwd and writing files happen in facmon.brokerconfig, so the rules can be tested without a disk.
+turns it into the text of Mosquitto's files. It does no I/O: reading secrets, hashing them and writing files
+happen in facmon.brokerconfig, so the rules can be tested without a disk.
+
+The broker has two listeners (docs/security.md). The services (ingester, analytics, the simulator when asked for)
+log in on their own listener, whose password file and ACL hold only them. Integrators log in on the other, where
+Mosquitto replaces every client id by the login's username (`use_username_as_clientid`) and the dynamic-security
+plugin checks logins and ACLs, subscriptions included. Mosquitto 2.0 binds no client id to an account and its
+acl_file grants every subscription, so without this an integrator could take over the ingester's session by its
+client id, or join its share group; with it an integrator's client id is its username, which can never start with
+the services' reserved prefix `facmon-`, and `$share/...` subscriptions match no ACL and are refused.
 """
 
 from __future__ import annotations
@@ -16,11 +24,15 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, StrictStr, ValidationError, model_validator
 
 from ingest.influxql import ident
-from sensors.contract import ID_PATTERN, is_valid_id
+from sensors.contract import ID_PATTERN, MAX_PAYLOAD_BYTES, is_valid_id
 from sensors.registry import Registry, explain, field_path
 
 DEFAULT_INGEST_USER = "facmon-ingest"
 DEFAULT_ANALYTICS_USER = "facmon-analytics"
+SIMULATOR_USER = "facmon-simulator"
+SIMULATOR_PASSWORD_ENV = "FACMON_MQTT_SIMULATOR_PASSWORD"  # noqa: S105 (the name of a variable)
+#: Client ids and usernames starting with this belong to facmon's services; no integrator login may take one.
+RESERVED_PREFIX = "facmon-"
 USERNAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
 _USERNAME_RE = re.compile(USERNAME_PATTERN)
 _ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
@@ -30,7 +42,8 @@ _NO_SECRETS = "secrets do not belong in this file: name an environment variable 
 _SECRET_FIELDS = frozenset({"password_env", "password_file"})
 
 Access = Literal["read", "write"]
-Role = Literal["ingester", "analytics", "integrator"]
+Role = Literal["ingester", "analytics", "simulator", "integrator"]
+SERVICE_ROLES: frozenset[str] = frozenset({"ingester", "analytics", "simulator"})
 
 
 class AccessError(ValueError):
@@ -123,6 +136,7 @@ class Integrator(PasswordSource):
     """A device integrator's account and the facilities (by id, or all of a region) whose sensors it runs."""
 
     username: Username
+    logins: tuple[Username, ...] = ()  # further logins (one per gateway or device) sharing password and facilities
     facilities: tuple[FacilityId, ...] = ()
     regions: tuple[RegionPrefix, ...] = ()
 
@@ -150,6 +164,15 @@ class Account:
     secret: PasswordSource
     label: str
     facilities: tuple[str, ...] = ()
+    logins: tuple[str, ...] = ()  # integrators: every username that logs in for this entry (username first)
+
+    @property
+    def is_service(self) -> bool:
+        return self.role in SERVICE_ROLES
+
+    @property
+    def usernames(self) -> tuple[str, ...]:
+        return self.logins or (self.username,)
 
 
 def _label(data: object, index: int) -> str:
@@ -181,15 +204,32 @@ def parse_integrators(data: object, source: str = "<integrators>") -> Integrator
     return parsed
 
 
-def resolve_accounts(config: IntegratorsFile, registry: Registry, source: str = "<integrators>") -> list[Account]:
-    """Check names and facilities against the registry; expand regions; refuse unknown facilities."""
+def resolve_accounts(
+    config: IntegratorsFile,
+    registry: Registry,
+    source: str = "<integrators>",
+    simulator: PasswordSource | None = None,
+) -> list[Account]:
+    """Check names and facilities against the registry; expand regions; refuse unknown facilities.
+
+    `simulator` adds the simulator's service account (every facility), which exists only when asked for.
+    """
     problems: list[str] = []
     accounts = [
         Account(config.ingester.username, "ingester", config.ingester, f"ingester ({config.ingester.username})"),
         Account(config.analytics.username, "analytics", config.analytics, f"analytics ({config.analytics.username})"),
     ]
+    if simulator is not None:
+        every = tuple(sorted(f.id for f in registry))
+        accounts.append(Account(SIMULATOR_USER, "simulator", simulator, f"simulator ({SIMULATOR_USER})", every))
     for index, entry in enumerate(config.integrators):
         label = f"integrators[{index}] ({entry.username})"
+        logins = tuple(dict.fromkeys((entry.username, *entry.logins)))
+        for i, login in enumerate(logins):
+            if login.lower().startswith(RESERVED_PREFIX):
+                where = "username" if i == 0 else f"logins[{entry.logins.index(login)}]"
+                problems.append(f"{label} {where}: {login!r} starts with {RESERVED_PREFIX!r}, which is reserved for "
+                                "facmon's services (their client ids)")
         served: dict[str, None] = {}
         for i, facility in enumerate(entry.facilities):
             if facility in registry:
@@ -201,13 +241,14 @@ def resolve_accounts(config: IntegratorsFile, registry: Registry, source: str = 
             if not matches:
                 problems.append(f"{label} regions[{i}]: no facility of the registry is in region {region!r}")
             served.update(dict.fromkeys(matches))
-        accounts.append(Account(entry.username, "integrator", entry, label, tuple(sorted(served))))
+        accounts.append(Account(entry.username, "integrator", entry, label, tuple(sorted(served)), logins))
     seen: dict[str, str] = {}
     for account in accounts:
-        if account.username in seen:
-            other = seen[account.username]
-            problems.append(f"{account.label} username: {account.username!r} is already used by {other}")
-        seen.setdefault(account.username, account.label)
+        for name in account.usernames:
+            if name in seen:
+                field = "username" if name == account.username else "logins"
+                problems.append(f"{account.label} {field}: {name!r} is already used by {seen[name]}")
+            seen.setdefault(name, account.label)
     if problems:
         raise AccessError(problems, source)
     return accounts
@@ -233,6 +274,12 @@ def acl_rules(account: Account, prefix: str) -> list[tuple[Access, str]]:
     if account.role == "analytics":
         return [("write", f"{prefix}/alerts/#")]
     rules: list[tuple[Access, str]] = []
+    if account.role == "simulator":  # every facility of the registry: one rule each way
+        return [
+            ("write", f"{prefix}/+/+/reading"),
+            ("write", f"{prefix}/+/+/status"),
+            ("read", f"{prefix}/+/+/rejected"),
+        ]
     for facility in account.facilities:
         if not is_valid_id(facility) or facility == "alerts":
             raise ValueError(f"{account.label}: facility id {facility!r} cannot go into an ACL")
@@ -245,10 +292,10 @@ def acl_rules(account: Account, prefix: str) -> list[tuple[Access, str]]:
 
 
 def acl_text(accounts: Sequence[Account], prefix: str, header: str = "") -> str:
-    """Mosquitto's acl_file. No rule precedes the first `user` line, so anonymous clients may do nothing."""
+    """The services listener's acl_file (services only). No rule precedes the first `user` line."""
     lines = [f"# {line}" if line else "#" for line in header.splitlines()]
     lines.append("# Anything not granted here is denied. Generated: rerun `facmon broker-config` instead of editing.")
-    for account in accounts:
+    for account in (account for account in accounts if account.is_service):
         _check_username(account.username)
         count = len(account.facilities)
         lines += ["", f"# {account.role}" + (f": {count} facilit{'y' if count == 1 else 'ies'}" if count else "")]
@@ -283,27 +330,141 @@ class Listener:
         return lines
 
 
-def mosquitto_conf_text(listener: Listener, password_file: str, acl_file: str, shipped: str, header: str = "") -> str:
-    """A complete mosquitto.conf: the listener, authentication on, and the shipped facmon.conf settings inlined.
+#: Where Debian's mosquitto package puts the dynamic-security plugin (the eclipse-mosquitto image: /usr/lib/).
+DYNSEC_PLUGIN = "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so"
+_DYNSEC_DENY_BY_DEFAULT = {
+    "publishClientSend": False, "publishClientReceive": False, "subscribe": False, "unsubscribe": True,
+}
 
-    Mosquitto has no include for single files (only include_dir), so the shipped settings are copied in.
+
+def dynsec_config(
+    accounts: Sequence[Account], prefix: str, hashes: Mapping[str, Mapping[str, object]]
+) -> dict[str, object]:
+    """The dynamic-security plugin's JSON for the integrators' listener: one role per integrator entry.
+
+    `hashes` maps each login to its password record (`password`, `salt`, `iterations`: PBKDF2-SHA512, base64),
+    made by facmon.brokerconfig. Everything is denied unless a role allows it. Subscriptions are allowed below
+    the prefix only: a `$share/...` filter matches no pattern and is refused, so an integrator cannot join the
+    ingesters' share group; what a subscription may deliver is still limited to the role's own notices. No
+    client has the plugin's admin role, so nobody can change this over MQTT.
     """
-    for path in (password_file, acl_file):
+    check_prefix(prefix)
+    clients, roles = [], []
+    for account in accounts:
+        if account.is_service:
+            continue
+        role = f"integrator-{account.username}"
+        acls = [{"acltype": "subscribePattern", "topic": f"{prefix}/#", "allow": True}]
+        for access, topic in acl_rules(account, prefix):
+            kind = "publishClientSend" if access == "write" else "publishClientReceive"
+            acls.append({"acltype": kind, "topic": topic, "allow": True})
+        roles.append({"rolename": role, "acls": acls})
+        for login in account.usernames:
+            _check_username(login)
+            clients.append({"username": login, "textname": account.label, **hashes[login],
+                            "roles": [{"rolename": role}]})
+    return {"defaultACLAccess": dict(_DYNSEC_DENY_BY_DEFAULT), "clients": clients, "groups": [], "roles": roles}
+
+
+@dataclass(frozen=True)
+class BrokerFiles:
+    """Where the generated files will be on the broker host (paths as mosquitto.conf names them)."""
+
+    password_file: str
+    acl_file: str
+    dynsec_file: str
+    plugin: str = DYNSEC_PLUGIN
+
+
+#: The broker's per-message ceiling, derived from the contract: a payload up to this size still reaches the
+#: ingester and gets an `oversize` refusal notice; a larger packet makes Mosquitto drop the connection.
+MAX_PACKET_BYTES = 4 * MAX_PAYLOAD_BYTES
+#: Bytes Mosquitto queues per session beyond those in flight; with max_queued_messages (shipped facmon.conf,
+#: 2,000,000) at 512 bytes each, far above a reading's size, so the ingester's backlog fits and nobody's grows
+#: without bound (an integrator's persistent session piling up notices, say).
+MAX_QUEUED_BYTES = 2_000_000 * 512
+#: MQTT 5 clients asking for a longer keepalive (or none) are told to use this (Mosquitto refuses less than 10).
+MAX_KEEPALIVE = 300
+#: A persistent session nobody resumes is dropped after this long: FACMON_MAX_READING_AGE's default, beyond which
+#: its queued readings would be refused anyway.
+SESSION_EXPIRY = "35d"
+
+
+@dataclass(frozen=True)
+class BrokerLimits:
+    """Connection and memory ceilings: per listener, and for the whole broker (docs/security.md, README)."""
+
+    integrator_connections: int = 5_000
+    service_connections: int = 64
+    memory_limit_mib: int = 2_048
+
+    def __post_init__(self) -> None:
+        if min(self.integrator_connections, self.service_connections) < 1:
+            raise ValueError("connection limits must be at least 1")
+        if self.memory_limit_mib < 16:
+            raise ValueError("the broker's memory limit must be at least 16 MiB")
+
+    def global_lines(self) -> list[str]:
+        return [
+            f"max_packet_size {MAX_PACKET_BYTES}",
+            f"max_queued_bytes {MAX_QUEUED_BYTES}",
+            f"max_keepalive {MAX_KEEPALIVE}",
+            f"persistent_client_expiration {SESSION_EXPIRY}",
+            f"memory_limit {self.memory_limit_mib * 1024 * 1024}",
+        ]
+
+
+def mosquitto_conf_text(
+    integrators: Listener,
+    services: Listener,
+    files: BrokerFiles,
+    shipped: str,
+    limits: BrokerLimits | None = None,
+    header: str = "",
+) -> str:
+    """A complete mosquitto.conf: two listeners with their own logins, limits, and the shipped settings inlined.
+
+    Mosquitto has no include for single files (only include_dir), so the shipped settings are copied in; the
+    limits come after them and win.
+    """
+    limits = limits or BrokerLimits()
+    for path in (files.password_file, files.acl_file, files.dynsec_file, files.plugin):
         _check_path(path)
+    if integrators.port == services.port:
+        raise ValueError(f"the integrators' and the services' listeners need two ports (both are {services.port})")
     lines = [f"# {line}" if line else "#" for line in header.splitlines()]
     lines += [
         "# Set per deployment: persistence_location, log_dest (and `user` if not `mosquitto`).",
-        "per_listener_settings false",
-        *listener.lines(),
+        "# Each listener has its own logins and rules (docs/security.md).",
+        "per_listener_settings true",
         "",
-        "# Every client logs in; the ACL grants each account only its own topics.",
+        "# facmon's services (ingester, analytics): only their accounts exist here. Keep it off the internet.",
+        *services.lines(),
         "allow_anonymous false",
-        f"password_file {password_file}",
-        f"acl_file {acl_file}",
+        f"password_file {files.password_file}",
+        f"acl_file {files.acl_file}",
+        f"max_connections {limits.service_connections}",
+        "",
+        "# Device integrators: a connection's client id is its login, so no integrator can take over a service's",
+        "# session or another integrator's; logins and rules (subscriptions too) are checked by dynamic security.",
+        *integrators.lines(),
+        "allow_anonymous false",
+        "use_username_as_clientid true",
+        "allow_zero_length_clientid true",
+        f"max_connections {limits.integrator_connections}",
+        f"plugin {files.plugin}",
+        f"plugin_opt_config_file {files.dynsec_file}",
         "",
         "# ---- deploy/mosquitto/facmon.conf ----",
         shipped.rstrip("\n"),
+        "",
+        "# ---- limits (facmon.access: derived from the contract's payload limit) ----",
+        *limits.global_lines(),
     ]
+    return "\n".join(lines) + "\n"
+
+
+
     return "\n".join(lines) + "\n"
 
 

@@ -48,9 +48,22 @@ _SETTING_FLAGS = (
 def settings_from(args: argparse.Namespace) -> Settings:
     overrides = {name: getattr(args, name, None) for name in _SETTING_FLAGS}
     try:
-        return load_settings(overrides)
+        settings = load_settings(overrides)
     except SettingsError as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None
+    for warning in credential_warnings(settings, overrides):
+        print(f"facmon: warning: {warning}", file=sys.stderr)
+    return settings
+
+
+def credential_warnings(settings: Settings, flags: dict[str, Any]) -> list[str]:
+    """Passwords on the command line (any local user reads /proc/PID/cmdline) or crossing the network in clear."""
+    warnings = []
+    url = flags.get("mqtt_url")
+    if url is not None and settings.mqtt.password is not None:
+        warnings.append("--mqtt-url holds a password, which every local user can read in /proc/PID/cmdline; "
+                        "set FACMON_MQTT_URL in the environment instead")
+    return warnings + settings.cleartext_warnings()
 
 
 def load_registry_or_fail(path: Path) -> Any:

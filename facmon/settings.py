@@ -39,6 +39,19 @@ class SettingsError(ValueError):
     """A setting is invalid; the message names it in one line."""
 
 
+#: deploy/compose/example.env's placeholders all start with this; a deployment that kept one is refused.
+EXAMPLE_PASSWORD_MARK = "change-me"  # noqa: S105 (the mark of a placeholder, refused)
+EXAMPLE_PASSWORD_HINT = (
+    f"an example password ({EXAMPLE_PASSWORD_MARK}…, as in deploy/compose/example.env): replace it with a "
+    "secret of your own"
+)
+
+
+def is_example_password(value: str) -> bool:
+    """True for the placeholders of the shipped example files, which everyone who read them knows."""
+    return value.strip().lower().startswith(EXAMPLE_PASSWORD_MARK)
+
+
 def parse_duration(value: object) -> timedelta:
     """Accept ``35d``, ``12h``, ``90m``, ``45s``, a bare number of seconds, or a timedelta."""
     if isinstance(value, timedelta):
@@ -261,7 +274,27 @@ class Settings(BaseSettings):
             raise ValueError("FACMON_SMTP_PASSWORD needs FACMON_SMTP_USER")
         if self.mqtt_ca_file is not None and not self.mqtt.tls:
             raise ValueError("FACMON_MQTT_CA_FILE needs an mqtts:// FACMON_MQTT_URL")
+        smtp = self.smtp
+        passwords = {
+            "FACMON_MQTT_URL": self.mqtt.password,
+            "FACMON_INFLUX_PASSWORD": self.influx_password,
+            "FACMON_INFLUX_TOKEN": self.influx_token,
+            "FACMON_SMTP_PASSWORD": smtp.password if smtp is not None else None,
+        }
+        examples = [name for name, value in passwords.items()
+                    if value is not None and is_example_password(value.get_secret_value())]
+        if examples:
+            raise ValueError(f"{', '.join(examples)} holds {EXAMPLE_PASSWORD_HINT}")
         return self
+
+    def cleartext_warnings(self) -> list[str]:
+        """Credentials that travel in clear text: worth a warning, not a refusal (a lab may do it on purpose)."""
+        warnings = []
+        smtp = self.smtp
+        if smtp is not None and smtp.username and smtp.security == "plain":
+            warnings.append("FACMON_SMTP_URL is plain smtp:// with a login: the mail password crosses the network "
+                            "unencrypted; use smtp+starttls:// or smtps://")
+        return warnings
 
     def influx_auth(self) -> tuple[str, str] | None:
         """Credentials for InfluxDB's v1 API: (user, password), or ('', token) for 2.x/3.x tokens."""

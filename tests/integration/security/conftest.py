@@ -1,6 +1,6 @@
-"""One secured stack for the access tests: broker files made by the real `facmon broker-config`, a Mosquitto
-that uses them (plain and TLS listeners, both with logins and the ACL), and an InfluxDB with authentication on
-and a user per service made with the documented grants."""
+"""One secured stack for the access tests: broker files made by the real `facmon broker-config`, Mosquittos that
+use them (one with plain listeners, one with TLS listeners; each has the services' and the integrators' listener),
+and an InfluxDB with authentication on and a user per service made with the documented grants."""
 
 from __future__ import annotations
 
@@ -36,12 +36,18 @@ class Pki:
 
 @dataclass(frozen=True)
 class BrokerFiles:
-    out: Path
+    out: Path  # the plain listeners' files
     prefix: str
     registry: Path
     passwords: dict[str, str]
+    port: int  # integrators, plain
+    services_port: int  # ingester and analytics, plain
+    tls_out: Path
     tls_port: int
+    tls_services_port: int
     result: subprocess.CompletedProcess[str]
+    integrators: Path
+    env: dict[str, str]
 
 
 def run_facmon(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -78,30 +84,51 @@ def broker_files(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> BrokerFi
         f"  - {{username: {BETA}, password_file: {beta_secret}, regions: [zhejiang/wenzhou/ouhai]}}\n"
     )
     prefix = unique("sec") + "/v1"
-    tls_port = free_port()
     env = {
         "T_PW_INGEST": passwords[INGEST_USER],
         "T_PW_ANALYTICS": passwords[ANALYTICS_USER],
         "T_PW_ALPHA": passwords[ALPHA],
     }
-    result = run_facmon(
-        "broker-config", "--registry", str(registry), "--integrators", str(work / "integrators.yaml"),
-        "--out", str(work / "out"), "--topic-prefix", prefix, "--port", str(tls_port), "--bind", "127.0.0.1",
-        "--tls-cert", str(pki.cert), "--tls-key", str(pki.key), env=env,
-    )
+    ports = {name: free_port() for name in ("port", "services_port", "tls_port", "tls_services_port")}
+    common = ["broker-config", "--registry", str(registry), "--integrators", str(work / "integrators.yaml"),
+              "--topic-prefix", prefix, "--bind", "127.0.0.1"]
+    result = run_facmon(*common, "--out", str(work / "out"), "--port", str(ports["port"]),
+                        "--services-port", str(ports["services_port"]), env=env)
     assert result.returncode == 0, result.stderr
-    return BrokerFiles(work / "out", prefix, registry, passwords, tls_port, result)
+    tls = run_facmon(
+        *common, "--out", str(work / "tls"), "--port", str(ports["tls_port"]),
+        "--services-port", str(ports["tls_services_port"]), "--tls-cert", str(pki.cert), "--tls-key", str(pki.key),
+        env=env,
+    )
+    assert tls.returncode == 0, tls.stderr
+    return BrokerFiles(work / "out", prefix, registry, passwords, tls_out=work / "tls", result=result,
+                       integrators=work / "integrators.yaml", env=env, **ports)
 
 
-@pytest.fixture(scope="session")
-def secure_broker(tmp_path_factory: pytest.TempPathFactory, broker_files: BrokerFiles) -> Iterator[LocalMosquitto]:
-    """Mosquitto with the generated mosquitto.conf as it is (its TLS listener included) after its own listener."""
-    conf = (broker_files.out / "mosquitto.conf").read_text()
-    broker = LocalMosquitto(tmp_path_factory.mktemp("secure-mosquitto"), extra_config=conf, persistence=False)
+def start_broker(workdir: Path, conf: str) -> LocalMosquitto:
+    broker = LocalMosquitto(workdir, extra_config=conf, persistence=False)
     try:
         broker.start()
     except ServerUnavailable as exc:
         server_missing(exc)
+    return broker
+
+
+@pytest.fixture(scope="session")
+def tls_broker(tmp_path_factory: pytest.TempPathFactory, broker_files: BrokerFiles) -> Iterator[LocalMosquitto]:
+    """Mosquitto with the generated TLS listeners (services' and integrators')."""
+    conf = (broker_files.tls_out / "mosquitto.conf").read_text()
+    broker = start_broker(tmp_path_factory.mktemp("tls-mosquitto"), conf)
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture(scope="session")
+def secure_broker(tmp_path_factory: pytest.TempPathFactory, broker_files: BrokerFiles) -> Iterator[LocalMosquitto]:
+    """Mosquitto with the generated plain mosquitto.conf as it is, after localstack's own listener (which, with
+    per-listener settings and no password file of its own, lets nobody in)."""
+    conf = (broker_files.out / "mosquitto.conf").read_text()
+    broker = start_broker(tmp_path_factory.mktemp("secure-mosquitto"), conf)
     yield broker
     broker.stop()
 

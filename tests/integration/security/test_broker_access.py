@@ -31,15 +31,20 @@ from tests.integration.security.conftest import (
 pytestmark = pytest.mark.servers
 
 
+def port_of(files: BrokerFiles, name: str) -> int:
+    """Services log in on their own listener, integrators on theirs."""
+    return files.services_port if name in (INGEST_USER, ANALYTICS_USER) else files.port
+
+
 @pytest.fixture
 def accounts(secure_broker: LocalMosquitto, broker_files: BrokerFiles) -> Iterator[dict[str, Account]]:
     """A logged-in connection for each account, plus a second ingester connection to watch everything."""
     made: dict[str, Account] = {}
     try:
         for name in (INGEST_USER, ANALYTICS_USER, ALPHA, BETA):
-            made[name] = Account(secure_broker.port, name, broker_files.passwords[name])
+            made[name] = Account(port_of(broker_files, name), name, broker_files.passwords[name])
             assert made[name].logged_in, (name, made[name].connack)
-        made["watcher"] = Account(secure_broker.port, INGEST_USER, broker_files.passwords[INGEST_USER])
+        made["watcher"] = Account(broker_files.services_port, INGEST_USER, broker_files.passwords[INGEST_USER])
         made["watcher"].subscribe(f"{broker_files.prefix}/#")
         yield made
     finally:
@@ -49,17 +54,21 @@ def accounts(secure_broker: LocalMosquitto, broker_files: BrokerFiles) -> Iterat
 
 def test_generated_files_hold_only_hashes_and_the_cli_prints_no_secret(broker_files: BrokerFiles) -> None:
     result = broker_files.result
-    assert "4 accounts, hashed by mosquitto_passwd" in result.stdout
-    assert "2 integrators serving 2 facilities" in result.stdout
+    assert "2 service accounts, hashed by mosquitto_passwd" in result.stdout
+    assert "2 integrators with 2 logins serving 2 facilities" in result.stdout
     files = {path.name: path for path in broker_files.out.iterdir()}
-    assert set(files) == {"passwd", "acl", "mosquitto.conf"}  # no leftover plaintext or temporary file
+    assert set(files) == {"passwd", "acl", "dynsec.json", "mosquitto.conf"}  # no plaintext or temporary file
     everything = result.stdout + result.stderr + "".join(path.read_text() for path in files.values())
     for password in broker_files.passwords.values():
         assert password not in everything
     lines = files["passwd"].read_text().splitlines()
-    assert sorted(line.split(":", 1)[0] for line in lines) == sorted(broker_files.passwords)
+    assert sorted(line.split(":", 1)[0] for line in lines) == sorted([INGEST_USER, ANALYTICS_USER])
     assert all(line.split(":", 1)[1].startswith("$7$") for line in lines), lines
-    assert stat.S_IMODE(files["passwd"].stat().st_mode) == 0o600
+    clients = json.loads(files["dynsec.json"].read_text())["clients"]
+    assert sorted(client["username"] for client in clients) == sorted([ALPHA, BETA])
+    assert all(client["iterations"] >= 101 and len(client["salt"]) == 16 for client in clients)
+    modes = {name: stat.S_IMODE(path.stat().st_mode) for name, path in files.items()}
+    assert modes == {"passwd": 0o600, "dynsec.json": 0o600, "acl": 0o640, "mosquitto.conf": 0o640}
     conf = files["mosquitto.conf"].read_text()
     assert "allow_anonymous false" in conf
     assert f"password_file {broker_files.out}/passwd" in conf
@@ -67,10 +76,14 @@ def test_generated_files_hold_only_hashes_and_the_cli_prints_no_secret(broker_fi
 
 
 def test_anonymous_and_wrong_passwords_are_refused(secure_broker: LocalMosquitto, broker_files: BrokerFiles) -> None:
-    assert login(secure_broker.port, None, None).is_failure
-    assert login(secure_broker.port, ALPHA, broker_files.passwords[BETA]).is_failure
-    assert login(secure_broker.port, "nobody", "whatever-password").is_failure
-    assert not login(secure_broker.port, ALPHA, broker_files.passwords[ALPHA]).is_failure
+    for port in (broker_files.port, broker_files.services_port, secure_broker.port):
+        assert login(port, None, None).is_failure
+        assert login(port, "nobody", "whatever-password").is_failure
+    assert login(broker_files.port, ALPHA, broker_files.passwords[BETA]).is_failure
+    assert not login(broker_files.port, ALPHA, broker_files.passwords[ALPHA]).is_failure
+    # each kind of account logs in on its own listener only
+    assert login(broker_files.services_port, ALPHA, broker_files.passwords[ALPHA]).is_failure
+    assert login(broker_files.port, INGEST_USER, broker_files.passwords[INGEST_USER]).is_failure
 
 
 def test_an_integrator_writes_only_readings_and_statuses_of_its_own_facilities(
@@ -98,7 +111,7 @@ def test_an_integrator_writes_only_readings_and_statuses_of_its_own_facilities(
 def test_mqtt5_integrators_are_told_a_publish_was_not_authorised(
     secure_broker: LocalMosquitto, broker_files: BrokerFiles
 ) -> None:
-    alpha = Account(secure_broker.port, ALPHA, broker_files.passwords[ALPHA], protocol=mqtt.MQTTv5)
+    alpha = Account(broker_files.port, ALPHA, broker_files.passwords[ALPHA], protocol=mqtt.MQTTv5)
     acks: dict[int, ReasonCode] = {}
     alpha.client.on_publish = lambda _c, _u, mid, reason, _p: acks.__setitem__(mid, reason)
     try:
@@ -159,7 +172,7 @@ def test_the_ingester_with_its_account_stores_the_integrators_reading_and_never_
     password = broker_files.passwords[INGEST_USER]
     ingester = IngesterProcess(
         tmp_path / "ingester",
-        mqtt_url=f"mqtt://{INGEST_USER}:{password}@127.0.0.1:{secure_broker.port}",
+        mqtt_url=f"mqtt://{INGEST_USER}:{password}@127.0.0.1:{broker_files.services_port}",
         influx_url=influxdb.url,
         influx_db=influx_db_name,
         topic_prefix=broker_files.prefix,
@@ -167,7 +180,7 @@ def test_the_ingester_with_its_account_stores_the_integrators_reading_and_never_
         registry_text=REGISTRY_YAML,
     )
     ingester.start()
-    alpha = Account(secure_broker.port, ALPHA, broker_files.passwords[ALPHA])
+    alpha = Account(broker_files.port, ALPHA, broker_files.passwords[ALPHA])
     ts = now_ms() - 1000
     try:
         alpha.publish(f"{broker_files.prefix}/{COMMUNITY}/door-1/reading", json.dumps({"ts": ts, "occupancy": 9}))

@@ -28,16 +28,18 @@ class Config:
     env: dict[str, str] = field(default_factory=dict)
 
     def argv(self) -> list[str]:
-        return ["check-config", "--timeout", "3", *(x for k, v in self.flags.items() for x in (f"--{k}", v))]
+        """The URL, which holds a password, goes in the environment as documented (run() sets it), not a flag."""
+        flags = {k: v for k, v in self.flags.items() if k != "mqtt-url"}
+        return ["check-config", "--timeout", "3", *(x for k, v in flags.items() for x in (f"--{k}", v))]
 
 
 @pytest.fixture
-def good(secure_broker: LocalMosquitto, broker_files: BrokerFiles, pki: Pki, secure_influx: SecureInflux) -> Config:
+def good(tls_broker: LocalMosquitto, broker_files: BrokerFiles, pki: Pki, secure_influx: SecureInflux) -> Config:
     password = broker_files.passwords[INGEST_USER]
     return Config(
         flags={
             "registry": str(broker_files.registry),
-            "mqtt-url": f"mqtts://{INGEST_USER}:{password}@127.0.0.1:{broker_files.tls_port}",
+            "mqtt-url": f"mqtts://{INGEST_USER}:{password}@127.0.0.1:{broker_files.tls_services_port}",
             "mqtt-ca-file": str(pki.ca.path),
             "influx-url": secure_influx.server.url,
             "influx-db": secure_influx.database,
@@ -50,7 +52,7 @@ def run(config: Config, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureF
     for key in list(os.environ):
         if key.upper().startswith("FACMON_"):
             monkeypatch.delenv(key)
-    for key, value in config.env.items():
+    for key, value in {**config.env, "FACMON_MQTT_URL": config.flags["mqtt-url"]}.items():
         monkeypatch.setenv(key, value)
     code = main(config.argv())
     out, err = capsys.readouterr()
@@ -92,7 +94,7 @@ CASES = {
                            {}, "connection refused: no broker listens on that host and port"),
     "broker wrong password": ("broker", lambda g, f: _wrong_password(g), {},
                               "the broker refused the login (Not authorized): wrong password for user 'ingest-east'"),
-    "broker anonymous": ("broker", lambda g, f: _broker(g, f"mqtts://127.0.0.1:{f.tls_port}"), {},
+    "broker anonymous": ("broker", lambda g, f: _broker(g, f"mqtts://127.0.0.1:{f.tls_services_port}"), {},
                          "it wants a login: put user:password into FACMON_MQTT_URL"),
     "tls wrong ca": ("broker", lambda g, f: {**g.flags, "mqtt-ca-file": "OTHER_CA"}, {},
                      "the broker's TLS certificate is not trusted (unable to get local issuer certificate)"),
@@ -100,7 +102,8 @@ CASES = {
                        "is not valid for 'localhost'"),
     "tls missing ca file": ("broker", lambda g, f: {**g.flags, "mqtt-ca-file": "/nonexistent/ca.pem"}, {},
                             "cannot load CA certificates from FACMON_MQTT_CA_FILE /nonexistent/ca.pem"),
-    "tls on a plain port": ("broker", lambda g, f: _broker(g, g.flags["mqtt-url"].replace(str(f.tls_port), "PLAIN")),
+    "tls on a plain port": ("broker",
+                            lambda g, f: _broker(g, g.flags["mqtt-url"].replace(str(f.tls_services_port), "PLAIN")),
                             {}, "the broker closed the connection at once (mqtts:// to a plain listener?)"),
     "plain on a tls port": ("broker", lambda g, f: _broker(g, g.flags["mqtt-url"].replace("mqtts", "mqtt"),
                                                           **{"mqtt-ca-file": ""}),
@@ -123,7 +126,7 @@ CASES = {
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_each_problem_is_reported_in_plain_words_and_fails_the_command(
-    case: str, good: Config, broker_files: BrokerFiles, pki: Pki, secure_broker: LocalMosquitto,
+    case: str, good: Config, broker_files: BrokerFiles, pki: Pki, tls_broker: LocalMosquitto,
     secure_influx: SecureInflux, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:
     failing, make_flags, env, expected = CASES[case]
@@ -133,7 +136,7 @@ def test_each_problem_is_reported_in_plain_words_and_fails_the_command(
                             " opening_hours: {}}\n")
     flags = {
         key: value.replace("OTHER_CA", str(pki.other_ca.path)).replace("BAD_REGISTRY", str(bad_registry))
-        .replace("PLAIN", str(secure_broker.port))
+        .replace("PLAIN", str(broker_files.services_port))
         for key, value in make_flags(good, broker_files).items()
         if value
     }
@@ -150,10 +153,24 @@ def test_each_problem_is_reported_in_plain_words_and_fails_the_command(
 
 def test_the_real_command_exits_1_and_prints_no_secret(good: Config, tmp_path: Path) -> None:
     broken = _wrong_password(good)
-    env = {**good.env, "FACMON_INFLUX_PASSWORD": "wrong-password-456"}
+    env = {**good.env, "FACMON_INFLUX_PASSWORD": "wrong-password-456", "FACMON_MQTT_URL": broken["mqtt-url"]}
     result = run_facmon(*Config(broken).argv(), env=env)
     assert result.returncode == 1, result.stdout + result.stderr
     assert result.stdout.splitlines()[-1] == "2 of 3 checks failed: broker, influxdb"
     assert result.stderr == ""
     for secret in [*secrets_of(good), "x" + secrets_of(good)[0], "wrong-password-456"]:
         assert secret not in result.stdout
+
+
+def test_a_password_in_the_mqtt_url_flag_draws_a_warning(
+    good: Config, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for key in list(os.environ):
+        if key.upper().startswith("FACMON_"):
+            monkeypatch.delenv(key)
+    for key, value in good.env.items():
+        monkeypatch.setenv(key, value)
+    assert main([*good.argv(), "--mqtt-url", good.flags["mqtt-url"]]) == 0
+    _, err = capsys.readouterr()
+    assert "warning: --mqtt-url holds a password, which every local user can read in /proc/PID/cmdline" in err
+    assert good.flags["mqtt-url"].split("@")[0].split(":")[-1] not in err

@@ -24,7 +24,7 @@ def tls_ingester(
     password = broker_files.passwords[INGEST_USER]
     return IngesterProcess(
         workdir,
-        mqtt_url=f"mqtts://{INGEST_USER}:{password}@127.0.0.1:{broker_files.tls_port}",
+        mqtt_url=f"mqtts://{INGEST_USER}:{password}@127.0.0.1:{broker_files.tls_services_port}",
         influx_url=influx.url,
         influx_db=db,
         topic_prefix=broker_files.prefix,
@@ -35,7 +35,7 @@ def tls_ingester(
 
 
 def test_the_ingester_connects_over_tls_and_stores_a_reading_sent_over_tls(
-    secure_broker: LocalMosquitto, broker_files: BrokerFiles, pki: Pki, influxdb: LocalInfluxDB,
+    tls_broker: LocalMosquitto, broker_files: BrokerFiles, pki: Pki, influxdb: LocalInfluxDB,
     influx_db_name: str, tmp_path: Path,
 ) -> None:
     ingester = tls_ingester(tmp_path, broker_files, influxdb, influx_db_name, pki.ca.path)
@@ -51,19 +51,19 @@ def test_the_ingester_connects_over_tls_and_stores_a_reading_sent_over_tls(
         code, log = ingester.stop()
     assert (point["facility"], point["occupancy"], point["time"]) == (LIBRARY, 7, ts * 1_000_000)
     assert code == 0, log
-    assert f"connected to mqtts://{INGEST_USER}:***@127.0.0.1:{broker_files.tls_port}" in log
+    assert f"connected to mqtts://{INGEST_USER}:***@127.0.0.1:{broker_files.tls_services_port}" in log
     assert broker_files.passwords[INGEST_USER] not in ingester.log
 
 
 def test_a_wrong_ca_is_named_in_the_log_and_the_ingester_keeps_retrying_without_crashing(
-    secure_broker: LocalMosquitto, broker_files: BrokerFiles, pki: Pki, influxdb: LocalInfluxDB,
+    tls_broker: LocalMosquitto, broker_files: BrokerFiles, pki: Pki, influxdb: LocalInfluxDB,
     influx_db_name: str, tmp_path: Path,
 ) -> None:
     ingester = tls_ingester(tmp_path, broker_files, influxdb, influx_db_name, pki.other_ca.path)
     ingester.start(wait_connected=False)
     try:
         ingester.wait_for_log(
-            rf"ERROR ingest\.mqtt: cannot connect to the broker at 127\.0\.0\.1:{broker_files.tls_port}: "
+            rf"ERROR ingest\.mqtt: cannot connect to the broker at 127\.0\.0\.1:{broker_files.tls_services_port}: "
             r"the broker's TLS certificate is not trusted \(.*\); check FACMON_MQTT_CA_FILE"
         )
         assert ingester.running
