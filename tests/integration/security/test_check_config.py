@@ -136,7 +136,7 @@ def test_each_problem_is_reported_in_plain_words_and_fails_the_command(
                             " opening_hours: {}}\n")
     flags = {
         key: value.replace("OTHER_CA", str(pki.other_ca.path)).replace("BAD_REGISTRY", str(bad_registry))
-        .replace("PLAIN", str(broker_files.services_port))
+        .replace("PLAIN", str(tls_broker.port))  # localstack's own plain listener
         for key, value in make_flags(good, broker_files).items()
         if value
     }
