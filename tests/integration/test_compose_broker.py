@@ -1,6 +1,7 @@
 """The compose stack's broker, without Docker: `facmon broker-config` with the compose integrators file writes the
 files, Mosquitto starts from deploy/mosquitto/compose.conf including them, the compose healthcheck's command
-says healthy, and the accounts compose gives the ingester and the simulator work (anonymous clients do not)."""
+says healthy, and the accounts compose gives the ingester and the simulator work on the services' listener
+(anonymous clients do not)."""
 
 from __future__ import annotations
 
@@ -16,10 +17,11 @@ import pytest
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
+from facmon.access import DYNSEC_PLUGIN
 from facmon.cli import main
 from facmon.localstack import ServerUnavailable, free_port, require_binary
 from tests.conftest import server_missing
-from tests.unit.test_compose import ROOT, SERVICES, example_env
+from tests.unit.test_compose import ROOT, SERVICES, filled_env, resolved
 
 pytestmark = pytest.mark.servers
 
@@ -44,15 +46,17 @@ def broker(tmp_path, monkeypatch):
         require_binary("mosquitto_passwd")
     except ServerUnavailable as exc:
         server_missing(exc)
-    env = example_env()
+    env = filled_env(simulator=True)
     for name in SERVICES["broker-config"]["environment"]:  # the passwords broker-config reads, as compose gives
         monkeypatch.setenv(name, env[name])
-    port, generated, data = free_port(), tmp_path / "generated", tmp_path / "data"
+    port, services_port = free_port(), free_port()
+    generated, data = tmp_path / "generated", tmp_path / "data"
     data.mkdir()
-    command = SERVICES["broker-config"]["command"]
+    command = resolved(env)["services"]["broker-config"]["command"]
     integrators = ROOT / "deploy" / "compose" / "integrators.yaml"
     args = [*command[1:command.index("--out")], "--out", str(generated), "--install-dir", str(generated),
-            "--port", str(port), "--bind", "127.0.0.1"]
+            "--port", str(port), "--bind", "127.0.0.1", "--services-port", str(services_port),
+            "--services-bind", "127.0.0.1", "--dynsec-plugin", DYNSEC_PLUGIN, "--simulator"]
     args[args.index("/etc/facmon/registry.yaml")] = str(ROOT / "examples" / "registry.yaml")
     args[args.index("/etc/facmon/integrators.yaml")] = str(integrators)
     assert main(args) == 0
@@ -64,7 +68,7 @@ def broker(tmp_path, monkeypatch):
     log = (tmp_path / "mosquitto.out").open("wb")
     process = subprocess.Popen([exe, "-c", str(tmp_path / "compose.conf")], stdout=log, stderr=subprocess.STDOUT)
     try:
-        yield port, env
+        yield port, services_port, env
     finally:
         process.terminate()
         process.wait(10)
@@ -79,7 +83,7 @@ def healthcheck(port: int) -> int:
 
 
 def test_the_compose_broker_starts_authenticates_and_routes(broker):
-    port, env = broker
+    port, services_port, env = broker
     if shutil.which("mosquitto_sub", path=os.environ.get("PATH", "") + ":/usr/sbin:/usr/bin") is None:
         server_missing("mosquitto_sub (mosquitto-clients) is not installed")
     deadline = time.monotonic() + 10
@@ -88,11 +92,11 @@ def test_the_compose_broker_starts_authenticates_and_routes(broker):
         time.sleep(0.3)
     settings = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
     assert "FACMON_MQTT_URL" in settings["ingest"]["environment"]
-    ingest, _, got = client(port, "facmon-ingest", env["FACMON_MQTT_INGEST_PASSWORD"])
+    ingest, _, got = client(services_port, "facmon-ingest", env["FACMON_MQTT_INGEST_PASSWORD"])
     assert not got[0].is_failure, got[0]
     ingest.subscribe("facmon/v1/#", qos=1)
     time.sleep(0.3)
-    simulator, _, sim_got = client(port, "simulator", env["FACMON_MQTT_SIMULATOR_PASSWORD"])
+    simulator, _, sim_got = client(services_port, "facmon-simulator", env["FACMON_MQTT_SIMULATOR_PASSWORD"])
     assert not sim_got[0].is_failure
     simulator.publish("facmon/v1/wz-lc-lib-001/door-1/reading", b'{"ts": 1, "occupancy": 1}', qos=1).wait_for_publish(5)
     deadline = time.monotonic() + 5

@@ -9,16 +9,20 @@ import pytest
 from facmon.access import (
     AccessError,
     Account,
+    BrokerFiles,
+    BrokerLimits,
     Listener,
     PasswordSource,
     acl_rules,
     acl_text,
     check_prefix,
+    dynsec_config,
     influx_grants,
     mosquitto_conf_text,
     parse_integrators,
     resolve_accounts,
 )
+from sensors.contract import MAX_PAYLOAD_BYTES
 from sensors.registry import parse_registry
 
 P = "facmon/v1"
@@ -179,22 +183,92 @@ def test_the_prefix_is_checked_before_it_reaches_the_acl(prefix: str) -> None:
         check_prefix(prefix)
 
 
-def test_mosquitto_conf_turns_authentication_on_and_carries_the_shipped_settings() -> None:
-    plain = mosquitto_conf_text(Listener(), "/etc/m/passwd", "/etc/m/acl", "max_inflight_messages 5000\n", "hdr")
+FILES = BrokerFiles("/etc/m/passwd", "/etc/m/acl", "/etc/m/dynsec.json", "/lib/dynsec.so")
+
+
+def test_mosquitto_conf_has_a_listener_for_services_and_one_for_integrators() -> None:
+    plain = mosquitto_conf_text(Listener(), Listener(1884, "127.0.0.1"), FILES, "max_inflight_messages 5000\n",
+                                header="hdr")
     lines = plain.splitlines()
     assert lines[0] == "# hdr"
-    assert "listener 1883" in lines
-    assert lines.index("allow_anonymous false") < lines.index("max_inflight_messages 5000")
-    assert {"password_file /etc/m/passwd", "acl_file /etc/m/acl"} <= set(lines)
-    tls = mosquitto_conf_text(Listener(8883, "0.0.0.0", "/c.pem", "/k.pem"), "/p", "/a", "")
+    assert lines.index("per_listener_settings true") < lines.index("listener 1884 127.0.0.1")
+    services = lines[lines.index("listener 1884 127.0.0.1"):lines.index("listener 1883")]
+    integrators = lines[lines.index("listener 1883"):lines.index("max_inflight_messages 5000")]
+    assert {"allow_anonymous false", "password_file /etc/m/passwd", "acl_file /etc/m/acl"} <= set(services)
+    assert "use_username_as_clientid true" not in services
+    assert {"allow_anonymous false", "use_username_as_clientid true", "plugin /lib/dynsec.so",
+            "plugin_opt_config_file /etc/m/dynsec.json", "max_connections 5000"} <= set(integrators)
+    assert "password_file /etc/m/passwd" not in integrators  # services' accounts cannot log in there
+    tls = mosquitto_conf_text(Listener(8883, "0.0.0.0", "/c.pem", "/k.pem"), Listener(8884, None, "/c.pem", "/k.pem"),
+                              FILES, "")
     assert [
         line for line in tls.splitlines() if line.split()[:1] in (["listener"], ["certfile"], ["keyfile"],
                                                                   ["tls_version"])
-    ] == ["listener 8883 0.0.0.0", "certfile /c.pem", "keyfile /k.pem", "tls_version tlsv1.2"]
+    ] == ["listener 8884", "certfile /c.pem", "keyfile /k.pem", "tls_version tlsv1.2",
+          "listener 8883 0.0.0.0", "certfile /c.pem", "keyfile /k.pem", "tls_version tlsv1.2"]
     with pytest.raises(ValueError, match="both a certificate file and a key file"):
         Listener(certfile="/c.pem").lines()
     with pytest.raises(ValueError, match="one line"):
-        mosquitto_conf_text(Listener(), "/p\nallow_anonymous true", "/a", "")
+        mosquitto_conf_text(Listener(), Listener(1884), BrokerFiles("/p\nallow_anonymous true", "/a", "/d"), "")
+    with pytest.raises(ValueError, match="two ports"):
+        mosquitto_conf_text(Listener(), Listener(), FILES, "")
+
+
+def test_the_brokers_limits_follow_the_contract() -> None:
+    lines = mosquitto_conf_text(Listener(), Listener(1884), FILES, "max_packet_size 1\n",
+                                BrokerLimits(100, 8, 512)).splitlines()
+    assert lines[-5:] == [
+        f"max_packet_size {4 * MAX_PAYLOAD_BYTES}",  # the last word wins over the shipped file's
+        f"max_queued_bytes {2_000_000 * 512}",
+        "max_keepalive 300",
+        "persistent_client_expiration 35d",
+        f"memory_limit {512 * 1024 * 1024}",
+    ]
+    assert {"max_connections 100", "max_connections 8"} <= set(lines)
+    with pytest.raises(ValueError, match="at least 1"):
+        BrokerLimits(0)
+
+
+def test_integrator_logins_never_take_a_services_name_and_share_their_entry() -> None:
+    found = problems(config(
+        {"username": "facmon-ingest2", "password_env": "X", "facilities": ["hz-lib-009"]},
+        {"username": "acme", "logins": ["acme-gw-1", "FACMON-x"], "password_env": "X", "facilities": ["hz-lib-009"]},
+        {"username": "other", "logins": ["acme-gw-1"], "password_env": "X", "facilities": ["hz-lib-009"]},
+    ))
+    assert any(p.startswith("integrators[0] (facmon-ingest2) username: 'facmon-ingest2' starts with "
+                            "'facmon-', which is reserved") for p in found), found
+    assert any(p.startswith("integrators[1] (acme) logins[1]: 'FACMON-x' starts with") for p in found)
+    assert any("integrators[2] (other) logins: 'acme-gw-1' is already used by integrators[1] (acme)" in p
+               for p in found), found
+
+
+def test_dynsec_config_denies_by_default_and_grants_each_integrator_its_facilities() -> None:
+    accounts = resolve_accounts(parse_integrators(config(
+        {"username": "acme", "logins": ["acme-gw-1"], "password_env": "X", "facilities": ["wz-lc-lib-001"]},
+    )), REGISTRY)
+    hashes = {name: {"password": "p", "salt": "s", "iterations": 101} for name in ("acme", "acme-gw-1")}
+    dynsec = dynsec_config(accounts, P, hashes)
+    assert dynsec["defaultACLAccess"] == {"publishClientSend": False, "publishClientReceive": False,
+                                         "subscribe": False, "unsubscribe": True}
+    assert [c["username"] for c in dynsec["clients"]] == ["acme", "acme-gw-1"]  # services are not in it
+    [role] = dynsec["roles"]
+    assert role["acls"] == [
+        {"acltype": "subscribePattern", "topic": "facmon/v1/#", "allow": True},  # no $share/... filter matches
+        {"acltype": "publishClientSend", "topic": "facmon/v1/wz-lc-lib-001/+/reading", "allow": True},
+        {"acltype": "publishClientSend", "topic": "facmon/v1/wz-lc-lib-001/+/status", "allow": True},
+        {"acltype": "publishClientReceive", "topic": "facmon/v1/wz-lc-lib-001/+/rejected", "allow": True},
+    ]
+    assert "user acme" not in acl_text(accounts, P)  # the services' ACL holds services only
+
+
+def test_the_simulator_account_exists_only_when_asked_for() -> None:
+    data = parse_integrators(config())
+    assert [a.role for a in resolve_accounts(data, REGISTRY)] == ["ingester", "analytics"]
+    accounts = resolve_accounts(data, REGISTRY, simulator=PasswordSource(password_env="PW_SIM"))
+    simulator = accounts[-1]
+    assert (simulator.username, simulator.is_service) == ("facmon-simulator", True)
+    assert acl_rules(simulator, P) == [("write", "facmon/v1/+/+/reading"), ("write", "facmon/v1/+/+/status"),
+                                       ("read", "facmon/v1/+/+/rejected")]
 
 
 def test_influx_grants_give_the_ingester_write_and_analytics_read_and_write() -> None:

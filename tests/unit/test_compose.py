@@ -13,7 +13,13 @@ import pytest
 import yaml
 
 from dashboards.provisioning import DASHBOARDS_PATH, ENV
-from facmon.access import parse_integrators, resolve_accounts
+from facmon.access import (
+    SIMULATOR_PASSWORD_ENV,
+    SIMULATOR_USER,
+    PasswordSource,
+    parse_integrators,
+    resolve_accounts,
+)
 from facmon.cli import build_parser
 from facmon.settings import load_settings
 from sensors.registry import load_registry
@@ -32,6 +38,14 @@ def example_env() -> dict[str, str]:
     return dict(pairs)
 
 
+def filled_env(simulator: bool = False) -> dict[str, str]:
+    """example.env as an operator fills it in: every placeholder replaced (facmon refuses the placeholders)."""
+    env = {name: f"{name.lower().replace('_', '-')}-{index:04d}-x" for index, name in enumerate(example_env())}
+    if simulator:
+        env |= {"FACMON_SIMULATOR": "yes", "FACMON_MQTT_SIMULATOR_PASSWORD": "simulator-secret-0001"}
+    return env
+
+
 def substitute(text: str, env: dict[str, str]) -> str:
     """Compose's interpolation: ${VAR}, ${VAR:-default}, ${VAR:?error}."""
     def value(match: re.Match[str]) -> str:
@@ -44,8 +58,8 @@ def substitute(text: str, env: dict[str, str]) -> str:
     return VARIABLE.sub(value, text)
 
 
-def resolved() -> dict[str, Any]:
-    return yaml.safe_load(substitute(COMPOSE_TEXT, example_env()))
+def resolved(env: dict[str, str] | None = None) -> dict[str, Any]:
+    return yaml.safe_load(substitute(COMPOSE_TEXT, example_env() if env is None else env))
 
 
 def test_the_file_follows_the_compose_specification():
@@ -82,7 +96,7 @@ def test_named_volumes_are_declared_and_used():
 
 def facmon_commands() -> list[tuple[str, list[str]]]:
     commands = []
-    for name, service in SERVICES.items():
+    for name, service in resolved()["services"].items():
         for command in (service.get("command"), service.get("healthcheck", {}).get("test", [None])[1:]):
             if command and command[0] == "facmon":
                 commands.append((name, command))
@@ -148,7 +162,7 @@ def test_grafana_is_provisioned_from_the_repository_and_locked_down():
 def test_facmon_services_start_with_valid_settings(service, monkeypatch):
     for key in [key for key in __import__("os").environ if key.startswith("FACMON_")]:
         monkeypatch.delenv(key)
-    environment = resolved()["services"][service]["environment"]
+    environment = resolved(filled_env(simulator=True))["services"][service]["environment"]
     for key, value in environment.items():
         monkeypatch.setenv(key, str(value))
     settings = load_settings()
@@ -163,21 +177,33 @@ def test_facmon_services_start_with_valid_settings(service, monkeypatch):
 
 
 def test_the_broker_accounts_match_the_registry_and_the_environment():
-    services = resolved()["services"]
+    services = resolved(filled_env(simulator=True))["services"]
     config = services["broker-config"]
     mounts = {target: source for _, source, target in bind_mounts({"broker-config": config})}
     integrators = yaml.safe_load((ROOT / mounts["/etc/facmon/integrators.yaml"]).read_text())
     registry = load_registry(ROOT / mounts["/etc/facmon/registry.yaml"])
-    accounts = resolve_accounts(parse_integrators(integrators), registry)
+    args = build_parser().parse_args(config["command"][1:])
+    assert args.simulator == "yes"
+    simulator = PasswordSource(password_env=SIMULATOR_PASSWORD_ENV)
+    accounts = resolve_accounts(parse_integrators(integrators), registry, simulator=simulator)
     assert {account.secret.password_env for account in accounts} == set(config["environment"])
     users = {account.username: account for account in accounts}
     for service in ("ingest", "analytics", "simulator"):
         url = load_settings({"mqtt_url": services[service]["environment"]["FACMON_MQTT_URL"]}).mqtt
         assert url.username in users, f"{service} logs in as {url.username}, which broker-config does not create"
+        assert users[url.username].is_service, service
+        assert url.port == 1884, f"{service} must use the services' listener"
         secret = config["environment"][users[url.username].secret.password_env]
         assert url.password is not None
         assert url.password.get_secret_value() == secret
-    assert users["simulator"].facilities == tuple(sorted(f.id for f in registry))
+    assert users[SIMULATOR_USER].facilities == tuple(sorted(f.id for f in registry))
+    without = build_parser().parse_args(resolved(filled_env())["services"]["broker-config"]["command"][1:])
+    assert without.simulator == "no"  # the simulator's account exists only when asked for
+
+
+def test_published_ports_are_on_loopback_only():
+    published = {name: service["ports"] for name, service in SERVICES.items() if "ports" in service}
+    assert published == {"mosquitto": ["127.0.0.1:1883:1883"], "grafana": ["127.0.0.1:3000:3000"]}
 
 
 def test_mosquitto_reads_what_broker_config_writes():
