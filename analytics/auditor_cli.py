@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import logging
+import os
 import sys
 from datetime import date
 from pathlib import Path
@@ -117,8 +118,19 @@ def cmd_report(args: argparse.Namespace) -> int:
         return EXIT_OK
     path = Path(args.output or f"facmon-report-{as_of.isoformat()}.{args.format}")
     try:
-        path.write_bytes(data)
+        write_report(path, data)
     except OSError as exc:
         raise CommandError(f"cannot write {path}: {exc.strerror or exc}") from None
     print(f"wrote the {args.format} report as of {as_of} to {path}", file=sys.stderr)
     return EXIT_OK
+
+
+REPORT_MODE = 0o640  # evidence about named facilities and people: not for every local user
+
+
+def write_report(path: Path, data: bytes) -> None:
+    """Write the report readable by owner and group only, never through a symbolic link planted at `path`."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, REPORT_MODE)
+    with os.fdopen(fd, "wb") as handle:
+        os.fchmod(handle.fileno(), REPORT_MODE)  # an existing file keeps its mode otherwise
+        handle.write(data)

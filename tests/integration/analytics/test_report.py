@@ -71,6 +71,7 @@ def test_html_report_shows_the_flagged_facilities_with_charts(seeded, env, tmp_p
     done = facmon("report", "--format", "html", "--as-of", D.isoformat(), "--output", str(out), env=env)
     assert done.returncode == 0, done.stderr
     assert f"wrote the html report as of {D} to {out}" in done.stderr
+    assert out.stat().st_mode & 0o777 == 0o640  # evidence: owner and group only
     page = parse(out.read_text(encoding="utf-8"))
     assert set(page.articles) == {f"f-{LIB}", f"f-{COMM}"}
     idle = page.articles[f"f-{LIB}"]

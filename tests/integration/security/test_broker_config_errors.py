@@ -50,8 +50,11 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureF
          "on one line"),
         (GOOD_SECRET, {"T_PW_ANALYTICS": GOOD_SECRET},
          "ingester (facmon-ingest): environment variable T_PW_INGEST is not set"),
+        ("change-me-mqtt-simulator\n", None, "integrators[0] (alpha): file {dir}/alpha.pw holds an example password"),
+        (GOOD_SECRET, {"T_PW_ANALYTICS": GOOD_SECRET, "T_PW_INGEST": "change-me-mqtt-ingest"},
+         "ingester (facmon-ingest): environment variable T_PW_INGEST holds an example password"),
     ],
-    ids=["short", "two-lines", "env-missing"],
+    ids=["short", "two-lines", "env-missing", "example-file", "example-env"],
 )
 def test_a_bad_secret_writes_nothing_and_is_named_but_never_shown(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], secret: str,
@@ -84,3 +87,29 @@ def test_a_loose_secret_file_is_warned_about(
     assert code == 0, out
     assert f"warning: password file {tmp_path}/alpha.pw can be read by other users" in out
     assert GOOD_SECRET not in out + "".join(p.read_text() for p in (tmp_path / "out").iterdir())
+
+
+@pytest.mark.parametrize("name", ["passwd", "acl", "dynsec.json", "mosquitto.conf"])
+def test_a_planted_symlink_is_refused_and_its_target_left_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    target = tmp_path / "elsewhere"
+    target.write_text("precious\n")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / name).symlink_to(target)
+    code, out = run(tmp_path, monkeypatch, capsys, secret=GOOD_SECRET)
+    assert code == 1, out
+    assert f"{name} is a symbolic link; remove it (nothing was written)" in out
+    assert target.read_text() == "precious\n"
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [name]
+
+
+def test_a_symlinked_output_directory_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "out").symlink_to(tmp_path / "real")
+    code, out = run(tmp_path, monkeypatch, capsys, secret=GOOD_SECRET)
+    assert code == 1, out
+    assert "a symbolic link is refused" in out
+    assert list((tmp_path / "real").iterdir()) == []
