@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from facmon.settings import MqttUrl, SettingsError, load_settings, parse_duration
+from facmon.settings import MqttUrl, SettingsError, is_example_password, load_settings, parse_duration
 
 SECRET = "s3cr3t-Pa55"
 
@@ -337,3 +337,26 @@ def test_config_file_is_a_directory(monkeypatch, tmp_path):
 def test_config_file_not_utf8(monkeypatch, tmp_path):
     config(tmp_path, monkeypatch, b"influx_db: caf\xe9\n")
     assert error_of().startswith("FACMON_CONFIG: ")
+
+
+def test_the_example_env_placeholders_are_refused_wherever_a_password_is_read(monkeypatch) -> None:
+    from tests.unit.test_compose import example_env
+
+    for key in [key for key in os.environ if key.startswith("FACMON_")]:
+        monkeypatch.delenv(key)
+    assert all(is_example_password(value) for key, value in example_env().items() if "PASSWORD" in key)
+    for overrides in ({"mqtt_url": "mqtt://u:change-me-mqtt-ingest@h:1884"},
+                      {"influx_user": "u", "influx_password": "change-me-influx-ingest"},
+                      {"smtp_url": "smtps://u:Change-Me-x@mail:465"}):
+        with pytest.raises(SettingsError, match="example password"):
+            load_settings(overrides)
+
+
+def test_an_smtp_login_over_plain_smtp_draws_a_warning(monkeypatch) -> None:
+    for key in [key for key in os.environ if key.startswith("FACMON_")]:
+        monkeypatch.delenv(key)
+    plain = load_settings({"smtp_url": "smtp://mail:25", "smtp_user": "u", "smtp_password": "a-real-secret-1"})
+    assert plain.cleartext_warnings() == ["FACMON_SMTP_URL is plain smtp:// with a login: the mail password "
+                                          "crosses the network unencrypted; use smtp+starttls:// or smtps://"]
+    assert load_settings({"smtp_url": "smtp+starttls://u:a-real-secret-1@mail"}).cleartext_warnings() == []
+    assert load_settings({"smtp_url": "smtp://mail:25"}).cleartext_warnings() == []
