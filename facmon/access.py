@@ -301,7 +301,7 @@ def mosquitto_conf_text(listener: Listener, password_file: str, acl_file: str, s
         f"password_file {password_file}",
         f"acl_file {acl_file}",
         "",
-        "# ---- deploy/mosquitto/facmon.conf ----",
+        "# ---- facmon/resources/facmon.conf ----",
         shipped.rstrip("\n"),
     ]
     return "\n".join(lines) + "\n"
