@@ -509,7 +509,8 @@ class LocalInfluxDB(_LocalServer):
             headers["Authorization"] = f"Basic {token}"
         req = urllib.request.Request(url, data=data, headers=headers, method="POST")  # noqa: S310
         with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310
-            return resp.read().decode()
+            answer: bytes = resp.read()
+        return answer.decode()
 
     def query(self, q: str, db: str | None = None) -> dict[str, Any]:
         """Run InfluxQL via POST /query (as admin when auth is on) and return the decoded JSON."""
