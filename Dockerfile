@@ -6,7 +6,7 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends mosquitto \
     && rm -rf /var/lib/apt/lists/*
 
-# An editable install keeps deploy/ and examples/ where facmon looks for them (beside its packages).
+# A normal install: the files facmon reads at run time (broker settings, sample county) are package data.
 WORKDIR /opt/facmon
 COPY pyproject.toml README.md ./
 COPY facmon ./facmon
@@ -14,9 +14,7 @@ COPY sensors ./sensors
 COPY ingest ./ingest
 COPY analytics ./analytics
 COPY dashboards ./dashboards
-COPY deploy ./deploy
-COPY examples ./examples
-RUN pip install --no-cache-dir -e ".[grafana]" \
+RUN pip install --no-cache-dir ".[grafana]" \
     && useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin facmon \
     && install -d -o 1883 -g 1883 -m 0750 /var/lib/facmon/broker
 

@@ -28,6 +28,7 @@ from analytics.alerts import (
     FacilityAlerts,
     Notice,
     Outcome,
+    Review,
     decide,
     delivery_counts,
     detector_names,
@@ -82,7 +83,7 @@ class _Job:
 
 
 def _new_jobs(run: AnalysisRun, registry: Registry, directory: Directory, states: dict[str, FacilityAlerts],
-              found: dict[str, list[reviews.Review]], settings: Settings, summary: RunSummary) -> list[_Job]:
+              found: dict[str, list[Review]], settings: Settings, summary: RunSummary) -> list[_Job]:
     jobs = []
     now = time.time_ns()
     for result in run.facilities:

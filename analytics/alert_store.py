@@ -49,7 +49,7 @@ def _date(text: object) -> date | None:
 def alert_record(row: dict[str, Any]) -> AlertRecord | None:
     """A row of ``alert`` as a record; rows with an unknown kind or status (a newer facmon's) are skipped."""
     try:
-        kind, status = Kind(row.get("kind")), Status(row.get("status"))
+        kind, status = Kind(row.get("kind", "")), Status(row.get("status", ""))
     except ValueError:
         return None
     as_of = _date(row.get("as_of"))
@@ -74,7 +74,7 @@ def latest_alerts(client: InfluxClient) -> list[AlertRecord]:
 
 def delivery_record(row: dict[str, Any]) -> DeliveryRecord | None:
     try:
-        kind, outcome = Kind(row.get("kind")), Outcome(row.get("outcome"))
+        kind, outcome = Kind(row.get("kind", "")), Outcome(row.get("outcome", ""))
     except ValueError:
         return None
     return DeliveryRecord(
@@ -95,8 +95,10 @@ def deliveries_since(client: InfluxClient, since_ns: int) -> list[DeliveryRecord
 def alert_line(record: AlertRecord) -> str:
     tags = {"facility": record.facility, "kind": record.kind.value, "status": record.status.value,
             "region": record.region, "type": record.type}
-    fields = {"as_of": record.as_of.isoformat(), "message": record.message, "reasons": record.reasons,
-              "recipients": ",".join(record.recipients), "delivered": record.delivered, "failed": record.failed}
+    fields: dict[str, str | int] = {
+        "as_of": record.as_of.isoformat(), "message": record.message, "reasons": record.reasons,
+        "recipients": ",".join(record.recipients), "delivered": record.delivered, "failed": record.failed,
+    }
     if record.kind.track == "integrity":
         fields["detectors"] = ",".join(record.detectors)
     return line(ALERT, tags, fields, record.time_ns)

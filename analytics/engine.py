@@ -62,16 +62,17 @@ def group_figures(
     """(current, previous) Figures for each facility of the group."""
     grids, first_days = [], []
     for facility in group:
-        current, previous = windows(as_of, days, facility.timezone)
-        grids.append((slot_grid(facility, previous.first_day, current.last_day), current.first_day.toordinal()))
-        first_days.append(current.first_day.toordinal())
+        current_window, previous_window = windows(as_of, days, facility.timezone)
+        start = current_window.first_day.toordinal()
+        grids.append((slot_grid(facility, previous_window.first_day, current_window.last_day), start))
+        first_days.append(start)
     frame = figures.grid_frame(grids)
     open_rows = frame[~frame["closed"].to_numpy()]
     wanted = open_rows[["fac", "day"]].drop_duplicates()
     stored = Days.empty()
     if mode in (RollupMode.USE, RollupMode.READ) and len(wanted):
-        first = date.fromordinal(int(wanted["day"].min()))
-        stored = source.rollup(group, wanted, first, date.fromordinal(int(wanted["day"].max())))
+        earliest = date.fromordinal(int(wanted["day"].min()))
+        stored = source.rollup(group, wanted, earliest, date.fromordinal(int(wanted["day"].max())))
     if len(stored.table):
         have = stored.table.index
         pairs = pd.MultiIndex.from_arrays([open_rows["fac"].to_numpy(), open_rows["day"].to_numpy()])

@@ -63,8 +63,8 @@ def assess(days: Days, facilities: Sequence[Facility], limits: Sequence[Threshol
         peers = min(c.late_min_peers for c in checks)
         for code, lateness in integrity_network.lateness(days.arrivals, late_limit, peers).items():
             f = figures[code]
-            finding = integrity_network.late_arrival(lateness, checks[code], f.open_hours, f.covered_hours,
-                                                     limits[code].min_coverage)
-            if finding is not None:
-                found[code].append(finding)
+            late = integrity_network.late_arrival(lateness, checks[code], f.open_hours, f.covered_hours,
+                                                  limits[code].min_coverage)
+            if late is not None:
+                found[code].append(late)
     return [Integrity(tuple(sorted(items, key=lambda x: ORDER.index(x.detector)))) for items in found]

@@ -53,7 +53,8 @@ def empty_arrivals() -> pd.DataFrame:
 
 def _column(readings: pd.DataFrame, name: str) -> np.ndarray:
     if name in readings.columns:
-        return readings[name].to_numpy(np.float64)
+        values: np.ndarray = readings[name].to_numpy(np.float64)  # pandas is untyped here (pyproject.toml)
+        return values
     return np.full(len(readings), np.nan)
 
 

@@ -52,7 +52,7 @@ class IntegrityThresholds(BaseModel):
 
 def _optional(info: FieldInfo) -> Any:
     """The field's type and bounds, or None."""
-    return (Annotated[info.annotation, *info.metadata] | None, None)  # type: ignore[name-defined]
+    return (Annotated[info.annotation, *info.metadata] | None, None)
 
 
 #: The same keys, each optional: a type's ``integrity:`` names only the thresholds it changes.

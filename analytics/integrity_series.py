@@ -178,8 +178,8 @@ def flat_line_all(own: OwnDays, limits: Sequence[IntegrityThresholds]) -> dict[i
     if not (days >= _limit(limits, "flat_min_days")).any():
         return {}
     # Each facility's longest run: most slots, then the highest value (NaN last), then the earliest day.
-    level = value[hit]
-    order = hit[np.lexsort((np.where(np.isnan(level), 0.0, -level), np.isnan(level), -slots[hit], checks.fac[hit]))]
+    levels = value[hit]
+    order = hit[np.lexsort((np.where(np.isnan(levels), 0.0, -levels), np.isnan(levels), -slots[hit], checks.fac[hit]))]
     longest = order[_firsts(checks.fac[order])]
     found: dict[int, Finding] = {}
     for row in longest.tolist():
@@ -203,7 +203,8 @@ def _alike_days(vectors: np.ndarray, tolerance: float) -> np.ndarray:
     level = np.maximum(vectors[:, None, :], vectors[None, :, :])
     close = (diff <= tolerance * level + 1e-9).all(axis=2)
     np.fill_diagonal(close, False)
-    return close.any(axis=1)
+    alike: np.ndarray = close.any(axis=1)
+    return alike
 
 
 def copied_days_all(own: OwnDays, limits: Sequence[IntegrityThresholds]) -> dict[int, Finding]:

@@ -45,7 +45,7 @@ def _plain(obj: Any) -> dict[str, Any]:
 
 
 def figures_dict(figures: Figures) -> dict[str, Any]:
-    return _round(_plain(figures))
+    return {key: _round(value) for key, value in _plain(figures).items()}
 
 
 def integrity_dict(integrity: Integrity) -> dict[str, Any]:

@@ -105,7 +105,7 @@ def status_rows(client: InfluxClient, as_of: date, registry: Registry | None, re
         if prefix and where != prefix and not where.startswith(prefix + "/"):
             continue
         try:
-            status = Status(row.get("status"))
+            status = Status(row.get("status", ""))
         except ValueError:
             continue
         facility = registry.get(fid) if registry is not None else None
@@ -165,8 +165,8 @@ def _local_day(ns: int, timezone: str) -> date:
 def daily_use(client: InfluxClient, facilities: Sequence[StatusRow]) -> dict[str, DailyUse]:
     """Daily use over each facility's window, for facilities grouped by window (time zone and dates)."""
     groups: dict[Window, list[str]] = {}
-    for row in facilities:
-        groups.setdefault(row.window, []).append(row.facility)
+    for facility in facilities:
+        groups.setdefault(facility.window, []).append(facility.facility)
     out: dict[str, DailyUse] = {}
     for window, ids in groups.items():
         days = tuple(window.first_day + timedelta(days=i) for i in range(window.days))

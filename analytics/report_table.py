@@ -88,7 +88,7 @@ def counts(rows: Sequence[StatusRow], key: Callable[[StatusRow], str]) -> list[l
     for row in rows:
         tally.setdefault(key(row), dict.fromkeys(statuses, 0))[row.status.value] += 1
     body = [[name, *(tally[name][s] for s in statuses), sum(tally[name].values())] for name in sorted(tally)]
-    totals = ["all", *(sum(r[i + 1] for r in body) for i in range(len(statuses))), len(rows)]
+    totals = ["all", *(sum(counted[s] for counted in tally.values()) for s in statuses), len(rows)]
     return [["", *statuses, "total"], *body, totals]
 
 

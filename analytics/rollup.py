@@ -59,7 +59,8 @@ def day_key(facility: Facility, ordinal: int) -> str:
 def _keys_for(facilities: Sequence[Facility], fac: np.ndarray, day: np.ndarray) -> np.ndarray:
     """day_key for many (facility code, day ordinal) pairs at once."""
     table = np.array([week_keys(f) for f in facilities], dtype=object).reshape(len(facilities), 7)
-    return table[fac, (day - 1) % 7]  # ordinal 1 (0001-01-01) was a Monday
+    keys: np.ndarray = table[fac, (day - 1) % 7]  # ordinal 1 (0001-01-01) was a Monday
+    return keys
 
 
 def day_ns(ordinal: int) -> int:

@@ -55,7 +55,7 @@ class Overrides(BaseModel):
     idle_day_share: Fraction | None = None
     min_occupancy_rate: Fraction | None = None
     min_visits_per_capacity: float | None = Field(default=None, ge=0, le=100, allow_inf_nan=False)
-    integrity: IntegrityOverrides | None = None  # type: ignore[valid-type]
+    integrity: IntegrityOverrides | None = None
 
 
 class Rules(BaseModel):

@@ -182,7 +182,7 @@ def sensor_panels(grid: Grid) -> list[Panel]:
     return [timeline, table]
 
 
-def annotations() -> tuple[Annotation, ...]:
+def facility_annotations() -> tuple[Annotation, ...]:
     alerts = (f'SELECT "message", "kind", "status" FROM {ident(c.ALERT)} '
               f"WHERE {FACILITY} AND $timeFilter")
     reviews = (f'SELECT "note", "disposition", "reviewer" FROM {ident(c.REVIEW)} '
@@ -210,5 +210,5 @@ def build() -> Dashboard:
                     "flag and sensors.",
         panels=tuple(panels),
         variables=(c.region_variable(), c.type_variable(), c.facility_variable(multi=False), tz_variable()),
-        annotations=annotations(),
+        annotations=facility_annotations(),
     )

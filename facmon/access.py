@@ -455,7 +455,7 @@ def mosquitto_conf_text(
         f"plugin {files.plugin}",
         f"plugin_opt_config_file {files.dynsec_file}",
         "",
-        "# ---- deploy/mosquitto/facmon.conf ----",
+        "# ---- facmon/resources/facmon.conf ----",
         shipped.rstrip("\n"),
         "",
         "# ---- limits (facmon.access: derived from the contract's payload limit) ----",

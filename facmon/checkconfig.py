@@ -82,25 +82,22 @@ def check_broker(settings: Settings, timeout: float = 5.0) -> Check:
         client.tls_set_context(context)
     answer: list[object] = []
     client.on_connect = lambda _c, _u, _f, reason, _p: answer.append(reason)
-    try:
-        client.connect(url.host, url.port, keepalive=max(5, int(timeout) * 2))
-    except OSError as exc:
-        client._reset_sockets()
-        return Check("broker", False, f"{where}: {explain_connect_error(exc)}")
-    deadline = time.monotonic() + timeout
     lost = False
     try:
+        client.connect(url.host, url.port, keepalive=max(5, int(timeout) * 2))
+        deadline = time.monotonic() + timeout
         while not answer and time.monotonic() < deadline:
             if client.loop(timeout=0.1) not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_AGAIN):
                 lost = True
                 break
-    except OSError as exc:  # the handshake of a TLS socket can still fail on the first read
+    except OSError as exc:  # refused, unknown host; the handshake of a TLS socket can still fail on the first read
         return Check("broker", False, f"{where}: {explain_connect_error(exc)}")
     finally:
         if answer:
             client.disconnect()
             client.loop(timeout=0.1)
-        client._reset_sockets()  # paho leaves sockets open after a failed login; close them all
+        if (sock := client.socket()) is not None:  # paho may leave it open (no answer, a failed login): close it
+            sock.close()  # now; the loop's wake-up socket pair goes with the client (paho's __del__)
     if not answer:
         hint = "" if url.tls else " (if that port is a TLS listener, use mqtts://)"
         what = "closed the connection" if lost else f"did not answer within {timeout:g} s"

@@ -195,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser(
         "demo", help="the sample county's last 28 days through the whole system, then stop (`make demo`)",
         description="Start Mosquitto and InfluxDB in a temporary directory (or use those of FACMON_MQTT_URL and "
-                    "FACMON_INFLUX_URL), the ingester, backfill examples/county.yaml, analyze it, print the "
+                    "FACMON_INFLUX_URL), the ingester, backfill facmon/resources/county.yaml, analyze it, print the "
                     "flagged facilities, write the evidence report, and stop everything.")
     demo.add_argument("--output", type=Path, metavar="DIR", help="where the report goes (default ./demo-output)")
     demo.add_argument("--keep-running", action="store_true", help="keep the stack up until Ctrl-C")

@@ -1,7 +1,7 @@
 """`facmon demo` (`make demo`): the sample county's last 28 days through the whole system, in one command.
 
 Starts Mosquitto and InfluxDB in a temporary directory (or uses those of FACMON_MQTT_URL / FACMON_INFLUX_URL),
-runs the ingester, backfills examples/county.yaml with the simulator, waits until InfluxDB holds every reading,
+runs the ingester, backfills the sample county with the simulator, waits until InfluxDB holds every reading,
 runs `facmon analyze`, prints the flagged facilities and those whose data look forged, writes the evidence
 report, and stops all it started, on Ctrl-C too. Each step is glue over the module that does the work:
 facmon.demo_stack (servers, ingester), sensors.publisher (backfill), analytics (analyze, report),
@@ -26,12 +26,13 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from facmon import demo_view as view
+from facmon import resources
 from facmon.demo_console import Steps, compose_available, interrupts
 from facmon.demo_stack import DemoError, Servers, forget_session, ingester, log_tail, servers, wait_for_readings
 from facmon.localstack import INSTALL_HINT, ServerStartError, ServerUnavailable
 from sensors.registry import Registry, load_registry
 
-COUNTY = Path(__file__).resolve().parent.parent / "examples" / "county.yaml"
+COUNTY = resources.sample_county()
 WINDOW_DAYS = 28
 SEED = 1
 WAIT_TIMEOUT = 120.0  # for the last readings to reach InfluxDB once the backfill is done

@@ -119,7 +119,8 @@ def forget_session(settings: Settings, timeout: float = 5.0) -> bool:
     except (OSError, ValueError):  # ValueError: also ingest.mqtt.MqttSetupError (the CA file)
         return False
     finally:
-        client._reset_sockets()  # as facmon.checkconfig: paho leaves the socket open after a failed login
+        if (sock := client.socket()) is not None:  # as facmon.checkconfig: paho may leave it open
+            sock.close()
     return bool(answer and answer[0])
 
 

@@ -22,7 +22,7 @@ MIN_REASON_WIDTH = 30
 def is_flagged(facility: Facility) -> bool:
     """IDLE, UNDERUSED or NO_DATA: what someone has to act on (analytics.model.Status.flagged)."""
     try:
-        return Status(facility.get("status")).flagged
+        return Status(facility.get("status", "")).flagged
     except ValueError:
         return False
 

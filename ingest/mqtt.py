@@ -12,7 +12,7 @@ This relies on paho internals (`_packet_read`, `_in_packet`, `_packet_handle`, `
 pinned below 2.3 in pyproject.toml; the integration tests run this path against a real Mosquitto.
 
 The ingester speaks MQTT 3.1.1 (v5 adds a Properties object per PUBLISH). Its in-flight window is therefore the
-broker's `max_inflight_messages` (deploy/mosquitto/facmon.conf), and its session a 3.1.1 persistent session
+broker's `max_inflight_messages` (facmon/resources/facmon.conf), and its session a 3.1.1 persistent session
 (clean_session=False), kept by Mosquitto until `persistent_client_expiration`, if set.
 """
 

@@ -8,6 +8,7 @@ import threading
 import time
 from typing import Any
 
+import paho.mqtt.client as paho
 from paho.mqtt.reasoncodes import ReasonCode
 
 from facmon.settings import Settings
@@ -108,7 +109,7 @@ class Ingester:
         log.info("registry reloaded: %d facilities", len(registry))
 
     # -- paho callbacks (MQTT thread) ------------------------------------------------------------------------
-    def _on_connect(self, client: BufferedClient, userdata: Any, flags: Any, reason: ReasonCode, props: Any) -> None:
+    def _on_connect(self, client: paho.Client, userdata: Any, flags: Any, reason: ReasonCode, props: Any) -> None:
         if reason.is_failure:
             log.error("broker %s refused the connection: %s", self.settings.mqtt.redacted(), reason)
             return
@@ -128,7 +129,7 @@ class Ingester:
             log.info("connected to %s, new session, subscribed to %s", self.settings.mqtt.redacted(), topic)
         self.connected.set()
 
-    def _on_disconnect(self, client: BufferedClient, userdata: Any, flags: Any, reason: ReasonCode, props: Any) -> None:
+    def _on_disconnect(self, client: paho.Client, userdata: Any, flags: Any, reason: ReasonCode, props: Any) -> None:
         self.connected.clear()
         if reason.value != 0:
             log.warning("disconnected from the broker (%s); reconnecting", reason)

@@ -357,9 +357,11 @@ class Registry(BaseModel):
 
 def _keys_at(loc: Loc) -> list[str]:
     """The keys allowed where an unknown key was found, to suggest the one probably meant."""
-    model: type[BaseModel] | None = {1: Registry, 3: Facility}.get(len(loc))
+    by_depth: dict[int, type[BaseModel]] = {1: Registry, 3: Facility}
+    model = by_depth.get(len(loc))
     if len(loc) in (4, 5) and loc[0] == "facilities":
-        model = {(4, "location"): Location, (5, "closures"): Closure}.get((len(loc), loc[2]))
+        nested: dict[tuple[int, int | str], type[BaseModel]] = {(4, "location"): Location, (5, "closures"): Closure}
+        model = nested.get((len(loc), loc[2]))
     return [info.alias or name for name, info in model.model_fields.items()] if model else []
 
 
@@ -462,7 +464,8 @@ class _StrictLoader(_SafeLoader):  # type: ignore[valid-type,misc]
             if duplicate:
                 problem = f"found duplicate key {key!r}"
                 raise yaml.constructor.ConstructorError(None, None, problem, key_node.start_mark)
-        return super().construct_mapping(node, deep=deep)
+        mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)  # the stubs say Any
+        return mapping
 
 
 def read_yaml(text: str, source: str) -> object:

@@ -23,7 +23,7 @@ def _shipped_inflight_window() -> int:
     raise AssertionError(f"{SHIPPED_MOSQUITTO_CONF} sets no max_inflight_messages")
 
 
-#: max_inflight_messages in deploy/mosquitto/facmon.conf; the crash test's bound on readings processed twice
+#: max_inflight_messages in facmon/resources/facmon.conf; the crash test's bound on readings processed twice
 #: (Mosquitto 2.0.11 does not itself keep the in-flight count to it: docs/reliability.md).
 BROKER_INFLIGHT_WINDOW = _shipped_inflight_window()
 _CHINA = timezone(timedelta(hours=8))

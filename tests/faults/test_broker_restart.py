@@ -10,7 +10,7 @@ single-reading messages the ingester would have everything before the broker sto
 itself (paho's backoff) and resumes its session; the publisher reconnects and resends what was not acknowledged.
 
 Only a clean stop (SIGTERM) is tested: after a crash Mosquitto restores its last autosave (autosave_interval 30 in
-deploy/mosquitto/facmon.conf), so what it acknowledged since then is lost — see docs/reliability.md.
+facmon/resources/facmon.conf), so what it acknowledged since then is lost — see docs/reliability.md.
 """
 
 from __future__ import annotations

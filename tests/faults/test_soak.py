@@ -1,6 +1,6 @@
 """Soak: FACMON_SOAK_SECONDS (default 300) of steady traffic; memory stays flat and no work piles up.
 
-The rate. The sample county (examples/county.yaml: 60 facilities, 1-3 sensors each, one reading per sensor per
+The rate. The sample county (facmon/resources/county.yaml: 60 facilities, 1-3 sensors each, one reading per sensor per
 15 minutes) sends about 0.13 messages a second, so twice its real rate is ~0.27/s: 80 messages in five minutes,
 far too few to show a leak. The soak runs at 200 readings a second instead — 60,000 readings, about five days of
 that county's traffic, or the steady rate of ~90,000 sensors reporting every 15 minutes (a province) — over a

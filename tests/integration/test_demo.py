@@ -1,6 +1,6 @@
 """`facmon demo` end to end, as `make demo` runs it: real Mosquitto, InfluxDB and ingester, the whole sample county.
 
-What the demo prints is checked against what examples/county.yaml says each facility's sensors do (its
+What the demo prints is checked against what facmon/resources/county.yaml says each facility's sensors do (its
 `simulation.profile`), derived here from the file, so a county edited tomorrow is checked the same way.
 """
 
@@ -24,13 +24,14 @@ from openpyxl import load_workbook
 from paho.mqtt.enums import CallbackAPIVersion
 
 from facmon.localstack import LocalInfluxDB, LocalMosquitto, ServerUnavailable, require_binary
+from facmon.resources import sample_county
 from sensors.registry import Facility, load_registry
 from tests.conftest import server_missing
 
 pytestmark = pytest.mark.servers
 
 REPO = Path(__file__).resolve().parents[2]
-COUNTY = load_registry(REPO / "examples" / "county.yaml")
+COUNTY = load_registry(sample_county())
 WINDOW_DAYS = 28
 #: What each honest profile makes of a facility (docs/simulator.md); other profiles are not flagged.
 FLAGGING_PROFILES = {"underused": "UNDERUSED", "idle": "IDLE", "night_only": "IDLE", "offline": "NO_DATA"}
@@ -283,7 +284,7 @@ def test_the_ingesters_session_is_forgotten_after_it_stopped(
 
     client_id = f"facmon-demo-{uuid.uuid4().hex[:8]}"
     settings = load_settings({"mqtt_url": mosquitto.url, "influx_url": influxdb.url, "influx_db": influx_db_name,
-                              "registry": str(REPO / "examples" / "county.yaml"), "mqtt_client_id": client_id,
+                              "registry": str(sample_county()), "mqtt_client_id": client_id,
                               "topic_prefix": f"t{uuid.uuid4().hex[:8]}/v1"})
     with ingester(tmp_path, settings) as process:
         assert process.running

@@ -29,6 +29,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from facmon.cli import main
 from facmon.localstack import LocalInfluxDB, LocalMosquitto
+from facmon.resources import sample_county
 from facmon.settings import Settings, load_settings
 from ingest.service import Ingester
 from sensors.publisher import Fleet, backfill
@@ -50,7 +51,7 @@ facilities:
   - {{id: sim-care, name: 模拟照料中心, type: elderly_care, region: zhejiang/test, capacity: 40,
       opening_hours: {ALL_DAY}, simulation: {{profile: flaky}}}}
 """
-COUNTY = REPO / "examples" / "county.yaml"
+COUNTY = sample_county()
 COUNTY_AS_OF = date(2026, 11, 28)  # the window docs/simulator.md's table is for (the renovation's dates are fixed)
 SUMMARY = re.compile(r"(backfill|live)(?: \(interrupted\))?: ([\d,]+) readings in ([\d,]+) messages \(([\d,]+) bad\)")
 

@@ -23,6 +23,7 @@ from typing import Any
 import orjson
 import pytest
 
+from facmon.resources import sample_county
 from sensors.contract import TopicGrammar
 from sensors.parse import MessageParser
 from sensors.registry import Facility, Registry, load_registry, parse_registry
@@ -31,7 +32,7 @@ from sensors.simprofiles import PROFILES, RHYTHMS, open_minutes_before, week_spa
 from sensors.simulate import BAD_KINDS, Message, day_messages, messages
 
 REPO = Path(__file__).resolve().parents[2]
-COUNTY = REPO / "examples" / "county.yaml"
+COUNTY = sample_county()
 FIRST_DAY = date(2026, 10, 31)  # a 28-day window ending with 2026-11-27, inside the county's renovation closure
 DAYS = 28
 GRAMMAR = TopicGrammar("facmon/v1")

@@ -1,5 +1,5 @@
 """False alarms: the sample county's honest profiles over 28 days raise no integrity flag, and each forged
-profile present in examples/county.yaml is caught by its detector (docs/analytics.md, *Data integrity*)."""
+profile present in facmon/resources/county.yaml is caught by its detector (docs/analytics.md, *Data integrity*)."""
 
 from __future__ import annotations
 
