@@ -464,10 +464,6 @@ def mosquitto_conf_text(
     return "\n".join(lines) + "\n"
 
 
-
-    return "\n".join(lines) + "\n"
-
-
 def influx_grants(database: str, ingest_user: str, analytics_user: str) -> list[str]:
     """InfluxQL an admin runs once users exist: the ingester writes only; analytics reads and writes statuses."""
     for user in (ingest_user, analytics_user):
