@@ -152,6 +152,9 @@ class Settings(BaseSettings):
     topic_prefix: str = Field(default="facmon/v1", description="Topic prefix, e.g. facmon/v1")
     influx_url: str = Field(default="http://127.0.0.1:8086", description="InfluxDB base URL (v1 API)")
     influx_db: str = Field(default="facmon", description="InfluxDB database (or v1-mapped bucket)")
+    influx_evidence_db: str | None = Field(
+        default=None, description="Database of statuses, alerts, reviews and the rollup (default <influx_db>_evidence)"
+    )
     influx_token: SecretStr | None = Field(default=None, description="Token (InfluxDB 2.x/3.x v1 API)")
     influx_user: str | None = Field(default=None, description="InfluxDB user")
     influx_password: SecretStr | None = Field(default=None, description="InfluxDB password")
@@ -229,10 +232,10 @@ class Settings(BaseSettings):
             raise ValueError("must not hold credentials: use FACMON_INFLUX_USER/PASSWORD or FACMON_INFLUX_TOKEN")
         return value.rstrip("/")
 
-    @field_validator("influx_db")
+    @field_validator("influx_db", "influx_evidence_db")
     @classmethod
-    def _check_db(cls, value: str) -> str:
-        if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}", value):
+    def _check_db(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}", value):
             raise ValueError("must be letters, digits, '_', '.', '-' (at most 64)")
         return value
 
@@ -261,7 +264,15 @@ class Settings(BaseSettings):
             raise ValueError("FACMON_SMTP_PASSWORD needs FACMON_SMTP_USER")
         if self.mqtt_ca_file is not None and not self.mqtt.tls:
             raise ValueError("FACMON_MQTT_CA_FILE needs an mqtts:// FACMON_MQTT_URL")
+        if self.evidence_db == self.influx_db:
+            raise ValueError("FACMON_INFLUX_EVIDENCE_DB must differ from FACMON_INFLUX_DB: the ingester must not be "
+                             "able to write the evidence")
         return self
+
+    @property
+    def evidence_db(self) -> str:
+        """Where analytics and the auditors' tools keep what they write; the ingester has no grant on it."""
+        return self.influx_evidence_db or f"{self.influx_db}_evidence"
 
     def influx_auth(self) -> tuple[str, str] | None:
         """Credentials for InfluxDB's v1 API: (user, password), or ('', token) for 2.x/3.x tokens."""
