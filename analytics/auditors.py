@@ -26,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from analytics.webhook_guard import WebhookRefused, check_url, webhook_target
 from sensors.contract import ID_PATTERN, is_valid_id
 from sensors.registry import Facility, RegistryError, field_path, read_yaml
 
@@ -60,7 +61,7 @@ def _check_email(value: str) -> str:
 def _check_webhook(value: str) -> str:
     parts = urlsplit(value.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("must be an http:// or https:// URL")
+        raise ValueError("must be an https:// URL")
     return value.strip()
 
 
@@ -94,12 +95,20 @@ class Recipient(BaseModel):
     name: Text | None = None
     email: Annotated[tuple[Email, ...], BeforeValidator(_listed)] = ()
     webhook: Webhook | None = None
+    #: Per entry, never global: plain http, and addresses that are not public (analytics.webhook_guard).
+    allow_http: bool = Field(default=False, strict=True)
+    allow_private: bool = Field(default=False, strict=True)
     mqtt: bool = Field(default=False, strict=True)
 
     @model_validator(mode="after")
     def _some_channel(self) -> Recipient:
         if not (self.email or self.webhook or self.mqtt):
             raise ValueError("has no channel: give email, webhook and/or mqtt: true")
+        if self.webhook is not None:
+            try:
+                check_url(self.webhook, self.allow_http, self.allow_private)
+            except WebhookRefused as exc:
+                raise ValueError(f"webhook {webhook_target(self.webhook)}: {exc}") from None
         return self
 
     @property
@@ -189,7 +198,7 @@ def uncovered(directory: Directory, facilities: list[Facility]) -> list[str]:
 
 _KEYS = {
     "top": ("auditors", "departments", "evidence_url"),
-    "entry": ("id", "name", "regions", "email", "webhook", "mqtt"),
+    "entry": ("id", "name", "regions", "email", "webhook", "allow_http", "allow_private", "mqtt"),
 }
 
 
