@@ -10,7 +10,6 @@ import difflib
 import os
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -28,7 +27,7 @@ from pydantic import (
 
 from analytics.webhook_guard import WebhookRefused, check_url, webhook_target
 from sensors.contract import ID_PATTERN, is_valid_id
-from sensors.registry import Facility, RegistryError, field_path, read_yaml
+from sensors.registry import Facility, RegistryError, field_path, read_yaml_file
 
 _EMAIL_RE = re.compile(r"[^@\s,;<>\"']+@[^@\s,;<>\"']+\.[^@\s,;<>\"'.]+")
 _REGION_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}(?:/[a-z0-9][a-z0-9_-]{0,62})*")
@@ -250,11 +249,7 @@ def load_auditors(path: str | os.PathLike[str]) -> Directory:
     """Read and validate the auditors file at ``path``."""
     source = os.fspath(path)
     try:
-        text = Path(source).read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise AuditorsError(f"{source}: cannot read the file: {getattr(exc, 'strerror', None) or exc}") from None
-    try:
-        data = read_yaml(text, source)
+        data = read_yaml_file(source)
     except RegistryError as exc:
         raise AuditorsError(str(exc)) from None
     return parse_auditors(data, source)

@@ -28,7 +28,7 @@ from facmon.access import (
     resolve_accounts,
 )
 from facmon.localstack import SHIPPED_MOSQUITTO_CONF, require_binary
-from sensors.registry import Registry, RegistryError, read_yaml
+from sensors.registry import Registry, RegistryError, read_yaml_file
 
 MIN_PASSWORD_LENGTH = 12
 PASSWORD_FILE, ACL_FILE, CONF_FILE = "passwd", "acl", "mosquitto.conf"
@@ -54,11 +54,7 @@ def load_integrators(path: Path, registry: Registry) -> list[Account]:
     """Read and check the integrators file against the registry; AccessError lists every problem."""
     source = os.fspath(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise AccessError(f"cannot read the file: {getattr(exc, 'strerror', None) or exc}", source) from None
-    try:
-        data = read_yaml(text, source)
+        data = read_yaml_file(path)
     except RegistryError as exc:
         raise AccessError(exc.problems, source) from None
     return resolve_accounts(parse_integrators(data, source), registry, source)

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Annotated, Any, Self
 from urllib.parse import unquote, urlsplit
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -284,18 +283,19 @@ class Settings(BaseSettings):
 
 
 def _read_config_file(path: Path) -> dict[str, Any]:
+    from sensors import yamlload  # the one loader of every YAML input: size, alias and duplicate-key limits
+
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yamlload.load(yamlload.read_text(path, yamlload.CONFIG), yamlload.CONFIG)
     except OSError as exc:
         raise SettingsError(f"{CONFIG_ENV}: cannot read {path}: {exc.strerror}") from None
     except UnicodeDecodeError as exc:
         raise SettingsError(f"{CONFIG_ENV}: {path} is not UTF-8 (bad byte at offset {exc.start})") from None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise SettingsError(f"{CONFIG_ENV}: {path} is not valid YAML{where}: {exc.problem or exc.context}") from None
-    except yaml.YAMLError as exc:
-        raise SettingsError(f"{CONFIG_ENV}: {path} is not valid YAML: {type(exc).__name__}") from None
+    except yamlload.YamlError as exc:
+        text = str(exc)
+        if text.startswith("invalid YAML"):
+            raise SettingsError(f"{CONFIG_ENV}: {path} is not valid YAML{text.removeprefix('invalid YAML')}") from None
+        raise SettingsError(f"{CONFIG_ENV}: {path}: {text}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
