@@ -35,7 +35,7 @@ def test_a_webhook_at_the_local_influxdb_is_refused_and_influxdb_keeps_its_data(
     seed_readings(db)
     before = readings(db)
     port = influxdb.url.rsplit(":", 1)[1]
-    hook = f"http://127.0.0.1:{port}/query?db={db.database}&q=DROP SERIES FROM reading"
+    hook = f"http://127.0.0.1:{port}/query?db={db.database}&q=DROP%20SERIES%20FROM%20reading"
     auditors = tmp_path / "auditors.yaml"
     auditors.write_text(yaml.safe_dump({"auditors": [
         {"id": "evil", "name": "Evil", "regions": ["*"], "webhook": hook, **extra}]}), encoding="utf-8")
