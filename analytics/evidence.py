@@ -8,8 +8,9 @@ deliveries, reviews, the registry facts for the dashboards) lives in the evidenc
 (FACMON_INFLUX_EVIDENCE_DB), on which the ingester has no grant, while analytics may only READ the readings.
 
 The rollup belongs with the evidence: it is analytics' own copy of each settled day's figures, so a reading
-deleted after its day was summarised changes no status and shows as a difference between the two
-(``facmon analyze --verify-rollup``), and a day summary forged through the ingester's credentials cannot exist.
+deleted after its day was summarised changes no status and shows as a difference between a normal run and one
+computed from the raw readings alone (``facmon analyze --rollup rebuild --no-store``), and a day summary forged
+through the ingester's credentials cannot exist.
 
 A database from before the split holds these measurements next to the readings; they are ignored (a review
 written there, forged or not, silences nothing) and ``facmon migrate-evidence`` moves them.
