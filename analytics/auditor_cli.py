@@ -25,7 +25,7 @@ def register(subparsers: Any) -> None:
 
     review = subparsers.add_parser(
         "review", help="record an auditor's review of a facility (holds back its alerts until --until)",
-        description="Record an auditor's review in InfluxDB (measurement review). No new alert (idle or "
+        description="Record an auditor's review in the evidence database (measurement review). No new alert (idle or "
                     "data-integrity) is sent for the facility until --until; without it, reminders of the alerts "
                     "open now stop.",
     )
@@ -50,11 +50,23 @@ def register(subparsers: Any) -> None:
     report.add_argument("--output", "-o", help="file to write (default facmon-report-AS_OF.FORMAT; - for stdout)")
     report.set_defaults(handler=cmd_report)
 
+    migrate = subparsers.add_parser(
+        "migrate-evidence", help="move statuses, alerts and reviews of an older facmon out of the readings database",
+        description="As an InfluxDB admin: copy facility_status, alert, alert_delivery, review and facility_info "
+                    "from FACMON_INFLUX_DB into FACMON_INFLUX_EVIDENCE_DB (tags kept), then drop them and the old "
+                    "rollup from FACMON_INFLUX_DB. Check the reviews first: the ingester's credentials could write "
+                    "there. --dry-run prints the statements instead.",
+    )
+    _settings_flags(migrate)
+    migrate.add_argument("--dry-run", action="store_true", help="print the InfluxQL, run nothing")
+    migrate.set_defaults(handler=cmd_migrate_evidence)
+
 
 def _client(settings: Any) -> Any:
+    """The evidence database, where reviews and statuses live (analytics.evidence)."""
     from ingest.influx import InfluxClient
 
-    return InfluxClient(settings.influx_url, settings.influx_db, settings.influx_auth(), settings.influx_timeout)
+    return InfluxClient(settings.influx_url, settings.evidence_db, settings.influx_auth(), settings.influx_timeout)
 
 
 def cmd_review(args: argparse.Namespace) -> int:
@@ -76,9 +88,14 @@ def cmd_review(args: argparse.Namespace) -> int:
         review = reviews.make_review(args.facility, args.disposition, args.note, args.until, reviewer, date.today())
     except reviews.ReviewError as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None
+    from analytics.evidence import EvidenceError, prepare
+
     client = _client(settings)
     try:
+        prepare(client)
         reviews.record(client, review)
+    except EvidenceError as exc:
+        raise CommandError(f"InfluxDB at {settings.influx_url}: {exc}") from None
     except InfluxError as exc:
         raise CommandError(f"InfluxDB at {settings.influx_url}: {exc}") from None
     finally:
@@ -103,15 +120,18 @@ def cmd_report(args: argparse.Namespace) -> int:
     else:
         log.warning("no registry at %s: time zones default to Asia/Shanghai, locations are left out",
                     settings.registry)
-    client = _client(settings)
+    from analytics.evidence import clients
+
+    readings, client = clients(settings)
     try:
-        data, as_of = build_report(client, registry, args.format, args.as_of, args.region)
+        data, as_of = build_report(client, registry, args.format, args.as_of, args.region, readings=readings)
     except ReportError as exc:
         raise CommandError(str(exc)) from None
     except InfluxError as exc:
         raise CommandError(f"InfluxDB at {settings.influx_url}: {exc}") from None
     finally:
         client.close()
+        readings.close()
     if args.output == "-":
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
@@ -134,3 +154,37 @@ def write_report(path: Path, data: bytes) -> None:
     with os.fdopen(fd, "wb") as handle:
         os.fchmod(handle.fileno(), REPORT_MODE)  # an existing file keeps its mode otherwise
         handle.write(data)
+
+
+def cmd_migrate_evidence(args: argparse.Namespace) -> int:
+    from analytics import evidence
+    from facmon import logs
+    from facmon.cli import EXIT_OK, CommandError, settings_from
+    from ingest.influx import InfluxError
+
+    settings = settings_from(args)
+    logs.configure(settings.log_level)
+    readings, target = evidence.clients(settings)
+    try:
+        found = evidence.legacy_measurements(readings)
+        copied = [m for m in found if m in evidence.MIGRATED]
+        statements = evidence.migrate_statements(settings.influx_db, settings.evidence_db, copied)
+        dropped = [s for s in statements if s.startswith("DROP ") and s.split('"')[1] in found]
+        plan = [s for s in statements if not s.startswith("DROP ")] + dropped
+        if args.dry_run or not plan:
+            print("\n".join(plan) if plan else f"nothing to move: {settings.influx_db} holds no evidence measurement")
+            return EXIT_OK
+        evidence.prepare(target)
+        for statement in plan:
+            answer = readings.query(statement)
+            moved = [row[1] for series in answer[0].get("series", []) for row in series.get("values", [])]
+            print(statement + (f"  -- {sum(moved)} points" if moved else ""))
+    except evidence.EvidenceError as exc:
+        raise CommandError(f"InfluxDB at {settings.influx_url}: {exc}") from None
+    except InfluxError as exc:
+        raise CommandError(f"InfluxDB at {settings.influx_url}: {exc} (migrate-evidence needs an admin's "
+                           "FACMON_INFLUX_USER/PASSWORD)") from None
+    finally:
+        readings.close()
+        target.close()
+    return EXIT_OK

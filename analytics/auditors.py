@@ -10,7 +10,6 @@ import difflib
 import os
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -26,8 +25,9 @@ from pydantic import (
     model_validator,
 )
 
+from analytics.webhook_guard import WebhookRefused, check_url, webhook_target
 from sensors.contract import ID_PATTERN, is_valid_id
-from sensors.registry import Facility, RegistryError, field_path, read_yaml
+from sensors.registry import Facility, RegistryError, field_path, read_yaml_file
 
 _EMAIL_RE = re.compile(r"[^@\s,;<>\"']+@[^@\s,;<>\"']+\.[^@\s,;<>\"'.]+")
 _REGION_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}(?:/[a-z0-9][a-z0-9_-]{0,62})*")
@@ -60,7 +60,7 @@ def _check_email(value: str) -> str:
 def _check_webhook(value: str) -> str:
     parts = urlsplit(value.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("must be an http:// or https:// URL")
+        raise ValueError("must be an https:// URL")
     return value.strip()
 
 
@@ -94,12 +94,20 @@ class Recipient(BaseModel):
     name: Text | None = None
     email: Annotated[tuple[Email, ...], BeforeValidator(_listed)] = ()
     webhook: Webhook | None = None
+    #: Per entry, never global: plain http, and addresses that are not public (analytics.webhook_guard).
+    allow_http: bool = Field(default=False, strict=True)
+    allow_private: bool = Field(default=False, strict=True)
     mqtt: bool = Field(default=False, strict=True)
 
     @model_validator(mode="after")
     def _some_channel(self) -> Recipient:
         if not (self.email or self.webhook or self.mqtt):
             raise ValueError("has no channel: give email, webhook and/or mqtt: true")
+        if self.webhook is not None:
+            try:
+                check_url(self.webhook, self.allow_http, self.allow_private)
+            except WebhookRefused as exc:
+                raise ValueError(f"webhook {webhook_target(self.webhook)}: {exc}") from None
         return self
 
     @property
@@ -189,7 +197,7 @@ def uncovered(directory: Directory, facilities: list[Facility]) -> list[str]:
 
 _KEYS = {
     "top": ("auditors", "departments", "evidence_url"),
-    "entry": ("id", "name", "regions", "email", "webhook", "mqtt"),
+    "entry": ("id", "name", "regions", "email", "webhook", "allow_http", "allow_private", "mqtt"),
 }
 
 
@@ -241,11 +249,7 @@ def load_auditors(path: str | os.PathLike[str]) -> Directory:
     """Read and validate the auditors file at ``path``."""
     source = os.fspath(path)
     try:
-        text = Path(source).read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise AuditorsError(f"{source}: cannot read the file: {getattr(exc, 'strerror', None) or exc}") from None
-    try:
-        data = read_yaml(text, source)
+        data = read_yaml_file(source)
     except RegistryError as exc:
         raise AuditorsError(str(exc)) from None
     return parse_auditors(data, source)

@@ -81,7 +81,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "analyze", help="classify facilities as active, underused, idle, no data or exempt",
         description="Classify each facility from its readings over the whole days before --as-of, print the "
-                    "result and store it in InfluxDB (measurement facility_status).",
+                    "result and store it in the evidence database (measurement facility_status).",
     )
     _settings_flags(parser)
     parser.add_argument("--as-of", type=parse_as_of, help="first day after the window (default: today)")
@@ -131,13 +131,13 @@ def _mtime(path: Path) -> float | None:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from analytics import queries, store
+    from analytics import evidence, queries, store
     from analytics.engine import analyze
     from analytics.periodic import run_every
     from analytics.rules import RulesError, load_rules
     from facmon import logs
     from facmon.cli import EXIT_OK, EXIT_USAGE, CommandError, load_registry_or_fail, settings_from, wait_for_signal
-    from ingest.influx import InfluxClient, InfluxError
+    from ingest.influx import InfluxError
 
     settings = settings_from(args)
     logs.configure(settings.log_level)
@@ -149,7 +149,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     facilities = select(list(registry), args.facility, args.region)
     loaded: dict[str, Any] = {"mtime": _mtime(settings.registry), "facilities": facilities}
     timeout = max(settings.influx_timeout, args.query_timeout)
-    client = InfluxClient(settings.influx_url, settings.influx_db, settings.influx_auth(), timeout)
+    client, evidence_client = evidence.clients(settings, timeout)
     render = RENDERERS[args.format]
 
     def current_facilities() -> list[Facility]:
@@ -174,18 +174,29 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         mode = RollupMode(args.rollup)
         if args.no_store and mode in (RollupMode.USE, RollupMode.REBUILD):
             mode = RollupMode.READ if mode is RollupMode.USE else RollupMode.OFF
+        if loaded.get("no_rollup"):
+            mode = RollupMode.OFF
         settle = Settle.from_today(today, args.settle_days, math.ceil(settings.max_reading_age / timedelta(days=1)))
-        run = analyze(queries.InfluxSource(client), facilities, rules, as_of, args.window, mode=mode,
+        source = queries.InfluxSource(client, evidence=evidence_client)
+        run = analyze(source, facilities, rules, as_of, args.window, mode=mode,
                       settle=settle, group_size=args.group_size, concurrency=args.concurrency)
         if not args.no_store:
-            store.store_run(client, run)
+            store.store_run(evidence_client, run)
         sys.stdout.write(render(run))
         sys.stdout.flush()
         if not args.no_store:  # alerts to auditors (off without FACMON_AUDITORS); logs, never raises
-            __import__("analytics.alert_run").alert_run.process_run(run, registry, settings, client=client)
+            __import__("analytics.alert_run").alert_run.process_run(run, registry, settings, client=evidence_client)
         return run
 
     try:
+        try:
+            if not args.no_store:
+                evidence.prepare(evidence_client)
+            elif not evidence.exists(evidence_client):
+                loaded["no_rollup"] = True  # nothing kept yet, and --no-store creates nothing
+            evidence.warn_legacy(client, settings.evidence_db)
+        except evidence.EvidenceError as exc:
+            raise CommandError(f"InfluxDB at {settings.influx_url}: {exc}") from None
         if args.every is None:
             try:
                 once()
@@ -199,3 +210,4 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         return EXIT_OK
     finally:
         client.close()
+        evidence_client.close()

@@ -12,6 +12,7 @@ import logging
 import os
 import secrets
 import smtplib
+import socket
 import ssl
 import threading
 from collections.abc import Mapping
@@ -27,6 +28,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from analytics.alert_message import mail_text, subject
 from analytics.auditors import Directory
+from analytics.webhook_guard import WebhookRefused, check_url, pick_address, resolve, webhook_target
 from facmon.settings import Settings
 from sensors.contract import TopicGrammar
 
@@ -42,11 +44,27 @@ class Sent:
     error: str = ""
 
 
-def webhook_target(url: str) -> str:
-    """The part of a webhook URL that may be logged and stored: scheme, host and port."""
-    parts = urlsplit(url)
-    host = parts.hostname or "?"
-    return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
+class _PinnedHTTP(http.client.HTTPConnection):
+    """Plain HTTP to the address webhook_guard checked; the Host header still names the host."""
+
+    def __init__(self, host: str, port: int | None, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+
+
+class _PinnedHTTPS(http.client.HTTPSConnection):
+    """TLS to the address webhook_guard checked, with the certificate verified for the host name (SNI too)."""
+
+    def __init__(self, host: str, port: int | None, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self._address = address
+
+    def connect(self) -> None:
+        raw = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(raw, server_hostname=self.host)  # type: ignore[attr-defined]
 
 
 def _short(exc: BaseException) -> str:
@@ -78,7 +96,7 @@ class Deliverer:
         if channel == "email" and who.email:
             return self._mail(who.email, who.label, data)
         if channel == "webhook" and who.webhook:
-            return self._post(who.webhook, data)
+            return self._post(who.webhook, data, who.allow_http, who.allow_private)
         return Sent(False, recipient, f"recipient {recipient!r} no longer has a {channel} channel")
 
     # -- mail ---------------------------------------------------------------------------------------------------
@@ -150,12 +168,24 @@ class Deliverer:
             self._smtp = None
 
     # -- webhook ------------------------------------------------------------------------------------------------
-    def _post(self, url: str, data: Mapping[str, Any]) -> Sent:
+    def _post(self, url: str, data: Mapping[str, Any], allow_http: bool = False, allow_private: bool = False) -> Sent:
+        """POST to the webhook, checked again here (analytics.webhook_guard): the URL, then every address its host
+        resolves to now; the connection goes to the address checked. A redirect is a failure, never followed."""
         target = webhook_target(url)
         parts = urlsplit(url)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-        conn = cls(parts.hostname or "", parts.port, timeout=self.timeout)
+        https = parts.scheme == "https"
+        port = parts.port or (443 if https else 80)
+        try:
+            check_url(url, allow_http, allow_private)
+            address = pick_address(parts.hostname or "", resolve(parts.hostname or "", port), allow_private)
+        except WebhookRefused as exc:
+            log.error("webhook %s refused: %s", target, exc)
+            return Sent(False, target, f"refused: {exc}")
+        except OSError as exc:
+            return Sent(False, target, f"cannot resolve: {_short(exc)}")
+        cls = _PinnedHTTPS if https else _PinnedHTTP
+        conn = cls(parts.hostname or "", port, str(address), self.timeout)
         headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": "facmon-alerts"}
         try:
             conn.request("POST", path, body=orjson.dumps(data), headers=headers)

@@ -21,7 +21,7 @@ import pandas as pd
 from analytics import rollup
 from analytics.figures import Days
 from analytics.schedule import SLOT_NS
-from ingest.influx import InfluxClient, InfluxError
+from ingest.influx import InfluxClient, InfluxDatabaseMissing, InfluxError
 from ingest.influxql import ident, literal, time_literal
 from sensors.contract import is_valid_id
 from sensors.registry import Facility
@@ -188,10 +188,13 @@ def rollup_statement(facility_ids: Sequence[str], first_day: date, last_day: dat
 
 
 class InfluxSource:
-    """What engine.analyze reads and keeps, from and in one InfluxDB database."""
+    """What engine.analyze reads and keeps: readings from ``client``'s database, the rollup in ``evidence``'s
+    (analytics.evidence: the ingester can neither forge nor erase a day summary)."""
 
-    def __init__(self, client: InfluxClient, fields: Sequence[str] | None = None, measurement: str = READINGS) -> None:
+    def __init__(self, client: InfluxClient, fields: Sequence[str] | None = None, measurement: str = READINGS,
+                 evidence: InfluxClient | None = None) -> None:
         self.client = client
+        self.evidence = evidence or client
         self.measurement = measurement
         self.fields = reading_fields(client, measurement) if fields is None else tuple(fields)
 
@@ -200,7 +203,10 @@ class InfluxSource:
 
     def rollup(self, facilities: Sequence[Facility], wanted: pd.DataFrame, first_day: date, last_day: date) -> Days:
         statement = rollup_statement([f.id for f in facilities], first_day, last_day)
-        (text,) = run_statements(self.client, [statement])
+        try:
+            (text,) = run_statements(self.evidence, [statement])
+        except InfluxDatabaseMissing:
+            return Days.empty()  # nothing kept yet (e.g. --no-store before the first run)
         return rollup.parse_rollup(text, facilities, wanted)
 
     def save_rollup(self, lines: Sequence[str]) -> None:
@@ -208,9 +214,10 @@ class InfluxSource:
         from analytics.store import write_lines
 
         try:
-            write_lines(self.client, lines)
+            write_lines(self.evidence, lines)
         except InfluxError as exc:
             log.warning("could not keep %d days in the rollup: %s", len(lines), exc)
 
     def release(self) -> None:
         self.client.close()
+        self.evidence.close()

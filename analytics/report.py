@@ -12,8 +12,10 @@ from sensors.registry import Registry
 
 
 def build_report(client: InfluxClient, registry: Registry | None, fmt: str, as_of: date | None = None,
-                 region: str | None = None, generated: datetime | None = None) -> tuple[bytes, date]:
-    """The report's bytes and the as-of date it shows (the newest stored one when ``as_of`` is None)."""
+                 region: str | None = None, generated: datetime | None = None,
+                 readings: InfluxClient | None = None) -> tuple[bytes, date]:
+    """The report's bytes and the as-of date it shows (the newest stored one when ``as_of`` is None); statuses
+    and reviews come from ``client`` (the evidence database), the daily use charts from ``readings``."""
     from analytics.report_html import FLAGGED, render_html  # matplotlib and openpyxl: only when reporting
     from analytics.report_table import to_csv, to_xlsx
 
@@ -28,4 +30,4 @@ def build_report(client: InfluxClient, registry: Registry | None, fmt: str, as_o
     if fmt == "xlsx":
         return to_xlsx(rows, when, region, moment), when
     flagged = [r for r in rows if r.status in FLAGGED]
-    return render_html(rows, daily_use(client, flagged), when, region, moment).encode("utf-8"), when
+    return render_html(rows, daily_use(readings or client, flagged), when, region, moment).encode("utf-8"), when

@@ -10,14 +10,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from analytics.integrity_rules import IntegrityOverrides, IntegrityThresholds
 from analytics.model import Figures, Fired, Status
-from sensors.registry import RegistryError, field_path, read_yaml
+from sensors.registry import RegistryError, field_path, read_yaml_file
 
 EPSILON = 1e-9
 Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
@@ -102,11 +101,7 @@ def load_rules(path: str | os.PathLike[str] | None) -> Rules:
         return Rules()
     source = os.fspath(path)
     try:
-        text = Path(source).read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise RulesError(f"{source}: cannot read the file: {exc.strerror or exc}") from None
-    try:
-        data = read_yaml(text, source)
+        data = read_yaml_file(source)
     except RegistryError as exc:
         raise RulesError(str(exc)) from None
     return parse_rules(data, source)

@@ -50,6 +50,8 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     publish.add_argument("--datasource-url", help="InfluxDB URL as Grafana reaches it "
                                                   "(default $FACMON_GRAFANA_INFLUX_URL, else FACMON_INFLUX_URL)")
     publish.add_argument("--datasource-db", help="database (default $FACMON_GRAFANA_INFLUX_DB, else FACMON_INFLUX_DB)")
+    publish.add_argument("--datasource-evidence-db", help="evidence database (default "
+                         "$FACMON_GRAFANA_INFLUX_EVIDENCE_DB, else FACMON_INFLUX_EVIDENCE_DB)")
     publish.add_argument("--datasource-user", help="read-only InfluxDB user (default $FACMON_GRAFANA_INFLUX_USER)")
     publish.add_argument("--datasource-password-file", type=Path, help="file holding that user's password")
     publish.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
@@ -88,22 +90,23 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def _live(args: argparse.Namespace) -> list[str]:
+    from analytics.evidence import clients
     from dashboards import render
-    from dashboards.runner import live_problems
+    from dashboards.runner import Clients, live_problems
     from facmon.cli import settings_from
-    from ingest.influx import InfluxClient
 
     settings = settings_from(args)
-    client = InfluxClient(settings.influx_url, settings.influx_db, settings.influx_auth(), settings.influx_timeout)
+    readings, evidence = clients(settings)
     errors: list[str] = []
     try:
         for model in render.dashboards().values():
-            refused, empty = live_problems(model, client, time.time_ns() // 1_000_000)
+            refused, empty = live_problems(model, Clients(readings, evidence), time.time_ns() // 1_000_000)
             errors += refused
             for name in empty:
                 print(f"no data (yet?): {name}", file=sys.stderr)
     finally:
-        client.close()
+        readings.close()
+        evidence.close()
     return errors
 
 
@@ -134,6 +137,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
         source = InfluxSource(
             url=args.datasource_url or os.environ.get("FACMON_GRAFANA_INFLUX_URL") or settings.influx_url,
             database=args.datasource_db or os.environ.get("FACMON_GRAFANA_INFLUX_DB") or settings.influx_db,
+            evidence_database=(args.datasource_evidence_db or os.environ.get("FACMON_GRAFANA_INFLUX_EVIDENCE_DB")
+                               or settings.evidence_db),
             user=args.datasource_user or os.environ.get("FACMON_GRAFANA_INFLUX_USER") or "",
             password=_secret(args.datasource_password_file, "FACMON_GRAFANA_INFLUX_PASSWORD", None, "password"),
         )
@@ -149,6 +154,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 def cmd_sync(args: argparse.Namespace) -> int:
     from analytics.command import parse_every
+    from analytics.evidence import EvidenceError, prepare
     from analytics.periodic import run_every
     from dashboards.registry_sync import sync
     from facmon import logs
@@ -163,8 +169,13 @@ def cmd_sync(args: argparse.Namespace) -> int:
         raise CommandError(f"--every: {exc}", EXIT_USAGE) from None
     load_registry_or_fail(settings.registry)  # fail at once on a broken registry, before any loop
     logs.configure(settings.log_level)
-    client = InfluxClient(settings.influx_url, settings.influx_db, settings.influx_auth(), settings.influx_timeout)
+    # facility_info goes with the statuses it completes, into the evidence database (analytics.evidence).
+    client = InfluxClient(settings.influx_url, settings.evidence_db, settings.influx_auth(), settings.influx_timeout)
     try:
+        try:
+            prepare(client)
+        except EvidenceError as exc:
+            raise CommandError(f"InfluxDB at {settings.influx_url}: {exc}") from None
         if every is None:
             try:
                 count = sync(client, load_registry(settings.registry))

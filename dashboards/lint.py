@@ -1,9 +1,10 @@
 """Structural checks of rendered dashboards, the things Grafana would only show as a broken panel.
 
-Every panel has the facmon data source and a panel type Grafana ships; grid positions fit 24 columns and do not
-overlap; panel ids and uids are unique; every query is raw InfluxQL; every link to a dashboard names one that
-exists; every variable a query uses is declared (before it, for chained variables) and written in a form that
-stays valid InfluxQL for any value (see dashboards.common).
+Every query goes to the data source of the database holding what it reads (readings or evidence; a panel
+whose targets read both uses Grafana's mixed source) and every panel has a type Grafana ships; grid positions
+fit 24 columns and do not overlap; panel ids and uids are unique; every query is raw InfluxQL; every link to a
+dashboard names one that exists; every variable a query uses is declared (before it, for chained variables)
+and written in a form that stays valid InfluxQL for any value (see dashboards.common).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from dashboards.model import DATASOURCE, GRID_COLUMNS, JSON
+from dashboards.model import GRID_COLUMNS, JSON, MIXED, source_of
 
 PANEL_TYPES = frozenset({
     "timeseries", "table", "stat", "geomap", "state-timeline", "heatmap", "barchart", "piechart", "bargauge",
@@ -97,8 +98,10 @@ def lint_dashboard(model: JSON, known_uids: set[str]) -> list[str]:
         seen_ids.add(panel.get("id"))
         if panel.get("type") not in PANEL_TYPES:
             problems.append(f"{name}: panel type {panel.get('type')!r} is not one Grafana ships")
-        if panel.get("datasource") != DATASOURCE:
-            problems.append(f"{name}: data source is not {DATASOURCE}")
+        wanted = {source_of(t.get("query", ""))["uid"]: source_of(t.get("query", "")) for t in panel.get("targets", [])}
+        expected = next(iter(wanted.values())) if len(wanted) == 1 else MIXED
+        if panel.get("datasource") != expected:
+            problems.append(f"{name}: data source is not {expected}")
         pos = panel["gridPos"]
         if pos["x"] < 0 or pos["y"] < 0 or pos["w"] < 1 or pos["h"] < 1 or pos["x"] + pos["w"] > GRID_COLUMNS:
             problems.append(f"{name}: gridPos {pos} does not fit {GRID_COLUMNS} columns")
@@ -111,8 +114,9 @@ def lint_dashboard(model: JSON, known_uids: set[str]) -> list[str]:
         if len(set(ref_ids)) != len(ref_ids):
             problems.append(f"{name}: duplicate refId")
         for target in targets:
-            if target.get("datasource") != DATASOURCE or target.get("rawQuery") is not True or not target.get("query"):
-                problems.append(f"{name} {target.get('refId')}: not a raw InfluxQL query on {DATASOURCE}")
+            source = source_of(str(target.get("query", "")))
+            if target.get("datasource") != source or target.get("rawQuery") is not True or not target.get("query"):
+                problems.append(f"{name} {target.get('refId')}: not a raw InfluxQL query on {source}")
         for url in _links(panel.get("fieldConfig", {})):
             linked = DASHBOARD_LINK_RE.search(url)
             if linked is None or linked.group(1) not in known_uids:
@@ -121,8 +125,8 @@ def lint_dashboard(model: JSON, known_uids: set[str]) -> list[str]:
     for variable in model["templating"]["list"]:
         where = f"{title}: variable {variable['name']}"
         problems += [f"{where}: {p}" for p in reference_problems(variable["query"], declared)]
-        if variable.get("datasource") != DATASOURCE:
-            problems.append(f"{where}: data source is not {DATASOURCE}")
+        if variable.get("datasource") != source_of(variable["query"]):
+            problems.append(f"{where}: data source is not {source_of(variable['query'])}")
         declared.add(variable["name"])
     for where, query in queries(model):
         if not where.startswith("variable"):

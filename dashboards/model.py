@@ -10,13 +10,32 @@ dataclasses keep the rendered JSON exactly what the code says, which the committ
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 JSON = dict[str, Any]
 DATASOURCE_UID = "facmon-influxdb"
+EVIDENCE_UID = "facmon-evidence"
 DATASOURCE_TYPE = "influxdb"
+#: Grafana's data source is per database: readings (the ingester's) and evidence (analytics': analytics.evidence).
 DATASOURCE: JSON = {"type": DATASOURCE_TYPE, "uid": DATASOURCE_UID}
+EVIDENCE: JSON = {"type": DATASOURCE_TYPE, "uid": EVIDENCE_UID}
+MIXED: JSON = {"type": "datasource", "uid": "-- Mixed --"}
+#: Measurements of the evidence database (analytics.evidence.MEASUREMENTS, spelled out to keep this module light).
+EVIDENCE_MEASUREMENTS = frozenset({"facility_status", "analytics_day", "alert", "alert_delivery", "review",
+                                   "facility_info"})
+_FROM_RE = re.compile(r'\bFROM\s+"((?:[^"\\]|\\.)*)"', re.IGNORECASE)
+
+
+def source_of(query: str) -> JSON:
+    """The data source a query must go to, from the measurements it reads; InfluxQL cannot join two databases, so
+    a query reading from both is a mistake."""
+    names = set(_FROM_RE.findall(query))
+    evidence = names & EVIDENCE_MEASUREMENTS
+    if evidence and names - EVIDENCE_MEASUREMENTS:
+        raise ValueError(f"a query reads both databases ({sorted(names)}): split it into two targets")
+    return dict(EVIDENCE if evidence else DATASOURCE)
 SCHEMA_VERSION = 39
 GRID_COLUMNS = 24
 
@@ -38,7 +57,7 @@ class Target:
     def to_json(self) -> JSON:
         data: JSON = {
             "refId": self.ref_id,
-            "datasource": dict(DATASOURCE),
+            "datasource": source_of(self.query),
             "query": self.query,
             "rawQuery": True,
             "resultFormat": self.result_format,
@@ -98,13 +117,18 @@ class Panel:
     transformations: tuple[JSON, ...] = ()
     interval: str | None = None
 
+    def datasource(self) -> JSON:
+        """Its targets' data source; Grafana's mixed source when they read both databases."""
+        found = {source_of(target.query)["uid"]: source_of(target.query) for target in self.targets}
+        return next(iter(found.values())) if len(found) == 1 else dict(MIXED)
+
     def to_json(self, panel_id: int) -> JSON:
         data: JSON = {
             "id": panel_id,
             "type": self.type,
             "title": self.title,
             "description": self.description,
-            "datasource": dict(DATASOURCE),
+            "datasource": self.datasource(),
             "gridPos": self.grid.to_json(),
             "targets": [target.to_json() for target in self.targets],
             "options": self.options,
@@ -134,7 +158,7 @@ class QueryVariable:
             "type": "query",
             "name": self.name,
             "label": self.label,
-            "datasource": dict(DATASOURCE),
+            "datasource": source_of(self.query),
             "query": self.query,
             "definition": self.query,
             "refresh": 1,  # on dashboard load
@@ -161,7 +185,7 @@ class Annotation:
     def to_json(self) -> JSON:
         return {
             "name": self.name,
-            "datasource": dict(DATASOURCE),
+            "datasource": source_of(self.query),
             "enable": True,
             "iconColor": self.color,
             "query": self.query,

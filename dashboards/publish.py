@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dashboards.model import JSON
-from dashboards.provisioning import InfluxSource, datasource
+from dashboards.provisioning import InfluxSource, datasources
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +49,13 @@ def connect(url: str, token: str, timeout: float = 10.0) -> Any:
     return GrafanaApi.from_url(url=url.rstrip("/"), credential=token, timeout=timeout)
 
 
-def _publish_datasource(api: Any, source: InfluxSource) -> str:
+def _publish_datasources(api: Any, source: InfluxSource) -> str:
+    return "; ".join(f"{payload['name']} {_publish_datasource(api, payload)}" for payload in datasources(source))
+
+
+def _publish_datasource(api: Any, payload: JSON) -> str:
     from grafana_client.client import GrafanaClientError
 
-    payload = datasource(source)
     try:
         existing = api.datasource.get_datasource_by_uid(payload["uid"])
     except GrafanaClientError as exc:
@@ -75,12 +78,12 @@ def _folder_uid(api: Any, title: str) -> tuple[str, str]:
 
 
 def publish(api: Any, models: Mapping[str, JSON], source: InfluxSource | None, folder: str | None) -> Report:
-    """Data source (unless ``source`` is None), folder, then every dashboard, overwriting by uid."""
+    """Data sources (unless ``source`` is None), folder, then every dashboard, overwriting by uid."""
     from grafana_client.client import GrafanaException
 
     report = Report()
     try:
-        report.datasource = "skipped" if source is None else _publish_datasource(api, source)
+        report.datasource = "skipped" if source is None else _publish_datasources(api, source)
         folder_uid = None
         if folder:
             folder_uid, state = _folder_uid(api, folder)

@@ -12,11 +12,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dashboards.interpolate import Mode, Selection, TimeRange, interpolate, interval
-from dashboards.model import JSON
+from dashboards.model import EVIDENCE_UID, JSON
 from ingest.influx import InfluxClient
 
 #: The data source's minimum interval (jsonData.timeInterval in dashboards.provisioning).
 DATASOURCE_MIN_INTERVAL = "10s"
+
+
+@dataclass(frozen=True, slots=True)
+class Clients:
+    """One client per data source, as Grafana has: the readings database and the evidence database."""
+
+    readings: InfluxClient
+    evidence: InfluxClient
+
+    def of(self, datasource: JSON) -> InfluxClient:
+        return self.evidence if datasource.get("uid") == EVIDENCE_UID else self.readings
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,14 +58,15 @@ def _run(client: InfluxClient, query: str) -> list[JSON]:
     return series
 
 
-def resolve_variables(model: JSON, client: InfluxClient, time_range: TimeRange,
+def resolve_variables(model: JSON, clients: Clients, time_range: TimeRange,
                       chosen: Mapping[str, Sequence[str]] | None = None) -> dict[str, Selection]:
     """Each variable's options from its query, then the chosen values (default: All, or the first option)."""
     chosen = chosen or {}
     selections: dict[str, Selection] = {}
     for variable in model["templating"]["list"]:
         query = interpolate(variable["query"], selections, time_range, "1m", 60_000)
-        options = [str(row["value"]) for row in QueryResult("", "", query, _run(client, query)).rows]
+        answer = _run(clients.of(variable["datasource"]), query)
+        options = [str(row["value"]) for row in QueryResult("", "", query, answer).rows]
         multi, include_all = bool(variable["multi"]), bool(variable["includeAll"])
         name = variable["name"]
         if name in chosen:
@@ -67,23 +79,24 @@ def resolve_variables(model: JSON, client: InfluxClient, time_range: TimeRange,
     return selections
 
 
-def panel_queries(model: JSON) -> Iterator[tuple[str, str, str, str | None]]:
-    """(where, refId, raw query, minimum interval) of every panel target and annotation."""
+def panel_queries(model: JSON) -> Iterator[tuple[str, str, str, str | None, JSON]]:
+    """(where, refId, raw query, minimum interval, data source) of every panel target and annotation."""
     for annotation in model["annotations"]["list"]:
-        yield f"annotation {annotation['name']}", "", annotation["query"], None
+        yield f"annotation {annotation['name']}", "", annotation["query"], None, annotation["datasource"]
     for panel in model["panels"]:
         for target in panel["targets"]:
-            yield f"panel {panel['title']}", target["refId"], target["query"], panel.get("interval")
+            yield (f"panel {panel['title']}", target["refId"], target["query"], panel.get("interval"),
+                   target["datasource"])
 
 
-def run_dashboard(model: JSON, client: InfluxClient, time_range: TimeRange, selections: Mapping[str, Selection],
+def run_dashboard(model: JSON, clients: Clients, time_range: TimeRange, selections: Mapping[str, Selection],
                   mode: Mode = Mode.BACKEND) -> list[QueryResult]:
-    """Every panel and annotation query, interpolated as Grafana would and answered by InfluxDB."""
+    """Every panel and annotation query, interpolated as Grafana would and answered by its data source."""
     results = []
-    for where, ref_id, raw, min_interval in panel_queries(model):
+    for where, ref_id, raw, min_interval, source in panel_queries(model):
         text, ms = interval(time_range, min_interval or DATASOURCE_MIN_INTERVAL)
         query = interpolate(raw, selections, time_range, text, ms, mode)
-        results.append(QueryResult(where, ref_id, query, _run(client, query)))
+        results.append(QueryResult(where, ref_id, query, _run(clients.of(source), query)))
     return results
 
 
@@ -94,21 +107,21 @@ def dashboard_range(model: JSON, now_ms: int) -> TimeRange:
     return TimeRange.last(now_ms, amount, unit)
 
 
-def live_problems(model: JSON, client: InfluxClient, now_ms: int) -> tuple[list[str], list[str]]:
+def live_problems(model: JSON, clients: Clients, now_ms: int) -> tuple[list[str], list[str]]:
     """(queries InfluxDB refused, queries that answered nothing) with All selected and the default range."""
     from ingest.influx import InfluxError
 
     time_range = dashboard_range(model, now_ms)
     try:
-        selections = resolve_variables(model, client, time_range)
+        selections = resolve_variables(model, clients, time_range)
     except InfluxError as exc:
         return [f"{model['title']}: variables: {exc}"], []
     errors, empty = [], []
-    for where, ref_id, raw, min_interval in panel_queries(model):
+    for where, ref_id, raw, min_interval, source in panel_queries(model):
         text, ms = interval(time_range, min_interval or DATASOURCE_MIN_INTERVAL)
         name = f"{model['title']}: {where} {ref_id}".rstrip()
         try:
-            if not _run(client, interpolate(raw, selections, time_range, text, ms)):
+            if not _run(clients.of(source), interpolate(raw, selections, time_range, text, ms)):
                 empty.append(name)
         except InfluxError as exc:
             errors.append(f"{name}: {exc}")

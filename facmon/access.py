@@ -464,9 +464,20 @@ def mosquitto_conf_text(
     return "\n".join(lines) + "\n"
 
 
-def influx_grants(database: str, ingest_user: str, analytics_user: str) -> list[str]:
-    """InfluxQL an admin runs once users exist: the ingester writes only; analytics reads and writes statuses."""
+def influx_grants(
+    database: str, ingest_user: str, analytics_user: str, evidence_database: str | None = None
+) -> list[str]:
+    """InfluxQL an admin runs once users exist and both databases do (analytics.evidence).
+
+    The ingester writes the readings database and has no grant on the evidence database; analytics (and the
+    auditors' tools, which log in as it) may only READ the readings and does everything on the evidence. InfluxDB
+    1.x lets WRITE also DELETE and DROP SERIES, which is why the two must not share a database.
+    """
     for user in (ingest_user, analytics_user):
         _check_username(user)
-    db = ident(database)
-    return [f"GRANT WRITE ON {db} TO {ident(ingest_user)}", f"GRANT ALL ON {db} TO {ident(analytics_user)}"]
+    evidence = evidence_database or f"{database}_evidence"
+    if evidence == database:
+        raise ValueError("the evidence database must not be the readings database")
+    db, ev = ident(database), ident(evidence)
+    return [f"GRANT WRITE ON {db} TO {ident(ingest_user)}", f"GRANT READ ON {db} TO {ident(analytics_user)}",
+            f"GRANT ALL ON {ev} TO {ident(analytics_user)}"]

@@ -39,7 +39,7 @@ from facmon.access import (
 )
 from facmon.localstack import SHIPPED_MOSQUITTO_CONF, require_binary
 from facmon.settings import EXAMPLE_PASSWORD_HINT, is_example_password
-from sensors.registry import Registry, RegistryError, read_yaml
+from sensors.registry import Registry, RegistryError, read_yaml_file
 
 MIN_PASSWORD_LENGTH = 12
 PASSWORD_FILE, ACL_FILE, DYNSEC_FILE, CONF_FILE = "passwd", "acl", "dynsec.json", "mosquitto.conf"
@@ -69,11 +69,7 @@ def load_integrators(path: Path, registry: Registry, simulator: bool = False) ->
     """Read and check the integrators file against the registry; AccessError lists every problem."""
     source = os.fspath(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise AccessError(f"cannot read the file: {getattr(exc, 'strerror', None) or exc}", source) from None
-    try:
-        data = read_yaml(text, source)
+        data = read_yaml_file(path)
     except RegistryError as exc:
         raise AccessError(exc.problems, source) from None
     extra = PasswordSource(password_env=SIMULATOR_PASSWORD_ENV) if simulator else None

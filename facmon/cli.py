@@ -34,14 +34,16 @@ def _settings_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--mqtt-ca-file", help="CA certificate for mqtts://")
     group.add_argument("--topic-prefix", help="topic prefix (default facmon/v1)")
     group.add_argument("--influx-url", help="InfluxDB URL (default http://127.0.0.1:8086)")
-    group.add_argument("--influx-db", help="InfluxDB database (default facmon)")
+    group.add_argument("--influx-db", help="InfluxDB database of the readings (default facmon)")
+    group.add_argument("--influx-evidence-db", help="InfluxDB database of statuses, alerts, reviews and the rollup "
+                                                    "(default <influx-db>_evidence)")
     group.add_argument("--registry", help="facility registry YAML")
     group.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR")
 
 
 _SETTING_FLAGS = (
-    "mqtt_url", "mqtt_ca_file", "topic_prefix", "influx_url", "influx_db", "registry", "log_level",
-    "max_reading_age", "mqtt_client_id", "mqtt_share_group", "batch_size",
+    "mqtt_url", "mqtt_ca_file", "topic_prefix", "influx_url", "influx_db", "influx_evidence_db", "registry",
+    "log_level", "max_reading_age", "mqtt_client_id", "mqtt_share_group", "batch_size",
 )
 
 

@@ -142,17 +142,18 @@ def write_reports(run: Run, steps: Steps, data: dict[str, Any], output: Path) ->
     from analytics.report_data import ReportError
 
     output.mkdir(parents=True, exist_ok=True)
-    client = run.servers.influx(timeout=120.0)
+    client, readings = run.servers.influx(timeout=120.0, evidence=True), run.servers.influx(timeout=120.0)
     paths = []
     try:
         for fmt in ("html", "xlsx"):
-            body, _ = build_report(client, run.registry, fmt, run.as_of)
+            body, _ = build_report(client, run.registry, fmt, run.as_of, readings=readings)
             paths.append(output / f"facmon-report-{run.as_of.isoformat()}.{fmt}")
             paths[-1].write_bytes(body)
     except ReportError as exc:
         raise DemoError(f"report: {exc}") from None
     finally:
         client.close()
+        readings.close()
     paths.append(output / f"analysis-{run.as_of.isoformat()}.json")
     paths[-1].write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     steps.done(f"wrote the evidence report to {output}/")

@@ -44,9 +44,11 @@ class Servers:
         return (f"{broker} on {self.settings.mqtt.redacted()}, {influx} on {self.settings.influx_url}, "
                 f"database {self.settings.influx_db}")
 
-    def influx(self, timeout: float | None = None) -> InfluxClient:
+    def influx(self, timeout: float | None = None, evidence: bool = False) -> InfluxClient:
+        """The readings database, or with ``evidence`` the one of statuses, alerts and reviews."""
         s = self.settings
-        return InfluxClient(s.influx_url, s.influx_db, s.influx_auth(), timeout or s.influx_timeout)
+        db = s.evidence_db if evidence else s.influx_db
+        return InfluxClient(s.influx_url, db, s.influx_auth(), timeout or s.influx_timeout)
 
 
 @contextlib.contextmanager
@@ -72,6 +74,7 @@ def child_env(settings: Settings) -> dict[str, str]:
         "FACMON_MQTT_CLIENT_ID": settings.mqtt_client_id,
         "FACMON_INFLUX_URL": settings.influx_url,
         "FACMON_INFLUX_DB": settings.influx_db,
+        "FACMON_INFLUX_EVIDENCE_DB": settings.evidence_db,
         "FACMON_INFLUX_TIMEOUT": str(settings.influx_timeout),
         "FACMON_REGISTRY": str(settings.registry),
         "FACMON_LOG_LEVEL": "INFO",

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Annotated, Any, Self
 from urllib.parse import unquote, urlsplit
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -165,6 +164,9 @@ class Settings(BaseSettings):
     topic_prefix: str = Field(default="facmon/v1", description="Topic prefix, e.g. facmon/v1")
     influx_url: str = Field(default="http://127.0.0.1:8086", description="InfluxDB base URL (v1 API)")
     influx_db: str = Field(default="facmon", description="InfluxDB database (or v1-mapped bucket)")
+    influx_evidence_db: str | None = Field(
+        default=None, description="Database of statuses, alerts, reviews and the rollup (default <influx_db>_evidence)"
+    )
     influx_token: SecretStr | None = Field(default=None, description="Token (InfluxDB 2.x/3.x v1 API)")
     influx_user: str | None = Field(default=None, description="InfluxDB user")
     influx_password: SecretStr | None = Field(default=None, description="InfluxDB password")
@@ -242,10 +244,10 @@ class Settings(BaseSettings):
             raise ValueError("must not hold credentials: use FACMON_INFLUX_USER/PASSWORD or FACMON_INFLUX_TOKEN")
         return value.rstrip("/")
 
-    @field_validator("influx_db")
+    @field_validator("influx_db", "influx_evidence_db")
     @classmethod
-    def _check_db(cls, value: str) -> str:
-        if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}", value):
+    def _check_db(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}", value):
             raise ValueError("must be letters, digits, '_', '.', '-' (at most 64)")
         return value
 
@@ -285,6 +287,9 @@ class Settings(BaseSettings):
                     if value is not None and is_example_password(value.get_secret_value())]
         if examples:
             raise ValueError(f"{', '.join(examples)} holds {EXAMPLE_PASSWORD_HINT}")
+        if self.evidence_db == self.influx_db:
+            raise ValueError("FACMON_INFLUX_EVIDENCE_DB must differ from FACMON_INFLUX_DB: the ingester must not be "
+                             "able to write the evidence")
         return self
 
     def cleartext_warnings(self) -> list[str]:
@@ -296,6 +301,11 @@ class Settings(BaseSettings):
                             "unencrypted; use smtp+starttls:// or smtps://")
         return warnings
 
+    @property
+    def evidence_db(self) -> str:
+        """Where analytics and the auditors' tools keep what they write; the ingester has no grant on it."""
+        return self.influx_evidence_db or f"{self.influx_db}_evidence"
+
     def influx_auth(self) -> tuple[str, str] | None:
         """Credentials for InfluxDB's v1 API: (user, password), or ('', token) for 2.x/3.x tokens."""
         if self.influx_token is not None:
@@ -306,18 +316,19 @@ class Settings(BaseSettings):
 
 
 def _read_config_file(path: Path) -> dict[str, Any]:
+    from sensors import yamlload  # the one loader of every YAML input: size, alias and duplicate-key limits
+
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yamlload.load(yamlload.read_text(path, yamlload.CONFIG), yamlload.CONFIG)
     except OSError as exc:
         raise SettingsError(f"{CONFIG_ENV}: cannot read {path}: {exc.strerror}") from None
     except UnicodeDecodeError as exc:
         raise SettingsError(f"{CONFIG_ENV}: {path} is not UTF-8 (bad byte at offset {exc.start})") from None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise SettingsError(f"{CONFIG_ENV}: {path} is not valid YAML{where}: {exc.problem or exc.context}") from None
-    except yaml.YAMLError as exc:
-        raise SettingsError(f"{CONFIG_ENV}: {path} is not valid YAML: {type(exc).__name__}") from None
+    except yamlload.YamlError as exc:
+        text = str(exc)
+        if text.startswith("invalid YAML"):
+            raise SettingsError(f"{CONFIG_ENV}: {path} is not valid YAML{text.removeprefix('invalid YAML')}") from None
+        raise SettingsError(f"{CONFIG_ENV}: {path}: {text}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

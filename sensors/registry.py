@@ -12,12 +12,10 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, datetime, time
-from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -33,11 +31,15 @@ from pydantic import (
     model_validator,
 )
 
+from sensors import yamlload
 from sensors.contract import ID_PATTERN, RESERVED_FACILITY_IDS, is_valid_id
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 MAX_TEXT = 200
+#: Facilities per registry: far above a province, low enough that a hostile file fails with this line instead
+#: of exhausting memory (the file's bytes and YAML nodes are limited before this: sensors.yamlload.REGISTRY).
+MAX_FACILITIES = 200_000
 _DAY = 24 * 60
 _MIDNIGHT = time(0, 0)
 _TYPE_RE = re.compile(r"[a-z][a-z0-9_]{0,31}")
@@ -426,6 +428,10 @@ def parse_registry(data: object, source: str = "<registry>") -> Registry:
         raise RegistryError(
             f"the top level must be a mapping with a 'facilities:' list (got {type(data).__name__})", source
         )
+    raw = data.get("facilities")
+    if isinstance(raw, list) and len(raw) > MAX_FACILITIES:
+        raise RegistryError(f"{len(raw):,} facilities, over the limit of {MAX_FACILITIES:,} per registry (split it "
+                            "by region and run a facmon per part)", source)
     try:
         return Registry.model_validate(data)
     except ValidationError as exc:
@@ -443,56 +449,28 @@ def parse_registry(data: object, source: str = "<registry>") -> Registry:
         raise RegistryError(problems, source) from None
 
 
-# libyaml's parser when PyYAML has it: a 2,000-facility registry then loads in a fraction of the time.
-_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class _StrictLoader(_SafeLoader):  # type: ignore[valid-type,misc]
-    """A SafeLoader that rejects duplicate keys, which plain YAML silently resolves to the last one."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[object] = set()
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                continue
-            key = self.construct_object(key_node, deep=True)
-            try:
-                duplicate = key in seen
-                seen.add(key)
-            except TypeError:
-                continue  # an unhashable key; the base class reports it
-            if duplicate:
-                problem = f"found duplicate key {key!r}"
-                raise yaml.constructor.ConstructorError(None, None, problem, key_node.start_mark)
-        mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)  # the stubs say Any
-        return mapping
-
-
-def read_yaml(text: str, source: str) -> object:
-    """Parse YAML text, turning syntax errors into a RegistryError that gives the line."""
-    loader = _StrictLoader(text)
+def read_yaml(text: str, source: str, limits: yamlload.Limits = yamlload.CONFIG) -> object:
+    """Parse YAML text within the limits (sensors.yamlload), turning its one-line errors into a RegistryError."""
     try:
-        return loader.get_single_data()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        detail = exc.problem or "unreadable"
-        if exc.context and exc.context_mark:
-            detail += f" ({exc.context} from line {exc.context_mark.line + 1})"
-        raise RegistryError(f"invalid YAML{where}: {detail}", source) from None
-    except yaml.YAMLError as exc:
-        raise RegistryError(f"invalid YAML: {exc}", source) from None
-    finally:
-        loader.dispose()
+        return yamlload.load(text, limits)
+    except yamlload.YamlError as exc:
+        raise RegistryError(str(exc), source) from None
 
 
-def load_registry(path: str | os.PathLike[str]) -> Registry:
-    """Read and validate a registry file; every problem is reported, each line starting with the path."""
+def read_yaml_file(path: str | os.PathLike[str], limits: yamlload.Limits = yamlload.CONFIG) -> object:
+    """Read and parse a YAML file within the limits; every failure is one RegistryError line naming the file."""
     source = os.fspath(path)
     try:
-        text = Path(source).read_text(encoding="utf-8-sig")
+        text = yamlload.read_text(source, limits)
+    except yamlload.YamlError as exc:
+        raise RegistryError(str(exc), source) from None
     except UnicodeDecodeError as exc:
         raise RegistryError(f"is not UTF-8 text (bad byte at offset {exc.start})", source) from None
     except OSError as exc:
         raise RegistryError(f"cannot read the file: {exc.strerror or exc}", source) from None
-    return parse_registry(read_yaml(text, source), source)
+    return read_yaml(text, source, limits)
+
+
+def load_registry(path: str | os.PathLike[str]) -> Registry:
+    """Read and validate a registry file; every problem is reported, each line starting with the path."""
+    return parse_registry(read_yaml_file(path, yamlload.REGISTRY), os.fspath(path))

@@ -271,11 +271,15 @@ def test_the_simulator_account_exists_only_when_asked_for() -> None:
                                        ("read", "facmon/v1/+/+/rejected")]
 
 
-def test_influx_grants_give_the_ingester_write_and_analytics_read_and_write() -> None:
+def test_influx_grants_keep_the_ingester_off_the_evidence_and_analytics_off_writing_readings() -> None:
     assert influx_grants("facmon", "facmon-ingest", "facmon-analytics") == [
         'GRANT WRITE ON "facmon" TO "facmon-ingest"',
-        'GRANT ALL ON "facmon" TO "facmon-analytics"',
+        'GRANT READ ON "facmon" TO "facmon-analytics"',
+        'GRANT ALL ON "facmon_evidence" TO "facmon-analytics"',
     ]
+    assert influx_grants("r", "i", "a", "ev")[2] == 'GRANT ALL ON "ev" TO "a"'
+    with pytest.raises(ValueError, match="must not be the readings database"):
+        influx_grants("facmon", "i", "a", "facmon")
     with pytest.raises(ValueError, match="must match"):
         influx_grants("facmon", 'x" WITH ALL PRIVILEGES', "a")
 

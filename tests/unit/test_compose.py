@@ -230,3 +230,22 @@ def test_the_dockerfile_copies_what_exists_and_brings_mosquitto_passwd():
     assert "mosquitto" in dockerfile  # mosquitto_passwd for broker-config
     assert SERVICES["broker-config"]["user"] == "1883:1883"
     assert "-o 1883 -g 1883" in dockerfile
+
+
+def test_the_influxdb_init_script_makes_the_documented_grants_and_the_evidence_database():
+    """The image's own variables give the ingester WRITE on facmon and grafana READ on it; the init script adds the
+    rest of facmon.access.influx_grants, so analytics can only READ the readings and the ingester has no grant on
+    the evidence database."""
+    from facmon.access import influx_grants
+
+    influx = resolved()["services"]["influxdb"]
+    assert "INFLUXDB_USER" not in influx["environment"], "that would give analytics ALL on the readings"
+    assert any(str(v).endswith("/docker-entrypoint-initdb.d/facmon.sh:ro") for v in influx["volumes"])
+    script = (ROOT / "deploy" / "compose" / "influxdb-init.sh").read_text()
+    grants = {line.split("'", 1)[1].rsplit("'", 1)[0] for line in script.splitlines() if "'GRANT " in line}
+    ingest = influx["environment"]["INFLUXDB_WRITE_USER"]
+    analytics = resolved()["services"]["analytics"]["environment"]
+    expected = influx_grants("facmon", ingest, analytics["FACMON_INFLUX_USER"], analytics["FACMON_INFLUX_EVIDENCE_DB"])
+    assert expected[0] == f'GRANT WRITE ON "facmon" TO "{ingest}"'  # from INFLUXDB_WRITE_USER
+    assert grants == {*expected[1:], 'GRANT READ ON "facmon_evidence" TO "grafana"'}
+    assert f'CREATE DATABASE "{analytics["FACMON_INFLUX_EVIDENCE_DB"]}"' in script

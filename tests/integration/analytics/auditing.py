@@ -192,17 +192,22 @@ def run_of(as_of: date, statuses: dict[str, Status],
     return AnalysisRun(as_of, 28, tuple(results))
 
 
+#: The test webhook listens on 127.0.0.1 over plain http, which an entry must allow explicitly.
+LOCAL_HOOK = {"allow_http": True, "allow_private": True}
+
+
 def directory(hook_url: str, mqtt: bool = True) -> Directory:
     return parse_auditors({
         "evidence_url": "https://grafana.example/d/facility?var-facility={facility}&time={as_of}",
         "auditors": [
             {"id": "city", "name": "温州市审计局", "regions": ["zhejiang/wenzhou"], "email": "city@audit.example.org",
              "mqtt": mqtt},
-            {"id": "district", "name": "鹿城区审计局", "regions": ["zhejiang/wenzhou/lucheng"], "webhook": hook_url},
+            {"id": "district", "name": "鹿城区审计局", "regions": ["zhejiang/wenzhou/lucheng"], "webhook": hook_url,
+             **LOCAL_HOOK},
         ],
         "departments": {
             "鹿城区文广旅体局": {"id": "lc-culture", "email": ["it@culture.example.org"]},
-            "瓯海区娄桥街道办事处": {"id": "oh-street", "webhook": hook_url.replace("/hook", "/street")},
+            "瓯海区娄桥街道办事处": {"id": "oh-street", "webhook": hook_url.replace("/hook", "/street"), **LOCAL_HOOK},
         },
     })
 

@@ -43,3 +43,12 @@ def db(influxdb: LocalInfluxDB, influx_db_name: str) -> Iterator[InfluxClient]:
     client.create_database()
     yield client
     client.close()
+
+
+@pytest.fixture
+def evidence(db: InfluxClient, influxdb: LocalInfluxDB) -> Iterator[InfluxClient]:
+    """The evidence database that goes with ``db`` (FACMON_INFLUX_EVIDENCE_DB's default), created empty."""
+    client = InfluxClient(influxdb.url, f"{db.database}_evidence")
+    client.create_database()
+    yield client
+    client.close()

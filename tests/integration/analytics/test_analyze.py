@@ -51,7 +51,8 @@ def analyze(influxdb: LocalInfluxDB, database: str, registry: Path, capsys: pyte
 
 
 def stored(influxdb: LocalInfluxDB, database: str, measurement: str) -> list[dict[str, Any]]:
-    result = influxdb.query(f'SELECT * FROM "{measurement}"', db=database)["results"][0]
+    where = database if measurement == queries.READINGS else f"{database}_evidence"  # analytics.evidence
+    result = influxdb.query(f'SELECT * FROM "{measurement}"', db=where)["results"][0]
     rows = []
     for series in result.get("series", []):
         rows += [dict(zip(series["columns"], values, strict=True)) for values in series["values"]]

@@ -35,10 +35,12 @@ def local_ns(day, hour: int, minute: int = 0) -> int:
 
 
 @pytest.fixture
-def seeded(db):
-    """Statuses for D (and an older as-of), readings for the window: LIB with two sensors, GYM by entries."""
-    store.store_run(db, run_of(D - timedelta(days=7), {LIB: Status.ACTIVE, GYM: Status.ACTIVE, COMM: Status.ACTIVE}))
-    store.store_run(db, run_of(D, STATUSES))
+def seeded(db, evidence):
+    """Statuses for D (and an older as-of) in the evidence database, readings for the window: LIB with two sensors,
+    GYM by entries."""
+    store.store_run(evidence, run_of(D - timedelta(days=7), {LIB: Status.ACTIVE, GYM: Status.ACTIVE,
+                                                             COMM: Status.ACTIVE}))
+    store.store_run(evidence, run_of(D, STATUSES))
     lines = []
     for offset in range(1, 29):
         day = D - timedelta(days=offset)
@@ -52,8 +54,8 @@ def seeded(db):
     return db
 
 
-def test_daily_use_is_aggregated_per_local_day(seeded):
-    rows = status_rows(seeded, D, registry())
+def test_daily_use_is_aggregated_per_local_day(seeded, evidence):
+    rows = status_rows(evidence, D, registry())
     use = daily_use(seeded, rows)
     library, gym = use[LIB], use[GYM]
     assert len(library.days) == 28

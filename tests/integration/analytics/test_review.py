@@ -42,19 +42,19 @@ def facmon(*args: str, env: dict[str, str], cwd: Path = REPO) -> subprocess.Comp
 
 
 @pytest.fixture
-def env(db, tmp_path) -> dict[str, str]:
+def env(db, evidence, tmp_path) -> dict[str, str]:
     path = tmp_path / "registry.yaml"
     path.write_text(yaml.safe_dump(registry_data(), allow_unicode=True), encoding="utf-8")
     return {"FACMON_INFLUX_URL": db.url, "FACMON_INFLUX_DB": db.database, "FACMON_REGISTRY": str(path)}
 
 
 def stored(db) -> list[dict]:
-    result = db.query('SELECT * FROM "review"', epoch="ns")
+    result = db.query('SELECT * FROM "review"', epoch="ns", database=f"{db.database}_evidence")
     series = result[0].get("series", [])
     return [dict(zip(series[0]["columns"], v, strict=True)) for v in series[0]["values"]] if series else []
 
 
-def test_review_is_recorded_with_its_fields(db, env):
+def test_review_is_recorded_with_its_fields(db, evidence, env):
     until = TODAY + timedelta(days=30)
     done = facmon("review", LIB, "--disposition", "seasonal", "--note", "暑期闭馆, reopens\nin September",
                   "--until", until.isoformat(), "--reviewer", "张伟", env=env)
@@ -64,7 +64,7 @@ def test_review_is_recorded_with_its_fields(db, env):
     assert (point["facility"], point["disposition"], point["until"], point["reviewer"]) == (
         LIB, "seasonal", until.isoformat(), "张伟")
     assert point["note"] == "暑期闭馆, reopens in September"
-    assert [r.disposition for r in reviews.read(db, [LIB])] == [Disposition.SEASONAL]
+    assert [r.disposition for r in reviews.read(evidence, [LIB])] == [Disposition.SEASONAL]
     assert reviews.read(db, [GYM]) == []
 
 
@@ -92,7 +92,7 @@ def test_review_usage_errors_record_nothing(db, env, args, message):
     assert stored(db) == []
 
 
-def test_review_holds_back_alerts_until_its_date(db, env, smtp_server, webhook, mosquitto):
+def test_review_holds_back_alerts_until_its_date(db, evidence, env, smtp_server, webhook, mosquitto):
     until = TODAY + timedelta(days=10)
     done = facmon("review", LIB, "--disposition", "repurposed", "--note", "now a polling station", "--until",
                   until.isoformat(), env=env)
@@ -100,10 +100,10 @@ def test_review_holds_back_alerts_until_its_date(db, env, smtp_server, webhook, 
     settings = settings_for(db, smtp_server.url, mosquitto.url, "facmon/v1")
     found = directory(webhook.url(), mqtt=False)
     statuses = {LIB: Status.IDLE, GYM: Status.ACTIVE, COMM: Status.ACTIVE}
-    held = process_run(run_of(TODAY, statuses), registry(), settings, client=db, directory=found)
-    at_end = process_run(run_of(until, statuses), registry(), settings, client=db, directory=found)
+    held = process_run(run_of(TODAY, statuses), registry(), settings, client=evidence, directory=found)
+    at_end = process_run(run_of(until, statuses), registry(), settings, client=evidence, directory=found)
     assert (sum(held.notices.values()), sum(at_end.notices.values())) == (0, 0)
-    after = process_run(run_of(until + timedelta(days=1), statuses), registry(), settings, client=db,
+    after = process_run(run_of(until + timedelta(days=1), statuses), registry(), settings, client=evidence,
                         directory=found)
     assert dict(after.notices) == {"raised": 1}
     ((_, mail),) = wait_for(smtp_server.mailbox.messages, 1)

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from dashboards import render
-from dashboards.model import DATASOURCE_UID
+from dashboards.model import DATASOURCE_UID, EVIDENCE_UID
 from facmon.cli import main
 from tests.integration.dashboards.grafana_recorder import grafana
 
@@ -43,17 +43,21 @@ def test_publishing_twice_leaves_one_copy_of_everything(env, token_file, capsys,
         assert publish(url, *args) == 0
         first = state.calls()
         assert publish(url, *args) == 0
-    assert first[:2] == [("GET", f"/api/datasources/uid/{DATASOURCE_UID}"), ("POST", "/api/datasources")]
-    assert first[2:4] == [("GET", "/api/folders"), ("POST", "/api/folders")]
+    assert first[:4] == [("GET", f"/api/datasources/uid/{DATASOURCE_UID}"), ("POST", "/api/datasources"),
+                         ("GET", f"/api/datasources/uid/{EVIDENCE_UID}"), ("POST", "/api/datasources")]
+    assert first[4:6] == [("GET", "/api/folders"), ("POST", "/api/folders")]
     second = state.calls()[len(first):]
-    assert second[:3] == [("GET", f"/api/datasources/uid/{DATASOURCE_UID}"),
-                          ("PUT", f"/api/datasources/uid/{DATASOURCE_UID}"), ("GET", "/api/folders")]
+    assert second[:5] == [("GET", f"/api/datasources/uid/{DATASOURCE_UID}"),
+                          ("PUT", f"/api/datasources/uid/{DATASOURCE_UID}"),
+                          ("GET", f"/api/datasources/uid/{EVIDENCE_UID}"),
+                          ("PUT", f"/api/datasources/uid/{EVIDENCE_UID}"), ("GET", "/api/folders")]
     assert ("POST", "/api/folders") not in second
-    assert list(state.datasources) == [DATASOURCE_UID]
-    source = state.datasources[DATASOURCE_UID]
-    assert (source["type"], source["url"], source["user"], source["jsonData"]["dbName"]) == (
-        "influxdb", "http://influxdb:8086", "grafana", "facmon")
-    assert source["secureJsonData"] == {"password": SECRET}
+    assert list(state.datasources) == [DATASOURCE_UID, EVIDENCE_UID]
+    for uid, db in ((DATASOURCE_UID, "facmon"), (EVIDENCE_UID, "facmon_evidence")):
+        source = state.datasources[uid]
+        assert (source["type"], source["url"], source["user"], source["jsonData"]["dbName"]) == (
+            "influxdb", "http://influxdb:8086", "grafana", db)
+        assert source["secureJsonData"] == {"password": SECRET}
     assert [folder["title"] for folder in state.folders] == ["facmon"]
     expected = {model["uid"]: model for model in render.dashboards().values()}
     assert set(state.dashboards) == set(expected)

@@ -36,8 +36,8 @@ def run(scene: World, uid: str, mode: Mode,
         chosen: dict[str, list[str]] | None = None) -> tuple[list[QueryResult], TimeRange]:
     time_range = TimeRange.last(now_ms(), *RANGES[uid])
     model = MODELS[uid]
-    selections = resolve_variables(model, scene.client, time_range, chosen or CHOSEN.get(uid))
-    return run_dashboard(model, scene.client, time_range, selections, mode), time_range
+    selections = resolve_variables(model, scene.clients, time_range, chosen or CHOSEN.get(uid))
+    return run_dashboard(model, scene.clients, time_range, selections, mode), time_range
 
 
 @pytest.mark.parametrize("mode", [Mode.BACKEND, Mode.FRONTEND], ids=lambda m: m.value)
@@ -76,16 +76,16 @@ def test_the_time_filter_reaches_influxdb_in_both_forms(scene):
 def test_variables_chain_from_region_to_facility(scene):
     model = MODELS[OVERVIEW_UID]
     time_range = TimeRange.last(now_ms(), 30, "d")
-    everything = resolve_variables(model, scene.client, time_range)
+    everything = resolve_variables(model, scene.clients, time_range)
     assert set(everything["region"].values) == {f.region for f in scenario.FACILITIES}
     assert set(everything["type"].values) == {f.type for f in scenario.FACILITIES}
     assert set(everything["facility"].values) == {f.id for f in scenario.FACILITIES}
-    ouhai = resolve_variables(model, scene.client, time_range, {"region": [scenario.OUHAI]})
+    ouhai = resolve_variables(model, scene.clients, time_range, {"region": [scenario.OUHAI]})
     assert set(ouhai["type"].values) == {"sports_hall", "library"}
     assert set(ouhai["facility"].values) == {"d-idle", "d-silent"}
-    halls = resolve_variables(model, scene.client, time_range, {"region": [scenario.OUHAI], "type": ["sports_hall"]})
+    halls = resolve_variables(model, scene.clients, time_range, {"region": [scenario.OUHAI], "type": ["sports_hall"]})
     assert halls["facility"].values == ("d-idle",)
-    detail = resolve_variables(MODELS[DETAIL_UID], scene.client, time_range, {"facility": ["d-busy"]})
+    detail = resolve_variables(MODELS[DETAIL_UID], scene.clients, time_range, {"facility": ["d-busy"]})
     assert detail["tz"].values == ("Asia/Shanghai",)
 
 
@@ -138,14 +138,16 @@ def test_check_live_runs_every_query_on_the_database(scene, influxdb, capsys):
 
 def test_check_live_reports_an_empty_database_and_a_refused_query(scene, influxdb, capsys):
     empty = "t_empty_" + uuid.uuid4().hex[:8]
-    influxdb.query(f'CREATE DATABASE "{empty}"')
+    for name in (empty, f"{empty}_evidence"):
+        influxdb.query(f'CREATE DATABASE "{name}"')
     try:
         assert main(["dashboards", "check", "--live", "--influx-url", influxdb.url, "--influx-db", empty]) == 0
         assert "no data (yet?): facmon — utilization overview: panel Flagged facilities A" in capsys.readouterr().err
         model = json.loads(json.dumps(MODELS[PIPELINE_UID]))
         model["panels"][0]["targets"][0]["query"] = 'SELECT nosuchfunction("x") FROM "reading"'
-        errors, _ = live_problems(model, scene.client, now_ms())
+        errors, _ = live_problems(model, scene.clients, now_ms())
         assert len(errors) == 1
         assert errors[0].startswith("facmon — pipeline health: panel Readings per minute A: query failed")
     finally:
-        influxdb.query(f'DROP DATABASE "{empty}"')
+        for name in (empty, f"{empty}_evidence"):
+            influxdb.query(f'DROP DATABASE "{name}"')

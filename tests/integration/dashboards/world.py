@@ -23,6 +23,7 @@ import paho.mqtt.client as paho
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
+from dashboards.runner import Clients
 from facmon.cli import main
 from facmon.localstack import LocalInfluxDB, LocalMosquitto
 from facmon.settings import load_settings
@@ -37,10 +38,15 @@ from tests.integration.dashboards.logstate import kept_logging
 class World:
     now: datetime
     database: str
-    client: InfluxClient
+    client: InfluxClient  # the readings database
+    evidence: InfluxClient  # statuses, alerts, reviews, facility_info (analytics.evidence)
     registry: Path
     analyses: dict[str, dict[str, Any]]  # as-of date -> facility id -> analyze's JSON for it
     latest: dict[str, Any]
+
+    @property
+    def clients(self) -> Clients:
+        return Clients(self.client, self.evidence)
 
     def status_runs(self, status: str) -> int:
         return sum(1 for run in self.analyses.values() for result in run.values() if result["status"] == status)
@@ -146,14 +152,16 @@ def build(influxdb: LocalInfluxDB, mosquitto: LocalMosquitto, workdir: Path) -> 
         with contextlib.redirect_stdout(io.StringIO()):
             assert main(["dashboards", "sync-registry", "--influx-url", influxdb.url, "--influx-db", database,
                          "--registry", str(registry_path)]) == 0
-    client = InfluxClient(influxdb.url, database)
+    client, evidence = InfluxClient(influxdb.url, database), InfluxClient(influxdb.url, f"{database}_evidence")
     statuses = {fid: result["status"] for fid, result in analyses[today.isoformat()].items()}
-    client.write("\n".join(scenario.alert_lines(now) + scenario.review_lines(now)
-                           + scenario.integrity_lines(now, statuses)).encode())
+    evidence.write("\n".join(scenario.alert_lines(now) + scenario.review_lines(now)
+                             + scenario.integrity_lines(now, statuses)).encode())
     try:
-        yield World(now, database, client, registry_path, analyses, analyses[today.isoformat()])
+        yield World(now, database, client, evidence, registry_path, analyses, analyses[today.isoformat()])
     finally:
         client.close()
+        evidence.close()
         influxdb.query(f'DROP DATABASE "{database}"')
+        influxdb.query(f'DROP DATABASE "{database}_evidence"')
         publish(mosquitto, [(f"{scenario.PREFIX}/{fid}/{sensor}/status", b"", True)
                             for fid, sensor in (("d-busy", "door-1"), ("d-silent", "s1"))])

@@ -142,7 +142,8 @@ class SecureInflux:
 
 @pytest.fixture(scope="session")
 def secure_influx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureInflux]:
-    """InfluxDB with auth on: an admin, the database, and the two service users with the documented grants."""
+    """InfluxDB with auth on: an admin, the readings and evidence databases, and the two service users with the
+    documented grants."""
     server = LocalInfluxDB(tmp_path_factory.mktemp("secure-influx"), auth=True)
     try:
         server.start()
@@ -151,6 +152,7 @@ def secure_influx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureIn
     database = "facmon_sec"
     passwords = {INGEST_USER: secrets.token_urlsafe(18), ANALYTICS_USER: secrets.token_urlsafe(18)}
     server.query(f'CREATE DATABASE "{database}"')
+    server.query(f'CREATE DATABASE "{database}_evidence"')
     for user, password in passwords.items():
         server.query(f"CREATE USER \"{user}\" WITH PASSWORD '{password}'")
     for statement in influx_grants(database, INGEST_USER, ANALYTICS_USER):

@@ -1,5 +1,6 @@
 """InfluxDB with authentication on: the ingester and analytics each with their own user and only the documented
-grants (facmon.access.influx_grants): the ingester WRITE only, analytics READ and WRITE, neither an admin."""
+grants (facmon.access.influx_grants): the ingester WRITE on the readings only, analytics READ on the readings and
+ALL on the evidence database, neither an admin. tests/integration/security/test_evidence.py attacks the split."""
 
 from __future__ import annotations
 
@@ -65,15 +66,19 @@ def admin_query(influx: SecureInflux, q: str, database: str | None = None) -> li
 
 
 def test_each_user_has_exactly_the_rights_it_needs(secure_influx: SecureInflux) -> None:
-    url, db = secure_influx.server.url, secure_influx.database
+    url, db, evidence = secure_influx.server.url, secure_influx.database, f"{secure_influx.database}_evidence"
     ingest = InfluxClient(url, db, (INGEST_USER, secure_influx.passwords[INGEST_USER]))
     analytics = InfluxClient(url, db, (ANALYTICS_USER, secure_influx.passwords[ANALYTICS_USER]))
+    analytics_evidence = InfluxClient(url, evidence, (ANALYTICS_USER, secure_influx.passwords[ANALYTICS_USER]))
     try:
         ingest.write(b"ingest_stats,instance=t received=1i")
-        with pytest.raises(InfluxPermissionDenied, match="requires READ"):
+        with pytest.raises(InfluxPermissionDenied, match="not authorized"):
             ingest.query("SELECT * FROM ingest_stats")
-        analytics.write(b"facility_status,facility=wz-lc-lib-001 status=\"IDLE\"")
         assert analytics.query("SELECT count(received) FROM ingest_stats")[0]["series"][0]["values"][0][1] >= 1
+        with pytest.raises(InfluxPermissionDenied, match="not authorized to write"):
+            analytics.write(b"reading,facility=wz-lc-lib-001,sensor=x occupancy=1i")
+        analytics_evidence.write(b"facility_status,facility=wz-lc-lib-001 status=\"IDLE\"")
+        assert analytics_evidence.query("SELECT count(status) FROM facility_status")[0]["series"]
         for client in (ingest, analytics):
             with pytest.raises(InfluxPermissionDenied, match="admin"):
                 client.create_database()
@@ -82,6 +87,7 @@ def test_each_user_has_exactly_the_rights_it_needs(secure_influx: SecureInflux) 
     finally:
         ingest.close()
         analytics.close()
+        analytics_evidence.close()
 
 
 def test_wrong_credentials_stop_the_ingester_with_one_clear_line_and_exit_code_1(

@@ -67,7 +67,7 @@ def test_every_problem_names_the_entry_and_the_field():
     expected = [
         "auditors.yaml: auditors[0] (ok) emial: unknown key; did you mean 'email'?",
         "auditors.yaml: auditors[1] (b) email[0]: must be an email address",
-        "auditors.yaml: auditors[1] (b) webhook: must be an http:// or https:// URL",
+        "auditors.yaml: auditors[1] (b) webhook: must be an https:// URL",
         "auditors.yaml: auditors[1] (b) mqtt: must be a valid boolean",
         "auditors.yaml: auditors[1] (b) regions[0]: must be a region path",
         "auditors.yaml: auditors[2] (c) regions: must list at least one region",

@@ -10,7 +10,7 @@ import yaml
 
 from analytics.alerts import Kind
 from dashboards import common, lint, render
-from dashboards.model import DATASOURCE, DATASOURCE_UID, Grid
+from dashboards.model import DATASOURCE, DATASOURCE_UID, EVIDENCE, EVIDENCE_UID, MIXED, Grid
 from dashboards.provisioning import DASHBOARDS_PATH, ENV, datasource_yaml, provider_yaml
 
 MODELS = render.dashboards()
@@ -48,14 +48,28 @@ def test_uids_and_titles_are_stable():
         assert all(panel["description"] for panel in model["panels"]), "every panel says what it is for"
 
 
-def test_every_query_is_raw_influxql_on_the_facmon_datasource():
+def test_every_query_is_raw_influxql_on_the_datasource_of_the_database_it_reads():
+    evidence = ('"facility_status"', '"alert"', '"review"', '"facility_info"')
     for model in MODELS.values():
         for panel in model["panels"]:
-            assert panel["datasource"] == DATASOURCE
+            sources = set()
             for target in panel["targets"]:
                 assert target["rawQuery"] is True
-                assert target["datasource"]["uid"] == DATASOURCE_UID
                 assert target["query"].startswith(("SELECT ", "SHOW "))
+                reads_evidence = any(f"FROM {name}" in target["query"] for name in evidence)
+                assert target["datasource"] == (EVIDENCE if reads_evidence else DATASOURCE), target["query"]
+                sources.add(target["datasource"]["uid"])
+            assert panel["datasource"] == (MIXED if len(sources) > 1 else panel["targets"][0]["datasource"])
+        for item in [*model["templating"]["list"], *model["annotations"]["list"]]:
+            reads_evidence = any(f"FROM {name}" in item["query"] for name in evidence)
+            assert item["datasource"] == (EVIDENCE if reads_evidence else DATASOURCE), item["query"]
+
+
+def test_a_query_reading_both_databases_is_refused():
+    from dashboards.model import source_of
+
+    with pytest.raises(ValueError, match="both databases"):
+        source_of('SELECT * FROM "facility_status" WHERE x IN (SELECT y FROM "reading")')
 
 
 def test_the_flagged_table_links_to_the_detail_dashboard():
@@ -165,8 +179,10 @@ def test_one_of_takes_plain_words_only():
 
 
 def test_provisioning_files():
-    source = yaml.safe_load(datasource_yaml())["datasources"][0]
+    source, evidence = yaml.safe_load(datasource_yaml())["datasources"]
     assert (source["uid"], source["type"], source["access"]) == (DATASOURCE_UID, "influxdb", "proxy")
+    assert (evidence["uid"], evidence["isDefault"]) == (EVIDENCE_UID, False)
+    assert evidence["jsonData"]["dbName"] == f"$__env{{{ENV['evidence_database']}}}"
     assert source["url"] == "$__env{FACMON_GRAFANA_INFLUX_URL}"
     assert source["secureJsonData"] == {"password": "$__env{FACMON_GRAFANA_INFLUX_PASSWORD}"}
     assert source["jsonData"]["dbName"] == f"$__env{{{ENV['database']}}}"
