@@ -7,7 +7,6 @@ import argparse
 import getpass
 import logging
 import sys
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +71,8 @@ def cmd_review(args: argparse.Namespace) -> int:
     except (KeyError, OSError):
         reviewer = "unknown"
     try:
-        review = reviews.make_review(args.facility, args.disposition, args.note, args.until, reviewer, date.today())
+        review = reviews.make_review(args.facility, args.disposition, args.note, args.until, reviewer,
+                                     settings.clock.today(), settings.clock.time_ns())
     except reviews.ReviewError as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None
     client = _client(settings)
@@ -104,7 +104,8 @@ def cmd_report(args: argparse.Namespace) -> int:
                     settings.registry)
     client = _client(settings)
     try:
-        data, as_of = build_report(client, registry, args.format, args.as_of, args.region)
+        data, as_of = build_report(client, registry, args.format, args.as_of, args.region,
+                                   generated=settings.clock.now())
     except ReportError as exc:
         raise CommandError(str(exc)) from None
     except InfluxError as exc:
