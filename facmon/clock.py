@@ -91,6 +91,12 @@ def parse_instant(value: object) -> datetime:
     return moment
 
 
+_PINNED: dict[datetime, PinnedClock] = {}
+
+
 def clock_at(instant: datetime | None) -> Clock:
-    """The machine's clock, or one pinned at ``instant``."""
-    return SYSTEM if instant is None else PinnedClock(instant)
+    """The machine's clock, or the one pinned at ``instant``: one per instant in a process, so every part of it
+    (settings loaded twice, a thread) reads the same running clock and its times never go back."""
+    if instant is None:
+        return SYSTEM
+    return _PINNED.setdefault(instant, PinnedClock(instant))
