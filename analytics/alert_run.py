@@ -9,7 +9,6 @@ attempt is recorded and the alert points are rewritten with their delivered/fail
 from __future__ import annotations
 
 import logging
-import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -37,6 +36,7 @@ from analytics.alerts import (
 from analytics.auditors import AuditorsError, Directory, Recipient, load_auditors
 from analytics.deliver import MQTT_RECIPIENT, Deliverer
 from analytics.model import AnalysisRun
+from facmon.clock import Clock
 from facmon.settings import Settings
 from ingest.influx import InfluxClient, InfluxError
 from sensors.registry import Registry
@@ -85,7 +85,7 @@ class _Job:
 def _new_jobs(run: AnalysisRun, registry: Registry, directory: Directory, states: dict[str, FacilityAlerts],
               found: dict[str, list[Review]], settings: Settings, summary: RunSummary) -> list[_Job]:
     jobs = []
-    now = time.time_ns()
+    now = settings.clock.time_ns()
     for result in run.facilities:
         state = states.get(result.facility_id, FacilityAlerts())
         for notice in decide(state, result, found.get(result.facility_id, []), run.as_of, settings.reminder_days):
@@ -110,8 +110,7 @@ def _new_jobs(run: AnalysisRun, registry: Registry, directory: Directory, states
     return jobs
 
 
-def _retry_jobs(client: InfluxClient, states: dict[str, FacilityAlerts], new: list[_Job]) -> list[_Job]:
-    now = time.time_ns()
+def _retry_jobs(client: InfluxClient, states: dict[str, FacilityAlerts], new: list[_Job], now: int) -> list[_Job]:
     latest = [r for s in states.values() for r in s.latest]
     fresh = [r for r in latest if now - r.time_ns <= RETRY_HORIZON_DAYS * DAY_NS]
     if not fresh:
@@ -129,7 +128,8 @@ def _retry_jobs(client: InfluxClient, states: dict[str, FacilityAlerts], new: li
     return list(jobs.values())
 
 
-def _deliver(jobs: list[_Job], deliverer: Deliverer, summary: RunSummary, retrying: bool) -> list[str]:
+def _deliver(jobs: list[_Job], deliverer: Deliverer, summary: RunSummary, retrying: bool,
+             clock: Clock) -> list[str]:
     lines = []
     for job in jobs:
         alert = job.alert
@@ -137,7 +137,7 @@ def _deliver(jobs: list[_Job], deliverer: Deliverer, summary: RunSummary, retryi
             outcome = deliverer.send(channel, rid, job.data)
             record = DeliveryRecord(alert.facility, alert.kind, channel, rid,
                                     Outcome.SENT if outcome.ok else Outcome.FAILED, alert.time_ns, attempt,
-                                    time_ns=time.time_ns())
+                                    time_ns=clock.time_ns())
             job.known.append(record)
             lines.append(alert_store.delivery_line(record, alert.as_of, outcome.target, outcome.error))
             summary.retried += int(retrying)
@@ -183,8 +183,9 @@ def process_run(run: AnalysisRun, registry: Registry, settings: Settings, *, cli
         new = _new_jobs(run, registry, directory, states, found, settings, summary)
         alert_store.write(client, [alert_store.alert_line(j.alert) for j in new]
                           + [alert_store.delivery_line(d, j.alert.as_of) for j in new for d in j.known])
-        retries = _retry_jobs(client, states, new)
-        lines = _deliver(new, deliverer, summary, False) + _deliver(retries, deliverer, summary, True)
+        retries = _retry_jobs(client, states, new, settings.clock.time_ns())
+        lines = (_deliver(new, deliverer, summary, False, settings.clock)
+                 + _deliver(retries, deliverer, summary, True, settings.clock))
         alert_store.write(client, lines)
     except InfluxError as exc:
         summary.error = f"InfluxDB: {exc}"

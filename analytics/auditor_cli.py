@@ -8,7 +8,6 @@ import getpass
 import logging
 import os
 import sys
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +84,8 @@ def cmd_review(args: argparse.Namespace) -> int:
     except (KeyError, OSError):
         reviewer = "unknown"
     try:
-        review = reviews.make_review(args.facility, args.disposition, args.note, args.until, reviewer, date.today())
+        review = reviews.make_review(args.facility, args.disposition, args.note, args.until, reviewer,
+                                     settings.clock.today(), settings.clock.time_ns())
     except reviews.ReviewError as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None
     from analytics.evidence import EvidenceError, prepare
@@ -124,7 +124,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     readings, client = clients(settings)
     try:
-        data, as_of = build_report(client, registry, args.format, args.as_of, args.region, readings=readings)
+        data, as_of = build_report(client, registry, args.format, args.as_of, args.region, readings=readings,
+                                   generated=settings.clock.now())
     except ReportError as exc:
         raise CommandError(str(exc)) from None
     except InfluxError as exc:

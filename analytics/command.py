@@ -169,7 +169,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
     def once() -> AnalysisRun:
         facilities = current_facilities()
-        today = date.today()
+        today = settings.clock.today()
         as_of = args.as_of or today
         mode = RollupMode(args.rollup)
         if args.no_store and mode in (RollupMode.USE, RollupMode.REBUILD):

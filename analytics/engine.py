@@ -25,6 +25,7 @@ from analytics.model import AnalysisRun, FacilityResult, Figures, Integrity, Win
 from analytics.options import DEFAULT_CONCURRENCY, DEFAULT_GROUP_SIZE, RollupMode, Settle
 from analytics.rules import Rules, classify
 from analytics.schedule import slot_grid, slot_runs, week_hours, windows
+from facmon.clock import SYSTEM
 from sensors.registry import Facility
 
 log = logging.getLogger(__name__)
@@ -191,7 +192,7 @@ def analyze(
     """Analyse ``facilities`` over the ``days`` whole days before ``as_of``; ``settle`` says which days are
     final enough to keep in the rollup (default: Settle.from_today)."""
     started = time.monotonic()
-    settled = settle or Settle.from_today(date.today())
+    settled = settle or Settle.from_today(SYSTEM.today())
     ordered = sorted(facilities, key=lambda f: f.id)
     # Facilities with the same hours share a group, so each group's queries cover little beyond its hours.
     alike = sorted(ordered, key=lambda f: (f.timezone, week_hours(f), f.id))

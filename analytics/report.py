@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from analytics import reviews
 from analytics.options import REPORT_FORMATS as FORMATS
 from analytics.report_data import daily_use, latest_as_of, status_rows
+from facmon.clock import SYSTEM
 from ingest.influx import InfluxClient
 from sensors.registry import Registry
 
@@ -22,7 +23,7 @@ def build_report(client: InfluxClient, registry: Registry | None, fmt: str, as_o
     if fmt not in FORMATS:
         raise ValueError(f"unknown report format {fmt!r}")
     when = as_of or latest_as_of(client)
-    moment = generated or datetime.now(UTC)
+    moment = generated or SYSTEM.now()
     found = reviews.read(client)
     rows = status_rows(client, when, registry, region, found)
     if fmt == "csv":

@@ -17,6 +17,8 @@ from facmon import logs
 from facmon.settings import Settings, SettingsError, load_settings
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+NOW_HELP = ("pin the clock: an ISO instant with its offset, e.g. 2026-12-01T16:30:00Z, for tests and reproducing "
+            "a run (default FACMON_NOW, else the machine's clock)")
 
 
 class CommandError(Exception):
@@ -43,8 +45,18 @@ def _settings_flags(parser: argparse.ArgumentParser) -> None:
 
 _SETTING_FLAGS = (
     "mqtt_url", "mqtt_ca_file", "topic_prefix", "influx_url", "influx_db", "influx_evidence_db", "registry",
-    "log_level", "max_reading_age", "mqtt_client_id", "mqtt_share_group", "batch_size",
+    "log_level", "max_reading_age", "mqtt_client_id", "mqtt_share_group", "batch_size", "now",
 )
+
+
+def instant(text: str) -> str:
+    """An argparse type for --now: checked at once (before any server starts), passed on as ISO text."""
+    from facmon.clock import parse_instant
+
+    try:
+        return parse_instant(text).isoformat()
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} {exc}") from None
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -162,7 +174,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from facmon.demo import run_demo
 
-    return run_demo(output=args.output, keep_running=args.keep_running)
+    return run_demo(output=args.output, keep_running=args.keep_running, now=args.now)
 
 
 # -- parser ------------------------------------------------------------------------------------------------------
@@ -201,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "flagged facilities, write the evidence report, and stop everything.")
     demo.add_argument("--output", type=Path, metavar="DIR", help="where the report goes (default ./demo-output)")
     demo.add_argument("--keep-running", action="store_true", help="keep the stack up until Ctrl-C")
+    demo.add_argument("--now", type=instant, metavar="INSTANT", help=NOW_HELP)
     demo.set_defaults(handler=cmd_demo)
     from analytics import command as analytics_command
 

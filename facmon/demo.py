@@ -27,9 +27,11 @@ from zoneinfo import ZoneInfo
 
 from facmon import demo_view as view
 from facmon import resources
+from facmon.clock import Clock
 from facmon.demo_console import Steps, compose_available, interrupts
 from facmon.demo_stack import DemoError, Servers, forget_session, ingester, log_tail, servers, wait_for_readings
 from facmon.localstack import INSTALL_HINT, ServerStartError, ServerUnavailable
+from facmon.settings import SettingsError
 from sensors.registry import Registry, load_registry
 
 COUNTY = resources.sample_county()
@@ -58,6 +60,12 @@ def window_start(registry: Registry, as_of: date, days: int = WINDOW_DAYS) -> in
                for f in registry)
 
 
+def as_of(registry: Registry, clock: Clock) -> date:
+    """Today where it is earliest among the county's zones: every day of the window before it is over everywhere,
+    whatever the machine's own zone."""
+    return min(clock.today(zone) for zone in {f.timezone for f in registry})
+
+
 def _local(moment: int, registry: Registry) -> str:
     zone = next(iter(registry)).timezone
     return f"{datetime.fromtimestamp(moment, ZoneInfo(zone)):%Y-%m-%d %H:%M} {zone}"
@@ -72,7 +80,7 @@ def backfill_county(run: Run, steps: Steps) -> tuple[int, int, int]:
     sensors, warnings = plan(run.registry)
     for warning in warnings:
         print(f"  note: {COUNTY.name}: {warning}", file=sys.stderr)
-    start, end = window_start(run.registry, run.as_of), int(time.time())
+    start, end = window_start(run.registry, run.as_of), int(run.servers.settings.clock.time())
     steps.status(f"backfilling {(end - start) / 86400:.1f} days of {COUNTY.name}: {len(sensors)} sensors …")
     fleet = Fleet(run.servers.settings, sensors, client_prefix=f"{run.work.name}-sim-")
     try:
@@ -146,7 +154,8 @@ def write_reports(run: Run, steps: Steps, data: dict[str, Any], output: Path) ->
     paths = []
     try:
         for fmt in ("html", "xlsx"):
-            body, _ = build_report(client, run.registry, fmt, run.as_of, readings=readings)
+            body, _ = build_report(client, run.registry, fmt, run.as_of, readings=readings,
+                                   generated=run.servers.settings.clock.now())
             paths.append(output / f"facmon-report-{run.as_of.isoformat()}.{fmt}")
             paths[-1].write_bytes(body)
     except ReportError as exc:
@@ -188,17 +197,19 @@ def _forget_session(found: Servers) -> None:
               f"{found.settings.mqtt.redacted()}", file=sys.stderr)
 
 
-def _steps(stack: contextlib.ExitStack, work: Path, steps: Steps, output: Path, keep_running: bool) -> None:
+def _steps(stack: contextlib.ExitStack, work: Path, steps: Steps, output: Path, keep_running: bool,
+           now: str | None) -> None:
     out = steps.stream
     steps.start("starting Mosquitto and InfluxDB")
     try:
-        found = stack.enter_context(servers(work, os.environ, COUNTY, work.name))
+        found = stack.enter_context(servers(work, os.environ, COUNTY, work.name, now))
     except ServerUnavailable as exc:
         raise DemoError(f"{exc}\n`make demo` runs the set-up first ({INSTALL_HINT})") from None
-    except ServerStartError as exc:
+    except (ServerStartError, SettingsError) as exc:
         raise DemoError(str(exc)) from None
     steps.done(f"{found.describe()} (work directory {work})")
-    run = Run(load_registry(COUNTY), found, work, date.today())
+    county = load_registry(COUNTY)
+    run = Run(county, found, work, as_of(county, found.settings.clock))
 
     steps.start("starting the ingester")
     if not found.local_mqtt:  # runs after the ingester stopped: its persistent session goes too
@@ -225,8 +236,9 @@ def _steps(stack: contextlib.ExitStack, work: Path, steps: Steps, output: Path, 
             wait_for_ctrl_c(run, out)
 
 
-def run_demo(output: Path | None = None, keep_running: bool = False) -> int:
-    """The whole demo; 0 when every step worked, 1 when one failed, 130 when interrupted."""
+def run_demo(output: Path | None = None, keep_running: bool = False, now: str | None = None) -> int:
+    """The whole demo; 0 when every step worked, 1 when one failed, 130 when interrupted. `now` pins the clock
+    (an ISO instant, as FACMON_NOW), so a run can be repeated exactly."""
     from facmon import logs
 
     logs.configure("WARNING")
@@ -239,7 +251,7 @@ def run_demo(output: Path | None = None, keep_running: bool = False) -> int:
         work = Path(tmp)
         with contextlib.ExitStack() as stack:
             try:
-                _steps(stack, work, steps, output, keep_running)
+                _steps(stack, work, steps, output, keep_running, now)
             except KeyboardInterrupt:
                 out.write("\nInterrupted: stopping everything the demo started …\n")
                 code = 130

@@ -52,9 +52,11 @@ class Servers:
 
 
 @contextlib.contextmanager
-def servers(workdir: Path, environ: Mapping[str, str], registry: Path, client_id: str) -> Iterator[Servers]:
-    """Start what is not configured, in `workdir`; stop it on the way out (also on Ctrl-C)."""
-    overrides: dict[str, object] = {"registry": str(registry), "mqtt_client_id": client_id}
+def servers(workdir: Path, environ: Mapping[str, str], registry: Path, client_id: str,
+            now: str | None = None) -> Iterator[Servers]:
+    """Start what is not configured, in `workdir`; stop it on the way out (also on Ctrl-C). `now` pins the clock
+    (as FACMON_NOW does) for the demo and its children."""
+    overrides: dict[str, object] = {"registry": str(registry), "mqtt_client_id": client_id, "now": now}
     if DB_ENV not in environ:
         overrides["influx_db"] = DEMO_DB
     with contextlib.ExitStack() as stack:
@@ -67,7 +69,8 @@ def servers(workdir: Path, environ: Mapping[str, str], registry: Path, client_id
 
 
 def child_env(settings: Settings) -> dict[str, str]:
-    """FACMON_* for the demo's ingester and analyze: its servers, database and registry, nothing else."""
+    """FACMON_* for the demo's ingester and analyze: its servers, database, registry and pinned clock, nothing
+    else."""
     env = {
         "FACMON_MQTT_URL": settings.mqtt_url.get_secret_value(),
         "FACMON_TOPIC_PREFIX": settings.topic_prefix,
@@ -80,6 +83,7 @@ def child_env(settings: Settings) -> dict[str, str]:
         "FACMON_LOG_LEVEL": "INFO",
     }
     optional = {
+        "FACMON_NOW": settings.now and settings.now.isoformat(),
         "FACMON_MQTT_CA_FILE": settings.mqtt_ca_file and str(settings.mqtt_ca_file),
         "FACMON_INFLUX_TOKEN": settings.influx_token and settings.influx_token.get_secret_value(),
         "FACMON_INFLUX_USER": settings.influx_user,

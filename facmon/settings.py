@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Self
 from urllib.parse import unquote, urlsplit
@@ -25,6 +26,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from facmon.clock import Clock, clock_at, parse_instant
 
 ENV_PREFIX = "FACMON_"
 CONFIG_ENV = "FACMON_CONFIG"
@@ -70,6 +73,7 @@ def parse_duration(value: object) -> timedelta:
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+Instant = Annotated[datetime, BeforeValidator(parse_instant)]
 
 
 #: Each URL model's schemes: the fields a scheme sets, and the port it implies.
@@ -186,6 +190,10 @@ class Settings(BaseSettings):
     smtp_from: str = Field(default="facmon@localhost", description="Sender address of alert mails")
     reminder_days: int = Field(default=14, ge=1, le=366, description="Days between reminders while flagged")
     delivery_timeout: float = Field(default=20.0, gt=0, le=300, description="Seconds per SMTP/webhook/MQTT send")
+    now: Instant | None = Field(
+        default=None, description="Testing and reproducing runs: pin the clock to this ISO instant (e.g. "
+        "2026-12-01T16:30:00Z); it runs on from there. Unset (production): the machine's clock"
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -228,6 +236,11 @@ class Settings(BaseSettings):
         if self.smtp_user:
             url = url.model_copy(update={"username": self.smtp_user, "password": self.smtp_password})
         return url
+
+    @cached_property
+    def clock(self) -> Clock:
+        """The one clock of this process (facmon.clock): pinned by FACMON_NOW, else the machine's."""
+        return clock_at(self.now)
 
     @property
     def mqtt(self) -> MqttUrl:

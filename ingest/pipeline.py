@@ -74,8 +74,10 @@ class Pipeline:
         flush_interval: float,
         create_database: Callable[[], None] | None = None,
         max_sealed: int = 2,
+        clock_ns: Callable[[], int] = time.time_ns,
     ) -> None:
         self.parser = parser
+        self._now_ns = clock_ns  # facmon.clock's: FACMON_NOW pins it for tests
         self.encoder = encoder
         self._write = write
         self._ack = ack
@@ -105,7 +107,7 @@ class Pipeline:
         """Handle one MQTT message; `token` is its packet id to acknowledge, or None for QoS 0."""
         if self._closing.is_set():
             return  # not acknowledged: the broker redelivers it to the next session
-        now = time.time_ns()
+        now = self._now_ns()
         received = self._clock_ns = max(now, self._clock_ns + 1)
         parsed = self.parser.parse(topic, payload, received, retained)
         lines: list[str] = [self.encoder.reading(r) for r in parsed.readings]
@@ -234,7 +236,7 @@ class Pipeline:
         self.counters.readings_written += batch.readings
         self._in_flight_readings -= batch.readings
         if batch.first_received_ns:
-            self.counters.last_lag_ms = (time.time_ns() - batch.first_received_ns) // 1_000_000
+            self.counters.last_lag_ms = (self._now_ns() - batch.first_received_ns) // 1_000_000
         if batch.tokens and batch.generation == self._generation:
             self._ack(batch.tokens)
 

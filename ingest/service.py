@@ -95,6 +95,7 @@ class Ingester:
             batch_size=settings.batch_size,
             flush_interval=settings.flush_interval,
             create_database=self.influx.create_database,
+            clock_ns=settings.clock.time_ns,
         )
         self.connected = threading.Event()
         self.client.on_connect = self._on_connect
@@ -178,7 +179,7 @@ class Ingester:
             c.received, c.readings_accepted, c.readings_written, c.statuses, c.ignored, refused,
             self.pipeline.pending_readings, c.last_lag_ms, c.write_retries,
         )
-        self.pipeline.add_points([self.pipeline.stats_line(self.instance, time.time_ns())])
+        self.pipeline.add_points([self.pipeline.stats_line(self.instance, self.settings.clock.time_ns())])
 
     def shutdown(self, timeout: float = 60.0) -> None:
         """Write and acknowledge everything taken so far, then leave the session for the next start."""

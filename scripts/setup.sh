@@ -67,6 +67,25 @@ if [ "${#missing[@]}" -gt 0 ]; then
     done
 fi
 
+# --- what the report test renders with (CI only) ----------------------------------------------------------------
+# The evidence report's first page is rendered by Chromium, and its Chinese names need a CJK font or they come
+# out as boxes. CI must run that test, so there they are installed when missing; elsewhere the test is skipped
+# without them (tests.conftest.server_missing).
+if [ "${CI:-}" = "true" ]; then
+    render=()
+    command -v chromium >/dev/null || render+=(chromium)
+    { command -v fc-list >/dev/null && [ -n "$(fc-list :lang=zh family)" ]; } || render+=(fonts-noto-cjk)
+    if [ "${#render[@]}" -gt 0 ]; then
+        if ! is_root; then
+            echo "setup: CI=true needs ${render[*]}; install them with:" >&2
+            echo "  sudo apt-get update && sudo apt-get install -y ${render[*]}" >&2
+            exit 1
+        fi
+        say "installing ${render[*]} from Debian packages (CI renders the report)…"
+        apt_install "${render[@]}"
+    fi
+fi
+
 # --- the project's virtualenv --------------------------------------------------------------------------------
 if [ ! -x .venv/bin/python ]; then
     if ! "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null; then

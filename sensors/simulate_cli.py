@@ -10,7 +10,6 @@ import argparse
 import signal
 import sys
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -29,6 +28,12 @@ def _duration(text: str) -> float:
         return parse_duration(text).total_seconds()
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 28d, 2h, 90m or 30s") from None
+
+
+def _instant(text: str) -> str:
+    from facmon.cli import instant
+
+    return instant(text)
 
 
 def _interval(text: str) -> int:
@@ -108,6 +113,10 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     group.add_argument("--mqtt-ca-file", help="CA certificate for mqtts://")
     group.add_argument("--topic-prefix", help="topic prefix (default facmon/v1)")
     group.add_argument("--registry", help="facility registry YAML")
+    group.add_argument("--now", type=_instant, metavar="INSTANT",
+                       help="pin the clock: backfill until, and go live from, this ISO instant with its offset "
+                       "(e.g. 2026-12-01T16:30:00Z); for tests and reproducing a run; the ingester needs the same "
+                       "FACMON_NOW")
     parser.set_defaults(handler=cmd_simulate)
     return parser
 
@@ -188,7 +197,8 @@ def _simulate(args: argparse.Namespace) -> int:
         except PublishError as exc:
             raise CommandError(str(exc)) from None
         try:
-            start = time.time()
+            clock = settings.clock
+            start = clock.time()
             if args.days:
                 progress = Progress(0, enabled=tty)
                 summary = backfill(fleet, sensors, args.seed, int(start - args.days * 86400), int(start),
@@ -199,9 +209,9 @@ def _simulate(args: argparse.Namespace) -> int:
                 since = args.since if args.since is not None else SPEED_SINCE_DEFAULT if args.speed > 1 else 0.0
                 speed, start = args.speed, start - since
             if (args.follow or not args.days) and not stop.is_set():
-                until = time.time() + args.duration if args.duration else None
+                until = clock.time() + args.duration if args.duration else None
                 summary = live(fleet, sensors, args.seed, start, speed=speed, interval=args.interval,
-                               bad_rate=args.bad_rate, stop=stop, until=until, status=show)
+                               bad_rate=args.bad_rate, stop=stop, until=until, status=show, clock=clock.time)
                 if tty:
                     sys.stderr.write("\n")
                 print(summary.line("live"), flush=True)

@@ -10,9 +10,28 @@ from typing import NoReturn, TypeVar
 
 import pytest
 
+from facmon.clock import parse_instant
 from facmon.localstack import LocalInfluxDB, LocalMosquitto, ServerUnavailable
+from tests.logstate import kept_logging
 
 S = TypeVar("S", LocalMosquitto, LocalInfluxDB)
+
+#: The instant the time-dependent tests pin facmon's clock at (FACMON_NOW / --now of the processes they run):
+#: FACMON_TEST_NOW when set (scripts/pinned-clocks.sh runs those tests at several), else half past midnight in
+#: Shanghai, the hour at which the simulator's backfill once failed. Never the machine's clock or zone.
+TEST_NOW = parse_instant(os.environ.get("FACMON_TEST_NOW") or "2026-12-01T16:30:00Z")
+
+
+def pinned_env() -> dict[str, str]:
+    """The environment that pins a facmon process's clock at TEST_NOW."""
+    return {"FACMON_NOW": TEST_NOW.isoformat()}
+
+
+@pytest.fixture(autouse=True)
+def _kept_logging() -> Iterator[None]:
+    """A command run in-process configures logging (facmon.logs); the next test starts from what was before."""
+    with kept_logging():
+        yield
 
 
 def server_missing(reason: object) -> NoReturn:

@@ -26,7 +26,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from facmon.localstack import LocalInfluxDB, LocalMosquitto, ServerUnavailable, require_binary
 from facmon.resources import sample_county
 from sensors.registry import Facility, load_registry
-from tests.conftest import server_missing
+from tests.conftest import pinned_env, server_missing
 
 pytestmark = pytest.mark.servers
 
@@ -71,9 +71,11 @@ def expected_statuses(as_of: date) -> dict[str, str]:
 
 
 def env() -> dict[str, str]:
-    """Our environment without FACMON_* (a developer's settings must not point the demo elsewhere)."""
+    """Our environment without FACMON_* (a developer's settings must not point the demo elsewhere), with the
+    clock pinned (tests.conftest.TEST_NOW): "the last 28 days until now" are the same days at every run."""
     path = os.pathsep.join([os.environ.get("PATH", ""), "/usr/local/sbin", "/usr/sbin", "/sbin"])
-    return {**{k: v for k, v in os.environ.items() if not k.upper().startswith("FACMON_")}, "PATH": path}
+    return {**{k: v for k, v in os.environ.items() if not k.upper().startswith("FACMON_")}, "PATH": path,
+            **pinned_env()}
 
 
 def command(output: Path) -> list[str]:

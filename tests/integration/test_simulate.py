@@ -2,6 +2,9 @@
 to a real InfluxDB: every reading the simulator reports arrives as a point, every bad message as a refusal, and
 the sensors' status topics say online, then offline, whether they stop cleanly or die (Last Will). The sample
 county's 28 days, analysed by `facmon analyze`, land on the statuses docs/simulator.md documents.
+
+The simulator and the ingester share one pinned clock (tests.conftest.TEST_NOW): "the past two days until now"
+is the same two days at every run, whatever the machine's date, hour or zone.
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
-from time import time_ns
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -32,9 +34,10 @@ from facmon.localstack import LocalInfluxDB, LocalMosquitto
 from facmon.resources import sample_county
 from facmon.settings import Settings, load_settings
 from ingest.service import Ingester
-from sensors.publisher import Fleet, backfill
+from sensors.publisher import Fleet, backfill, backfill_messages
 from sensors.registry import load_registry
 from sensors.simplan import plan
+from tests.conftest import TEST_NOW
 from tests.integration.ingester import InfluxReader, unique, wait_until
 
 pytestmark = pytest.mark.servers
@@ -67,10 +70,11 @@ class Stack:
     mosquitto: LocalMosquitto
     influx: InfluxReader
     settings: Settings
+    now: datetime
 
     def command(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "facmon.cli", "simulate", "--registry", str(self.registry),
-                "--mqtt-url", self.mosquitto.url, "--topic-prefix", self.prefix, *args]
+                "--mqtt-url", self.mosquitto.url, "--topic-prefix", self.prefix, "--now", self.now.isoformat(), *args]
 
     @staticmethod
     def env() -> dict[str, str]:
@@ -87,19 +91,20 @@ class Stack:
 
 @contextmanager
 def running_stack(mosquitto: LocalMosquitto, influxdb: LocalInfluxDB, database: str, registry: Path,
-                  **extra: str) -> Iterator[Stack]:
-    """An ingester for `registry` in a thread, writing to `database`, on a topic prefix of its own."""
+                  now: datetime = TEST_NOW, **extra: str) -> Iterator[Stack]:
+    """An ingester for `registry` in a thread, writing to `database`, on a topic prefix of its own, its clock
+    pinned at `now` (the simulator it runs with gets the same --now)."""
     prefix = unique("t") + "/v1"
     settings = load_settings({"mqtt_url": mosquitto.url, "influx_url": influxdb.url, "influx_db": database,
                               "registry": str(registry), "topic_prefix": prefix, "stats_interval": 3600,
-                              "mqtt_client_id": unique("ingest-"), **extra})
+                              "mqtt_client_id": unique("ingest-"), "now": now, **extra})
     ingester = Ingester(settings, load_registry(registry))
     stop = threading.Event()
     runner = threading.Thread(target=ingester.run, args=(stop,), daemon=True)
     runner.start()
     assert ingester.connected.wait(15), "the ingester did not connect"
     try:
-        yield Stack(prefix, registry, mosquitto, InfluxReader(influxdb.url, database), settings)
+        yield Stack(prefix, registry, mosquitto, InfluxReader(influxdb.url, database), settings, now)
     finally:
         # The ingester's writer thread keeps its InfluxDB connection in a thread-local that shutdown() cannot
         # close (ingest/influx.py); in-process, the socket is only reclaimed when that thread ends.
@@ -153,17 +158,29 @@ def retained(mosquitto: LocalMosquitto, prefix: str, count: int) -> dict[str, st
         watcher.close()
 
 
+def days_with_an_upload(registry: Path, seed: int, bad_rate: float, now: datetime) -> int:
+    """The fewest days back from `now` (two at least) in which the flaky sensor's plan holds a store-and-forward
+    array: on a given day it may have no gap, or lose its buffer, so two days are not always enough."""
+    sensors, _ = plan(load_registry(registry))
+    end = int(now.timestamp())
+    for days in range(2, 15):
+        if any(m.batch for m in backfill_messages(sensors, seed, end - days * 86400, end, bad_rate=bad_rate)):
+            return days
+    raise AssertionError(f"no store-and-forward upload planned in the 14 days before {now}")
+
+
 def test_backfill_arrives_whole_and_bad_messages_are_refused(stack: Stack) -> None:
-    result = stack.run("--days", "2", "--bad-rate", "0.03", "--seed", "5")
+    days = days_with_an_upload(stack.registry, 5, 0.03, stack.now)
+    result = stack.run("--days", str(days), "--bad-rate", "0.03", "--seed", "5")
     assert result.returncode == 0, result.stderr
     match = SUMMARY.search(result.stdout)
     assert match, result.stdout
     readings, sent, bad = (number(match.group(i)) for i in (2, 3, 4))
     assert match.group(1) == "backfill"
-    # Four sensors, two days of quarter hours (48 h may hold 193 readings a sensor, as each comes 1-45 s after
-    # its quarter) and the closing readings at the two midnights.
-    assert 4 * 2 * 96 * 0.85 < readings <= 4 * (2 * 96 + 1 + 2)
-    assert sent < readings  # the flaky sensor sent store-and-forward arrays
+    # Four sensors, `days` days of quarter hours (48 h may hold 193 readings a sensor, as each comes 1-45 s after
+    # its quarter) and the closing readings at the midnights.
+    assert 4 * days * 96 * 0.85 < readings <= 4 * (days * 96 + 1 + days)
+    assert sent - bad < readings  # the flaky sensor sent store-and-forward arrays (bad messages hold no reading)
     assert bad > 5
     stack.influx.wait_points("reading", readings, timeout=30)
     refusals = wait_until(lambda: len(stack.influx.points("refusal")) >= bad and stack.influx.points("refusal"),
@@ -179,24 +196,20 @@ def test_backfill_arrives_whole_and_bad_messages_are_refused(stack: Stack) -> No
 
 
 def test_the_same_seed_writes_the_same_points(stack: Stack) -> None:
-    first_began_ns = time_ns()
     first = stack.run("--days", "0.5", "--facility", "sim-lib", "--seed", "3")
     assert first.returncode == 0, first.stderr
     count = number(SUMMARY.search(first.stdout).group(2))
     before = stack.influx.wait_points("reading", count, timeout=30)
     again = stack.run("--days", "0.5", "--facility", "sim-lib", "--seed", "3")
     assert again.returncode == 0, again.stderr
-    second = number(SUMMARY.search(again.stdout).group(2))
-    # A rerun a few seconds later repeats the same points (same facility, sensor and ts, same values): the only
-    # new points are readings measured after the first run began (a quarter hour, or midnight, came meanwhile).
+    # With the same --now a rerun sends exactly the same readings: the same points (same facility, sensor and
+    # ts, same values) are written again, and nothing new.
+    assert number(SUMMARY.search(again.stdout).group(2)) == count > 0
     after = settled_points(stack.influx, len(before))
     old = {(p["sensor"], p["time"]): p["occupancy"] for p in before}
     new = {(p["sensor"], p["time"]): p["occupancy"] for p in after}
-    assert {key: new.get(key) for key in old} == old
-    added = [t for _, t in set(new) - set(old)]
-    assert all(t >= first_began_ns for t in added), (first_began_ns, added)
-    assert len(added) <= 6  # two sensors: a quarter hour and a midnight at most, in the seconds between
-    assert second > 0
+    assert new == old
+    assert max(p["time"] for p in after) <= stack.now.timestamp() * 1e9  # measured until --now, not the wall clock
 
 
 def settled_points(influx: InfluxReader, at_least: int) -> list[dict[str, Any]]:
@@ -261,6 +274,12 @@ def test_a_broker_that_is_not_there_is_one_line(tmp_path: Path) -> None:
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+def county_now() -> datetime:
+    """The ingester's "now" for a backfill of the 28 days before COUNTY_AS_OF: an hour after they end."""
+    zone = load_registry(COUNTY).facilities[0].zone
+    return datetime.combine(COUNTY_AS_OF, time(1), zone)
+
+
 def county_statuses() -> dict[str, str]:
     """docs/simulator.md's table: the status each facility of the sample county lands on."""
     status = {"busy": "ACTIVE", "normal": "ACTIVE", "flaky": "ACTIVE", "underused": "UNDERUSED", "idle": "IDLE",
@@ -273,14 +292,14 @@ def county_statuses() -> dict[str, str]:
 def test_the_county_backfill_and_analyze_give_the_documented_statuses(
         mosquitto: LocalMosquitto, influxdb: LocalInfluxDB, influx_db_name: str,
         capsys: pytest.CaptureFixture[str]) -> None:
-    """The 28 days before COUNTY_AS_OF, whenever the test runs: the simulator's publisher is given the window
-    and the ingester accepts old ts. late_backfill's upload comes last, and still counts."""
+    """The 28 days before COUNTY_AS_OF, whenever the test runs: the simulator's publisher is given the window,
+    and the ingester's clock is pinned an hour after it. late_backfill's upload comes last, and still counts."""
     sensors, warnings = plan(load_registry(COUNTY))
     assert warnings == []
     zone = sensors[0].facility.zone
     end = int(datetime.combine(COUNTY_AS_OF, time(), zone).timestamp())
     start = end - 28 * 86400
-    with running_stack(mosquitto, influxdb, influx_db_name, COUNTY, max_reading_age="3650d") as running:
+    with running_stack(mosquitto, influxdb, influx_db_name, COUNTY, county_now()) as running:
         arrivals = ArrivalWatcher(mosquitto, running.prefix)
         fleet = Fleet(running.settings, sensors, client_prefix=unique("county-"))
         fleet.connect()

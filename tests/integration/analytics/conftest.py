@@ -10,6 +10,7 @@ import pytest
 
 from facmon.localstack import LocalInfluxDB
 from ingest.influx import InfluxClient
+from tests.conftest import pinned_env
 from tests.integration.analytics.auditing import SmtpServer, Webhook
 
 S = TypeVar("S", SmtpServer, Webhook)
@@ -22,6 +23,14 @@ def _serving(server: S) -> Iterator[S]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(autouse=True)
+def pinned_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """facmon's clock at tests.conftest.TEST_NOW for every settings these tests load (analyze's "today" and
+    settled days, the alerts' decision times), never the machine's."""
+    for key, value in pinned_env().items():
+        monkeypatch.setenv(key, value)
 
 
 @pytest.fixture

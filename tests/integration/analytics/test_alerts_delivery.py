@@ -7,15 +7,15 @@ The tests read what arrives (mail text, JSON bodies, MQTT messages) and what Inf
 from __future__ import annotations
 
 import logging
-import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
 from analytics.alert_run import process_run
 from analytics.model import Detector, Finding, Status
 from facmon.settings import Settings
+from tests.conftest import TEST_NOW
 from tests.integration.analytics.auditing import (
     COMM,
     GYM,
@@ -192,7 +192,7 @@ def test_the_stored_schema_is_the_documented_contract(db, smtp_server, webhook, 
         "payload": "string"}
     (decided,) = db.query('SELECT "as_of" FROM "alert" WHERE "kind" = \'raised\'', epoch="ns")[0]["series"][0][
         "values"]
-    assert abs(decided[0] / 1e9 - time.time()) < 60  # time = the decision time, not the as-of date
+    assert abs(decided[0] / 1e9 - settings.clock.time()) < 60  # time = the decision time, not the as-of date
 
 
 def test_status_changes_and_reminders_are_read_back_across_series(db, smtp_server, webhook, mosquitto):
@@ -224,7 +224,7 @@ def test_each_channel_reports_its_failure_without_secrets(db):
                         delivery_timeout=3)
     found = directory(f"http://127.0.0.1:{closed}/hook?token=hook-s3cret")
     result = run_of(D, {LIB: Status.IDLE, GYM: Status.ACTIVE, COMM: Status.ACTIVE}).facilities[0]
-    data = payload(Notice(Kind.RAISED, result, D), None, [], None, datetime.now(UTC))
+    data = payload(Notice(Kind.RAISED, result, D), None, [], None, TEST_NOW)
     deliverer = Deliverer(settings, found)
     try:
         mail = deliverer.send("email", "city", data)

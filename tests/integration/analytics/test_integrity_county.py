@@ -14,7 +14,7 @@ from sensors.publisher import Fleet, backfill
 from sensors.registry import load_registry
 from sensors.simplan import plan
 from tests.integration.ingester import unique, wait_until
-from tests.integration.test_simulate import COUNTY, COUNTY_AS_OF, running_stack
+from tests.integration.test_simulate import COUNTY, COUNTY_AS_OF, county_now, running_stack
 
 pytestmark = pytest.mark.servers
 
@@ -31,7 +31,7 @@ def test_honest_profiles_raise_nothing_and_forged_ones_are_caught(
     registry = load_registry(COUNTY)
     sensors, _ = plan(registry)
     end = int(datetime.combine(COUNTY_AS_OF, time(), sensors[0].facility.zone).timestamp())
-    with running_stack(mosquitto, influxdb, influx_db_name, COUNTY, max_reading_age="3650d") as running:
+    with running_stack(mosquitto, influxdb, influx_db_name, COUNTY, county_now()) as running:
         fleet = Fleet(running.settings, sensors, client_prefix=unique("county-"))
         fleet.connect()
         try:

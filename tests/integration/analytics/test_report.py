@@ -1,6 +1,6 @@
 """`facmon report` against the real InfluxDB: statuses stored by an analysis run and daily use aggregated by
 InfluxDB in the facility's time zone, written as HTML (parsed back, charts decoded, first page rendered by
-Chromium when it is installed), xlsx and CSV."""
+Chromium with the Chinese names drawn as glyphs, not boxes), xlsx and CSV."""
 
 from __future__ import annotations
 
@@ -15,11 +15,12 @@ from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
-from PIL import Image
+from PIL import Image, ImageChops
 
 from analytics import store
 from analytics.model import Status
 from analytics.report_data import daily_use, status_rows
+from tests.conftest import server_missing
 from tests.integration.analytics.auditing import COMM, GYM, LIB, REASONS, D, registry, run_of
 from tests.integration.analytics.test_review import env, facmon
 from tests.unit.analytics.test_report import parse
@@ -88,16 +89,37 @@ def test_html_report_shows_the_flagged_facilities_with_charts(seeded, env, tmp_p
             assert image.format == "PNG"
             assert image.size == (800, 280)
     if shutil.which("chromium") is None:
-        pytest.skip("chromium is not installed: the first page is not rendered (apt-get install chromium)")
-    shot = tmp_path / "first-page.png"
-    subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                    f"--screenshot={shot}", "--window-size=1240,1754", out.as_uri()],
-                   capture_output=True, timeout=120, check=True)
-    with Image.open(shot) as image:
+        server_missing("chromium is not installed, so the first page is not rendered (scripts/setup.sh installs "
+                       "it under CI=true; apt-get install chromium fonts-noto-cjk)")
+    with Image.open(screenshot(out, tmp_path / "first-page.png")) as image:
         assert image.size == (1240, 1754)
         grey = image.convert("L")
         dark = sum(grey.histogram()[:128])
         assert dark > 5000, "the first page looks blank"
+        # Missing CJK fonts draw every Chinese character as the same box: the page with the facility's name
+        # and the page with a box character in its place would then look the same.
+        name = "鹿城区图书馆五马分馆"
+        boxed = tmp_path / "boxed.html"
+        boxed.write_text(out.read_text(encoding="utf-8").replace(name, "口" * len(name)), encoding="utf-8")
+        with Image.open(screenshot(boxed, tmp_path / "boxed.png")) as other:
+            changed = sum(ImageChops.difference(grey, other.convert("L")).point(lambda v: v > 64).histogram()[1:])
+    assert changed > 500, ("the Chinese names render as boxes: no CJK font for chromium (fc-list :lang=zh is "
+                           f"{fonts_for_chinese() or 'empty'}; apt-get install fonts-noto-cjk)")
+
+
+def screenshot(page: Path, shot: Path) -> Path:
+    """The first A4-sized screen of `page` as Chromium draws it, offline and without a profile of its own."""
+    subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--no-first-run", f"--user-data-dir={shot.parent / 'chromium-profile'}",
+                    f"--screenshot={shot}", "--window-size=1240,1754", page.as_uri()],
+                   capture_output=True, timeout=120, check=True)
+    return shot
+
+
+def fonts_for_chinese() -> str:
+    found = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True, check=False)
+    return ", ".join(sorted(set(found.stdout.split("\n")) - {""})[:3])
 
 
 def test_xlsx_and_csv_have_one_row_per_facility(seeded, env, tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,8 @@ from analytics import reviews
 from analytics.alert_run import process_run
 from analytics.alerts import Disposition
 from analytics.model import Status
+from facmon.clock import clock_at
+from tests.conftest import TEST_NOW, pinned_env
 from tests.integration.analytics.auditing import (
     COMM,
     GYM,
@@ -29,7 +31,7 @@ from tests.integration.analytics.auditing import (
 
 pytestmark = pytest.mark.servers
 REPO = Path(__file__).resolve().parents[3]
-TODAY = date.today()
+TODAY = clock_at(TEST_NOW).today()  # as `facmon review` reads it, with FACMON_NOW pinned at TEST_NOW
 
 
 def facmon(*args: str, env: dict[str, str], cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
@@ -45,7 +47,8 @@ def facmon(*args: str, env: dict[str, str], cwd: Path = REPO) -> subprocess.Comp
 def env(db, evidence, tmp_path) -> dict[str, str]:
     path = tmp_path / "registry.yaml"
     path.write_text(yaml.safe_dump(registry_data(), allow_unicode=True), encoding="utf-8")
-    return {"FACMON_INFLUX_URL": db.url, "FACMON_INFLUX_DB": db.database, "FACMON_REGISTRY": str(path)}
+    return {"FACMON_INFLUX_URL": db.url, "FACMON_INFLUX_DB": db.database, "FACMON_REGISTRY": str(path),
+            **pinned_env()}
 
 
 def stored(db) -> list[dict]:

@@ -4,10 +4,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.integration.dashboards.logstate import kept_logging
+from tests.logstate import kept_logging
 
 
 @pytest.fixture(autouse=True)
 def _restore_logging() -> Iterator[None]:
-    with kept_logging():
+    with kept_logging(clear=True):
         yield

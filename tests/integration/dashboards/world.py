@@ -31,7 +31,7 @@ from ingest.influx import InfluxClient
 from ingest.service import Ingester
 from sensors.registry import load_registry
 from tests.integration.dashboards import scenario
-from tests.integration.dashboards.logstate import kept_logging
+from tests.logstate import kept_logging
 
 
 @dataclass
@@ -146,7 +146,7 @@ def build(influxdb: LocalInfluxDB, mosquitto: LocalMosquitto, workdir: Path) -> 
     registry_path.write_text(yaml.safe_dump(scenario.registry(now), allow_unicode=True), encoding="utf-8")
     ingest(mosquitto, influxdb, database, registry_path, now)
     today = scenario.as_of(now)
-    with kept_logging():
+    with kept_logging(clear=True):
         analyses = {day.isoformat(): analyze(influxdb, database, registry_path, day.isoformat())
                     for day in (today - timedelta(days=1), today)}
         with contextlib.redirect_stdout(io.StringIO()):
