@@ -114,18 +114,13 @@ class Ingester:
             return
         self.pipeline.new_connection()
         topic = subscription_topic(self.settings, self.grammar.subscription)
-        if flags.session_present and self.settings.mqtt_share_group:
-            # Mosquitto 2.0.11 restores a session's plain subscriptions from persistence after a restart, but not
-            # its shared ones: without subscribing again the group would get nothing, ever (docs/reliability.md).
-            # The retained status messages this replays are ignored by the parser.
-            client.subscribe(topic, qos=1)
-            log.info("connected to %s, session resumed, subscribed again to %s", self.settings.mqtt.redacted(), topic)
-        elif flags.session_present:
-            log.info("connected to %s, session resumed (%s)", self.settings.mqtt.redacted(), topic)
-        else:
-            # A resumed session keeps its subscription; subscribing again would replay every retained status.
-            client.subscribe(topic, qos=1)
-            log.info("connected to %s, new session, subscribed to %s", self.settings.mqtt.redacted(), topic)
+        # Subscribe on every connect, never trusting a resumed session: anyone who got hold of this client id
+        # (or a broker restart, for a share group: Mosquitto 2.0.11 does not restore $share subscriptions) may have
+        # left the session without its subscription, and then nothing would ever arrive (docs/security.md). The
+        # retained status messages a new subscription replays are ignored by the parser.
+        client.subscribe(topic, qos=1)
+        session = "session resumed" if flags.session_present else "new session"
+        log.info("connected to %s, %s, subscribed to %s", self.settings.mqtt.redacted(), session, topic)
         self.connected.set()
 
     def _on_disconnect(self, client: BufferedClient, userdata: Any, flags: Any, reason: ReasonCode, props: Any) -> None:
