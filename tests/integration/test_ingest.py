@@ -684,6 +684,7 @@ def test_refusal_detail_names_the_problem(
 
 def test_every_refusal_reason_is_covered() -> None:
     covered = {case[0] for case in REFUSED_READINGS} | {"bad_topic", "unknown_facility", "bad_status"}
+    covered |= {"too_many_sensors", "not_stored"}  # tests/faults/test_hostile_integrator.py
     assert covered == {reason.value for reason in RefusalReason}
 
 
