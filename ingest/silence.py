@@ -50,8 +50,8 @@ class SilenceChange:
         minutes = self.window_s / 60
         if self.silent:
             return (
-                f"{self.heard} of the {self.expected} facilities open throughout the last {minutes:g} min delivered "
-                "anything: readings are not arriving (is the ingester's subscription gone, the broker's ACL "
+                f"only {self.heard} of the {self.expected} facilities open throughout the last {minutes:g} min "
+                "delivered anything: readings are not arriving (is the ingester's subscription gone, the broker's ACL "
                 "wrong, or the devices cut off?)"
             )
         return f"readings arrive again: {self.heard} of the {self.expected} open facilities in the last {minutes:g} min"
