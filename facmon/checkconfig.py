@@ -8,9 +8,11 @@ check writes an empty body, which needs only WRITE on the database and stores no
 
 from __future__ import annotations
 
+import json
 import secrets
 import socket
 import ssl
+import threading
 import time
 from dataclasses import dataclass
 
@@ -28,6 +30,7 @@ from ingest.influx import (
 )
 from ingest.influxql import ident
 from ingest.mqtt import MqttSetupError, explain_connect_error, tls_context
+from sensors.contract import TopicGrammar
 from sensors.registry import RegistryError, load_registry
 
 
@@ -38,6 +41,7 @@ class Check:
     name: str
     ok: bool
     detail: str
+    advisory: bool = False  # reported, but not a failure: the ingester may simply not be started yet
 
 
 def check_registry(settings: Settings) -> Check:
@@ -114,6 +118,64 @@ def check_broker(settings: Settings, timeout: float = 5.0) -> Check:
     return Check("broker", True, f"{where}: {who}{tls}")
 
 
+def check_ingester(settings: Settings, timeout: float = 5.0) -> Check:
+    """Is an ingester's subscription live? Publish a probe under the prefix and wait for an ingester's answer.
+
+    The probe goes to `{prefix}/alerts/_probe/NONCE`, which the ingester's and analytics' accounts may publish and
+    no integrator may; an ingester receives it through its own subscription (`{prefix}/#`) like any reading, and
+    answers on `…/NONCE/live`, which the ingester's account may read. No answer means no ingester is subscribed
+    — or one is, far behind a backlog (the probe queues behind it). Advisory: the service may not be started yet.
+    """
+    grammar = TopicGrammar(settings.topic_prefix)
+    nonce = secrets.token_hex(8)
+    url = settings.mqtt
+    client = paho.Client(
+        callback_api_version=CallbackAPIVersion.VERSION2,
+        client_id=f"facmon-check-{secrets.token_hex(4)}",
+        protocol=paho.MQTTv311,
+        clean_session=True,
+    )
+    client.connect_timeout = timeout
+    if url.username:
+        client.username_pw_set(url.username, url.password.get_secret_value() if url.password else None)
+    if url.tls:
+        client.tls_set_context(tls_context(settings))
+    subscribed, answers = threading.Event(), []
+    client.on_subscribe = lambda *_args: subscribed.set()
+    client.on_message = lambda _c, _u, message: answers.append(message.payload)
+    answer_topic = grammar.probe_answer(nonce)
+    client.on_connect = lambda c, *_args: c.subscribe(answer_topic, qos=1)
+    started = time.monotonic()
+    try:
+        client.connect(url.host, url.port, keepalive=max(5, int(timeout) * 2))
+        client.loop_start()
+        if subscribed.wait(timeout):
+            client.publish(grammar.probe(nonce), b"", qos=1)
+            deadline = started + timeout
+            while not answers and time.monotonic() < deadline:
+                time.sleep(0.02)
+    except (OSError, MqttSetupError) as exc:
+        return Check("ingester", False, f"cannot probe: {exc}", advisory=True)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    if not answers:
+        return Check(
+            "ingester", False,
+            f"NOT LIVE: no ingester answered a probe on {grammar.probe(nonce)} within {timeout:g} s: none is "
+            f"running and subscribed to {grammar.subscription}, or one is far behind a backlog (it subscribes again "
+            "on every connect: restart it)",
+            advisory=True,
+        )
+    try:
+        info = json.loads(answers[0])
+        who = f"{info['instance']} (received {int(info['received'])}, pending {int(info['pending'])})"
+    except (ValueError, KeyError, TypeError):
+        who = "an ingester"
+    return Check("ingester", True, f"live: {who} answered a probe in {time.monotonic() - started:.2f} s",
+                 advisory=True)
+
+
 def check_influx(settings: Settings, timeout: float = 5.0) -> Check:
     """Reach the server, then probe the database with an empty write (needs only WRITE, stores nothing)."""
     client = InfluxClient(settings.influx_url, settings.influx_db, settings.influx_auth(), timeout)
@@ -156,7 +218,10 @@ def check_influx(settings: Settings, timeout: float = 5.0) -> Check:
 
 
 def run_checks(settings: Settings, timeout: float = 5.0) -> list[Check]:
-    return [check_registry(settings), check_broker(settings, timeout), check_influx(settings, timeout)]
+    checks = [check_registry(settings), check_broker(settings, timeout), check_influx(settings, timeout)]
+    if checks[1].ok:
+        checks.append(check_ingester(settings, timeout))
+    return checks
 
 
 def render(checks: list[Check]) -> str:
@@ -164,11 +229,13 @@ def render(checks: list[Check]) -> str:
     lines = []
     for check in checks:
         first, *rest = check.detail.splitlines()
-        lines.append(f"{'ok' if check.ok else 'PROBLEM':8}{check.name:10}{first}")
+        label = "ok" if check.ok else ("WARNING" if check.advisory else "PROBLEM")
+        lines.append(f"{label:8}{check.name:10}{first}")
         lines += [" " * 18 + line for line in rest]
-    failed = [c.name for c in checks if not c.ok]
+    required = [c for c in checks if not c.advisory]
+    failed = [c.name for c in required if not c.ok]
     if failed:
-        lines.append(f"{len(failed)} of {len(checks)} checks failed: {', '.join(failed)}")
+        lines.append(f"{len(failed)} of {len(required)} checks failed: {', '.join(failed)}")
     else:
-        lines.append(f"OK: all {len(checks)} checks passed")
+        lines.append(f"OK: all {len(required)} checks passed")
     return "\n".join(lines) + "\n"

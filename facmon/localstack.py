@@ -402,9 +402,11 @@ class LocalInfluxDB(_LocalServer):
     binary = "influxd"
     start_timeout = 30.0
 
-    def __init__(self, workdir: Path, port: int | None = None, auth: bool = False) -> None:
+    def __init__(self, workdir: Path, port: int | None = None, auth: bool = False, max_series: int = 0) -> None:
+        """`max_series`: InfluxDB's max-series-per-database (0: its default, one million)."""
         super().__init__(workdir, port)
         self.auth = auth
+        self.max_series = max_series
         # influxd also listens on an RPC port for backup/restore (default 8088); give it a private one too.
         self.rpc_port = free_port()
         while self.rpc_port == self.port:
@@ -451,6 +453,7 @@ class LocalInfluxDB(_LocalServer):
                 f"  dir = {q(self.workdir / 'data')}",
                 f"  wal-dir = {q(self.workdir / 'wal')}",
                 "  query-log-enabled = false",
+                *([f"  max-series-per-database = {int(self.max_series)}"] if self.max_series else []),
                 "",
                 "[http]",
                 f"  bind-address = {q(f'{HOST}:{self.port}')}",

@@ -182,6 +182,22 @@ class Settings(BaseSettings):
     )
     flush_interval: float = Field(default=0.25, gt=0, le=60, description="Seconds before a partial batch is written")
     stats_interval: float = Field(default=10.0, gt=0, description="Seconds between counter log lines")
+    max_sensors_per_facility: int = Field(
+        default=50, ge=1, le=1_000_000,
+        description="Distinct sensor ids the ingester accepts per facility; a new one beyond is refused",
+    )
+    notice_queue: int = Field(
+        default=1000, ge=10, le=100_000,
+        description="Refusal notices waiting for the broker at most; beyond, notices are dropped and counted",
+    )
+    silence_alert: Duration = Field(
+        default=timedelta(minutes=30),
+        description="Alert operators when the facilities open throughout this long delivered (nearly) nothing",
+    )
+    silence_share: float = Field(
+        default=0.25, ge=0, le=1,
+        description="Silence: fewer than this share of the open facilities heard from (none at 0)",
+    )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
     auditors: Path | None = Field(default=None, description="Auditors YAML; alerts are off without it")
     smtp_url: SecretStr | None = Field(default=None, description="Mail server, smtp[s]:// or smtp+starttls://")

@@ -19,6 +19,9 @@ _KEY_ESCAPES = str.maketrans({",": r"\,", " ": r"\ ", "=": r"\="})
 _STRING_ESCAPES = str.maketrans({'"': r"\"", "\\": "\\\\", "\n": r"\n", "\r": r"\r"})
 
 FieldValue = bool | int | float | str
+#: The encoder's series keys are kept up to this many bytes (an entry: its string plus ~250 bytes of tuple and slot).
+SERIES_KEY_CACHE_BYTES = 8 * 1024 * 1024
+_KEY_ENTRY_OVERHEAD = 250
 
 
 class LineProtocolError(ValueError):
@@ -87,6 +90,7 @@ class ReadingEncoder:
     def __init__(self, facility_tags: Mapping[str, Mapping[str, str]]) -> None:
         self._facility_tags = facility_tags
         self._keys: dict[tuple[str, str], str] = {}
+        self._key_bytes = 0
 
     def reading(self, reading: Reading) -> str:
         key = (reading.facility, reading.sensor)
@@ -96,9 +100,12 @@ class ReadingEncoder:
             tags["facility"] = reading.facility
             tags["sensor"] = reading.sensor
             prefix = series_key("reading", tags) + " "
-            if len(self._keys) > 100_000:
+            cost = len(prefix) + _KEY_ENTRY_OVERHEAD
+            if self._key_bytes + cost > SERIES_KEY_CACHE_BYTES:
                 self._keys.clear()
+                self._key_bytes = 0
             self._keys[key] = prefix
+            self._key_bytes += cost
         _, _, ts_ns, received_ns, occupancy, entries, exits, uses, seq, over_capacity = reading
         # One f-string: the ingester encodes every reading here, and a list of parts joined costs a third more.
         # received_ms is the receive time itself: per-slot aggregates keep it exact, where ts + mean delay is not.
@@ -123,12 +130,13 @@ def status_line(change: StatusChange) -> str:
     )
 
 
-def refusal_line(refusal: Refusal, known_facility: bool, ts_ns: int) -> str:
-    """Count a refusal; the facility becomes a tag only when the registry knows it (bounded cardinality)."""
+def refusal_line(refusal: Refusal, known_facility: bool, ts_ns: int, count: int = 1) -> str:
+    """Count a refusal (or `count` of one reason in one message); the facility becomes a tag only when the registry
+    knows it (bounded cardinality)."""
     tags = {"reason": refusal.reason.value}
     if known_facility and refusal.facility:
         tags["facility"] = refusal.facility
-    fields: dict[str, FieldValue] = {"count": 1}
+    fields: dict[str, FieldValue] = {"count": count}
     if refusal.sensor:
         fields["sensor"] = refusal.sensor
     if refusal.path:

@@ -215,6 +215,10 @@ class BufferedClient(paho.Client):
                 timeout = 0.0
         return super()._loop(timeout)
 
+    def outgoing_count(self) -> int:
+        """Our own QoS-1 publishes (notices) not yet acknowledged by the broker, queued or in flight."""
+        return len(self._out_messages)
+
     def ack_many(self, mids: Iterable[int]) -> None:
         """Acknowledge QoS-1 messages in one write; thread-safe like paho's own `ack`."""
         packets = b"".join(_PUBACK_PACK.pack(_PUBACK, 2, mid) for mid in mids)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 from collections import Counter, deque
@@ -27,7 +28,14 @@ from ingest.influx import (
     InfluxUnavailable,
 )
 from ingest.lineproto import ReadingEncoder, line, refusal_line, status_line
-from sensors.contract import NOTICE_PAYLOAD_BYTES, Refusal, TopicGrammar
+from sensors.contract import (
+    NOTICE_ITEMS,
+    NOTICE_PAYLOAD_BYTES,
+    NOTICE_TOPIC_CHARS,
+    Refusal,
+    RefusalReason,
+    TopicGrammar,
+)
 from sensors.parse import MessageParser
 
 log = logging.getLogger(__name__)
@@ -58,6 +66,8 @@ class Counters:
     write_retries: int = 0
     write_rejected: int = 0
     last_lag_ms: int = 0
+    notices_dropped: int = 0
+    points_not_stored: int = 0  # points InfluxDB answered as dropped (partial write), readings or not
 
 
 class Pipeline:
@@ -95,6 +105,10 @@ class Pipeline:
         self._closing = threading.Event()
         self._writer_done = threading.Event()
         self._in_flight_readings = 0
+        #: Facilities that delivered a reading or a status since the silence watch last took the set.
+        self.heard: set[str] = set()
+        #: Called with the topic of each ignored message (facmon's own topics: probes are among them).
+        self.on_ignored: Callable[[str], None] | None = None
 
     # -- MQTT thread -----------------------------------------------------------------------------------------
     def new_connection(self) -> None:
@@ -113,19 +127,18 @@ class Pipeline:
         lines: list[str] = [self.encoder.reading(r) for r in parsed.readings]
         if parsed.status is not None:
             lines.append(status_line(parsed.status))
-        for offset, refusal in enumerate(parsed.refusals):
-            known = refusal.facility is not None and refusal.facility in self.parser.capacities
-            lines.append(refusal_line(refusal, known, received + offset))
-            self._notify(*self._notice(topic, payload, refusal, received))
-        if parsed.refusals:
-            self._clock_ns = received + len(parsed.refusals)
+        refusals = parsed.refusals
+        if refusals:
+            self._refused(topic, payload, refusals, received, lines)
+        elif parsed.ignored and self.on_ignored is not None:
+            self.on_ignored(topic)
+        if (parsed.readings or parsed.status is not None) and parsed.topic is not None:
+            self.heard.add(parsed.topic.facility)
         counters = self.counters
         counters.received += not parsed.ignored
         counters.readings_accepted += len(parsed.readings)
         counters.statuses += parsed.status is not None
         counters.ignored += parsed.ignored
-        for refusal in parsed.refusals:
-            counters.refused[refusal.reason.value] += 1
         with self._cond:
             batch = self._open
             if not batch.tokens and not batch.lines:
@@ -141,25 +154,70 @@ class Pipeline:
                 while len(self._sealed) > self.max_sealed and not self._closing.is_set():
                     self._cond.wait(0.5)
 
+    def _refused(self, topic: str, payload: bytes, refusals: list[Refusal], received: int, lines: list[str]) -> None:
+        """Count, record and answer a message's refusals: each on its own, or, past NOTICE_ITEMS, in one summary.
+
+        A batch of 1,000 bad readings once made 1,000 notices and 1,000 points (issue 19); now it makes one notice
+        and one point per reason (with its count), while the counters still count every refused reading.
+        """
+        known = refusals[0].facility is not None and refusals[0].facility in self.parser.capacities
+        refused = self.counters.refused
+        for refusal in refusals:
+            refused[refusal.reason.value] += 1
+        if len(refusals) <= NOTICE_ITEMS:
+            for offset, refusal in enumerate(refusals):
+                lines.append(refusal_line(refusal, known, received + offset))
+                self._notify(*self._notice(topic, payload, refusal, received))
+            self._clock_ns = received + len(refusals)
+            return
+        by_reason: dict[str, list[Refusal]] = {}
+        for refusal in refusals:
+            by_reason.setdefault(refusal.reason.value, []).append(refusal)
+        for offset, group in enumerate(by_reason.values()):
+            lines.append(refusal_line(group[0], known, received + offset, count=len(group)))
+        self._clock_ns = received + len(by_reason)
+        self._notify(*self._notice(topic, payload, refusals[0], received, summary=(refusals, by_reason)))
+
     def add_points(self, lines: list[str]) -> None:
         """Points of facmon's own (counters) that ride along with the next batch."""
         with self._cond:
             self._open.lines.extend(lines)
 
-    def _notice(self, topic: str, payload: bytes, refusal: Refusal, received_ns: int) -> tuple[str, bytes]:
+    def _notice(
+        self,
+        topic: str,
+        payload: bytes,
+        refusal: Refusal,
+        received_ns: int,
+        summary: tuple[list[Refusal], dict[str, list[Refusal]]] | None = None,
+    ) -> tuple[str, bytes]:
         grammar: TopicGrammar = self.parser.grammar
         if refusal.facility and refusal.sensor:
             notice_topic = grammar.notice(refusal.facility, refusal.sensor)
         else:
             notice_topic = grammar.unparseable_notice_topic
-        body = {
+        body: dict[str, object] = {
             "reason": refusal.reason.value,
             "detail": refusal.detail,
             "path": refusal.path,
-            "topic": topic,
+            "topic": topic[:NOTICE_TOPIC_CHARS],
             "received": datetime.fromtimestamp(received_ns / 1e9, UTC).isoformat(timespec="milliseconds"),
             "payload": payload[:NOTICE_PAYLOAD_BYTES].decode("utf-8", "replace"),
         }
+        if summary is not None:
+            refusals, by_reason = summary
+            counts = {reason: len(group) for reason, group in by_reason.items()}
+            body["detail"] = (
+                f"{len(refusals)} readings of this message were refused ("
+                + ", ".join(f"{reason} {count}" for reason, count in counts.items())
+                + f"); the first {NOTICE_ITEMS} are listed in 'refusals'"
+            )
+            body["path"] = None
+            body["refused"] = len(refusals)
+            body["reasons"] = counts
+            body["refusals"] = [
+                {"reason": r.reason.value, "detail": r.detail, "path": r.path} for r in refusals[:NOTICE_ITEMS]
+            ]
         return notice_topic, json.dumps(body, ensure_ascii=False).encode("utf-8", "backslashreplace")
 
     def _seal_locked(self) -> None:
@@ -222,6 +280,8 @@ class Pipeline:
                 # Not retryable: InfluxDB stored the valid points of the batch and refused the rest.
                 self.counters.write_rejected += 1
                 log.error("InfluxDB refused part of a batch of %d points: %s", len(batch.lines), exc)
+                not_stored = self._settle_partial_write(batch.lines, exc)
+                self.counters.readings_written -= not_stored  # the batch's readings are added below
                 break
             except (InfluxUnavailable, InfluxAuthError) as exc:
                 self.counters.write_retries += 1
@@ -240,6 +300,35 @@ class Pipeline:
         if batch.tokens and batch.generation == self._generation:
             self._ack(batch.tokens)
 
+    def _settle_partial_write(self, lines: list[str], error: InfluxRejected) -> int:
+        """Find which points InfluxDB dropped, refuse those readings with a notice; return how many readings.
+
+        InfluxDB 1.x answers `partial write: … dropped=N` (e.g. past `max-series-per-database`) without saying
+        which points. Writing is idempotent (the same line is the same point), so the batch is written again in
+        halves, down to single lines, within PARTIAL_WRITE_BUDGET requests. Readings found are refused
+        (`not_stored`) with a notice to their sensor; drops the budget could not place are counted as readings
+        not stored, without a notice. None is ever counted as written.
+        """
+        found, unplaced = find_dropped(self._write, lines, dropped_count(error), PARTIAL_WRITE_BUDGET)
+        readings = [line for line in found if line.startswith("reading,")]
+        self.counters.points_not_stored += len(found) + unplaced
+        not_stored = len(readings) + unplaced
+        if not_stored:
+            self.counters.refused[RefusalReason.NOT_STORED.value] += not_stored
+        detail = f"InfluxDB did not store this reading: {error}"[:300]
+        refusal_lines = []
+        now = time.time_ns()
+        for offset, text in enumerate(readings):
+            facility, sensor, ts_ns = reading_identity(text)
+            when = datetime.fromtimestamp(ts_ns / 1e9, UTC).isoformat(timespec="milliseconds")
+            refusal = Refusal(RefusalReason.NOT_STORED, f"ts {when}: {detail}", None, facility, sensor)
+            refusal_lines.append(refusal_line(refusal, facility in self.parser.capacities, now + offset))
+            self._notify(*self._notice(self.parser.grammar.reading(facility, sensor), b"", refusal, now))
+        if unplaced:
+            log.error("InfluxDB dropped %d more points that could not be singled out; counted as not stored", unplaced)
+        self.add_points(refusal_lines)
+        return not_stored
+
     # -- shutdown ----------------------------------------------------------------------------------------------
     def close(self, timeout: float = 60.0) -> bool:
         """Stop taking messages, write and acknowledge what was taken; False if the writer did not finish."""
@@ -248,7 +337,7 @@ class Pipeline:
             self._cond.notify_all()
         return self._writer_done.wait(timeout)
 
-    def stats_line(self, instance: str, stats_ts_ns: int) -> str:
+    def stats_line(self, instance: str, stats_ts_ns: int, extra: Mapping[str, int] | None = None) -> str:
         c = self.counters
         fields: Mapping[str, int] = {
             "received": c.received,
@@ -258,5 +347,52 @@ class Pipeline:
             "pending": self.pending_readings,
             "lag_ms": c.last_lag_ms,
             "write_retries": c.write_retries,
+            "notices_dropped": c.notices_dropped,
+            **(extra or {}),
         }
         return line("ingest_stats", {"instance": instance}, dict(fields), stats_ts_ns)
+
+
+PARTIAL_WRITE_BUDGET = 64  # extra write requests to single out the points of one partial write
+_DROPPED = re.compile(r"dropped=(\d+)")
+_READING_ID = re.compile(r"[,]facility=([a-z0-9_-]+).*?[,]sensor=([a-z0-9_-]+)[, ].* (\d+)$")
+
+
+def dropped_count(error: Exception) -> int | None:
+    """N from InfluxDB's `partial write: … dropped=N`, or None when the answer does not say."""
+    match = _DROPPED.search(str(error))
+    return int(match.group(1)) if match else None
+
+
+def reading_identity(text: str) -> tuple[str, str, int]:
+    """Facility, sensor and ts of a reading line (ids are plain: checked before they became tags)."""
+    match = _READING_ID.search(text)
+    if match is None:
+        raise ValueError(f"not a reading line: {text[:100]!r}")
+    return match.group(1), match.group(2), int(match.group(3))
+
+
+def find_dropped(write: Writer, lines: list[str], dropped: int | None, budget: int) -> tuple[list[str], int]:
+    """Bisect `lines` by writing halves again: (lines InfluxDB drops, drops not singled out within `budget`)."""
+    found: list[str] = []
+    unplaced = 0
+    pending: list[tuple[list[str], int | None]] = [(lines, dropped)]
+    while pending:
+        segment, count = pending.pop()
+        if len(segment) == 1:
+            found.append(segment[0])
+            continue
+        if budget < 2:
+            unplaced += count or 0
+            continue
+        middle = len(segment) // 2
+        for half in (segment[:middle], segment[middle:]):
+            budget -= 1
+            try:
+                write(("\n".join(half) + "\n").encode("utf-8", "backslashreplace"))
+            except InfluxRejected as exc:
+                pending.append((half, dropped_count(exc)))
+            except InfluxError as exc:
+                log.warning("InfluxDB failed while singling out dropped points (%s)", exc)
+                unplaced += dropped_count(exc) or 0
+    return found, unplaced

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as paho
@@ -16,6 +18,7 @@ from ingest.influx import InfluxAuthError, InfluxClient, InfluxDatabaseMissing, 
 from ingest.lineproto import ReadingEncoder
 from ingest.mqtt import BufferedClient, MqttSetupError, make_client, subscription_topic
 from ingest.pipeline import Pipeline
+from ingest.silence import SilenceWatch
 from sensors.contract import TopicGrammar
 from sensors.parse import MessageParser
 from sensors.registry import Registry
@@ -73,7 +76,8 @@ def prepare_database(influx: InfluxClient) -> None:
 class Ingester:
     """One ingester process: a persistent MQTT session in, batched line protocol out."""
 
-    def __init__(self, settings: Settings, registry: Registry) -> None:
+    def __init__(self, settings: Settings, registry: Registry, now: Callable[[], float] | None = None) -> None:
+        """`now` (epoch seconds) is the silence watch's clock: the settings' clock (FACMON_NOW) unless given."""
         self.settings = settings
         self.grammar = TopicGrammar(settings.topic_prefix)
         self.influx = make_influx(settings)
@@ -81,6 +85,7 @@ class Ingester:
             self.grammar,
             {f.id: f.capacity for f in registry},
             settings.max_reading_age.total_seconds(),
+            settings.max_sensors_per_facility,
         )
         try:
             self.client: BufferedClient = make_client(settings, settings.mqtt_client_id, manual_ack=True)
@@ -97,6 +102,12 @@ class Ingester:
             create_database=self.influx.create_database,
             clock_ns=settings.clock.time_ns,
         )
+        self.pipeline.on_ignored = self._on_own_topic
+        self.silence = SilenceWatch(
+            tuple(registry), settings.silence_alert.total_seconds(), settings.silence_share, now or settings.clock.time
+        )
+        self._silence_every = min(60.0, settings.silence_alert.total_seconds() / 4)
+        self._notices_dropping = False
         self.connected = threading.Event()
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
@@ -107,6 +118,7 @@ class Ingester:
         """Swap in a new registry (SIGHUP) without dropping the session."""
         self.parser.capacities = {f.id: f.capacity for f in registry}
         self.pipeline.encoder = ReadingEncoder(facility_tags(registry))
+        self.silence.facilities = tuple(registry)
         log.info("registry reloaded: %d facilities", len(registry))
 
     # -- paho callbacks (MQTT thread) ------------------------------------------------------------------------
@@ -116,18 +128,13 @@ class Ingester:
             return
         self.pipeline.new_connection()
         topic = subscription_topic(self.settings, self.grammar.subscription)
-        if flags.session_present and self.settings.mqtt_share_group:
-            # Mosquitto 2.0.11 restores a session's plain subscriptions from persistence after a restart, but not
-            # its shared ones: without subscribing again the group would get nothing, ever (docs/reliability.md).
-            # The retained status messages this replays are ignored by the parser.
-            client.subscribe(topic, qos=1)
-            log.info("connected to %s, session resumed, subscribed again to %s", self.settings.mqtt.redacted(), topic)
-        elif flags.session_present:
-            log.info("connected to %s, session resumed (%s)", self.settings.mqtt.redacted(), topic)
-        else:
-            # A resumed session keeps its subscription; subscribing again would replay every retained status.
-            client.subscribe(topic, qos=1)
-            log.info("connected to %s, new session, subscribed to %s", self.settings.mqtt.redacted(), topic)
+        # Subscribe on every connect, never trusting a resumed session: anyone who got hold of this client id
+        # (or a broker restart, for a share group: Mosquitto 2.0.11 does not restore $share subscriptions) may have
+        # left the session without its subscription, and then nothing would ever arrive (docs/security.md). The
+        # retained status messages a new subscription replays are ignored by the parser.
+        client.subscribe(topic, qos=1)
+        session = "session resumed" if flags.session_present else "new session"
+        log.info("connected to %s, %s, subscribed to %s", self.settings.mqtt.redacted(), session, topic)
         self.connected.set()
 
     def _on_disconnect(self, client: paho.Client, userdata: Any, flags: Any, reason: ReasonCode, props: Any) -> None:
@@ -143,7 +150,53 @@ class Ingester:
         self.pipeline.submit(text, payload, mid if qos else None, retain)
 
     def _publish_notice(self, topic: str, body: bytes) -> None:
+        """Publish a refusal notice unless FACMON_NOTICE_QUEUE of them already wait for the broker.
+
+        paho queues without bound, and a flood of refusals once held hundreds of MB of notices (issue 19). A notice
+        dropped here is counted (`notices_dropped`) and logged once per flood; its refusal is still counted and
+        recorded in InfluxDB.
+        """
+        if self.client.outgoing_count() >= self.settings.notice_queue:
+            self.pipeline.counters.notices_dropped += 1
+            if not self._notices_dropping:
+                self._notices_dropping = True
+                log.warning(
+                    "%d refusal notices wait for the broker: dropping new ones until it catches up (counted as "
+                    "notices_dropped)", self.settings.notice_queue,
+                )
+            return
+        if self._notices_dropping:
+            self._notices_dropping = False
+            log.warning("refusal notices flow again; %d dropped so far", self.pipeline.counters.notices_dropped)
         self.client.publish(topic, body, qos=1)
+
+    def _on_own_topic(self, topic: str) -> None:
+        """Answer a liveness probe (facmon check-config): the subscription that brought it is live."""
+        nonce = self.grammar.probe_nonce(topic)
+        if nonce is None:
+            return
+        c = self.pipeline.counters
+        body = {"instance": self.instance, "received": c.received, "written": c.readings_written,
+                "pending": self.pipeline.pending_readings}
+        self.client.publish(self.grammar.probe_answer(nonce), json.dumps(body).encode(), qos=1)
+        log.info("answered liveness probe %s", nonce)
+
+    def check_silence(self) -> None:
+        """Feed the watch what was heard and raise (or end) the operator alert; main thread."""
+        heard, self.pipeline.heard = self.pipeline.heard, set()
+        self.silence.heard(heard)
+        change = self.silence.check()
+        if change is None:
+            return
+        if change.silent:
+            log.error("SILENCE: %s", change.message())
+        else:
+            log.warning("silence over: %s", change.message())
+        body = {"alert": "silence" if change.silent else "silence_over", "detail": change.message(),
+                "expected": change.expected, "heard": change.heard, "window_s": change.window_s,
+                "instance": self.instance}
+        # Retained: an operator who subscribes later still sees the current state.
+        self.client.publish(self.grammar.ingest_alert, json.dumps(body).encode(), qos=1, retain=True)
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -164,7 +217,11 @@ class Ingester:
         """Run until `stop` is set, logging counters every stats_interval."""
         self.start()
         next_stats = time.monotonic() + self.settings.stats_interval
-        while not stop.wait(min(1.0, max(0.0, next_stats - time.monotonic()))):
+        next_silence = time.monotonic() + self._silence_every
+        while not stop.wait(min(1.0, max(0.0, min(next_stats, next_silence) - time.monotonic()))):
+            if time.monotonic() >= next_silence:
+                self.check_silence()
+                next_silence += self._silence_every
             if time.monotonic() >= next_stats:
                 self.log_stats()
                 next_stats += self.settings.stats_interval
@@ -175,11 +232,13 @@ class Ingester:
         refused = " ".join(f"{reason}={n}" for reason, n in sorted(c.refused.items())) or "none"
         log.info(
             "counters received=%d accepted=%d written=%d statuses=%d ignored=%d refused=[%s] pending=%d lag_ms=%d "
-            "retries=%d",
+            "retries=%d notices_dropped=%d silent=%d silence_alerts=%d",
             c.received, c.readings_accepted, c.readings_written, c.statuses, c.ignored, refused,
-            self.pipeline.pending_readings, c.last_lag_ms, c.write_retries,
+            self.pipeline.pending_readings, c.last_lag_ms, c.write_retries, c.notices_dropped,
+            self.silence.silent, self.silence.alerts,
         )
-        self.pipeline.add_points([self.pipeline.stats_line(self.instance, self.settings.clock.time_ns())])
+        extra = {"silent": int(self.silence.silent), "silence_alerts": self.silence.alerts}
+        self.pipeline.add_points([self.pipeline.stats_line(self.instance, self.settings.clock.time_ns(), extra)])
 
     def shutdown(self, timeout: float = 60.0) -> None:
         """Write and acknowledge everything taken so far, then leave the session for the next start."""

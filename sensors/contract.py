@@ -14,6 +14,7 @@ from typing import NamedTuple
 ID_PATTERN = r"[a-z0-9][a-z0-9_-]{0,62}"
 ID_RE = re.compile(ID_PATTERN)
 RESERVED_FACILITY_IDS = frozenset({"alerts"})
+PROBE_RE = re.compile(r"[a-z0-9]{8,32}")  # the nonce of a liveness probe (facmon check-config)
 
 MAX_PAYLOAD_BYTES = 256 * 1024
 MAX_BATCH_ITEMS = 1000
@@ -21,6 +22,8 @@ MAX_COUNT = 100_000
 MAX_SEQ = 2**63 - 1
 MAX_FUTURE_SECONDS = 300
 NOTICE_PAYLOAD_BYTES = 512
+NOTICE_TOPIC_CHARS = 512  # a notice echoes at most this much of the topic it answers
+NOTICE_ITEMS = 10  # a message with more refused readings gets one summary notice listing the first ones
 COUNT_FIELDS = ("occupancy", "entries", "exits", "uses")
 ACTIVITY_FIELDS = ("occupancy", "entries", "uses")
 STATUS_VALUES = ("online", "offline")
@@ -55,6 +58,8 @@ class RefusalReason(StrEnum):
     TS_IN_FUTURE = "ts_in_future"
     TS_TOO_OLD = "ts_too_old"
     BAD_STATUS = "bad_status"
+    TOO_MANY_SENSORS = "too_many_sensors"
+    NOT_STORED = "not_stored"
 
 
 class Reading(NamedTuple):
@@ -119,6 +124,11 @@ class TopicGrammar:
         return self._head + "#"
 
     @property
+    def max_topic_length(self) -> int:
+        """The longest topic facmon reads or writes: two ids of 63 characters and the longest last level."""
+        return len(self._head) + 63 + 1 + 63 + 1 + len("rejected")
+
+    @property
     def unparseable_notice_topic(self) -> str:
         return self._head + "_rejected"
 
@@ -135,6 +145,28 @@ class TopicGrammar:
         if not is_valid_id(facility):
             raise ValueError(f"invalid facility id {facility!r}")
         return f"{self._head}alerts/{facility}"
+
+    @property
+    def ingest_alert(self) -> str:
+        """The ingester's operator alerts (silence); `_` cannot start a facility id, so no facility shares it."""
+        return f"{self._head}alerts/_ingest"
+
+    def probe(self, nonce: str) -> str:
+        """Where `facmon check-config` asks whether an ingester's subscription is live."""
+        if not PROBE_RE.fullmatch(nonce):
+            raise ValueError(f"invalid probe nonce {nonce!r}")
+        return f"{self._head}alerts/_probe/{nonce}"
+
+    def probe_answer(self, nonce: str) -> str:
+        return self.probe(nonce) + "/live"
+
+    def probe_nonce(self, topic: str) -> str | None:
+        """The nonce of a probe topic (not of its answer), or None."""
+        head = self._head + "alerts/_probe/"
+        if not topic.startswith(head):
+            return None
+        nonce = topic[len(head) :]
+        return nonce if PROBE_RE.fullmatch(nonce) else None
 
     def _build(self, facility: str, sensor: str, kind: str) -> str:
         if not is_valid_id(facility) or not is_valid_id(sensor):

@@ -68,7 +68,11 @@ def _reject_constant(name: str) -> float:
 
 
 _UNSEEN: Any = object()
-_TOPIC_CACHE_SIZE = 100_000  # parsed topics kept; a sensor fleet reuses the same few thousand
+# Parsed topics are kept up to a budget in bytes (a sensor fleet reuses the same few thousand topics). Only topics
+# short enough to be facmon's are kept: a 60 KB topic is a bad_topic every time, and caching such topics once cost
+# ~61 KB an entry (issue 19). An entry costs its string plus ~250 bytes of dict slot and parsed Topic.
+TOPIC_CACHE_BYTES = 8 * 1024 * 1024
+_TOPIC_ENTRY_OVERHEAD = 250
 _TS_CACHE_SIZE = 10_000  # RFC 3339 strings recur: sensors report on the same quarter-hours
 
 _EXACT_DECODER = json.JSONDecoder(object_pairs_hook=_Pairs, parse_constant=_reject_constant)
@@ -81,36 +85,76 @@ _MAX_NESTING = 64
 class MessageParser:
     """Turns MQTT messages into readings or refusals for the facilities of a registry."""
 
-    def __init__(self, grammar: TopicGrammar, capacities: Mapping[str, int], max_age_seconds: float) -> None:
+    def __init__(
+        self,
+        grammar: TopicGrammar,
+        capacities: Mapping[str, int],
+        max_age_seconds: float,
+        max_sensors: int | None = None,
+    ) -> None:
+        """`max_sensors`: distinct sensor ids accepted per facility (each makes InfluxDB series); None: no cap."""
         self.grammar = grammar
         self.capacities = capacities
         self.max_age_ns = int(max_age_seconds * _NS)
+        self.max_sensors = max_sensors
         self._topics: dict[str, Topic | Refusal | None] = {}
+        self._topic_bytes = 0
+        self._cacheable = grammar.max_topic_length
         self._ts_cache: dict[str, int] = {}
+        self._sensors: dict[str, set[str]] = {}
+
+    @property
+    def topic_cache_bytes(self) -> int:
+        """What the topic cache holds, by the estimate its budget is kept with."""
+        return self._topic_bytes
 
     def parse(self, topic: str, payload: bytes, received_ns: int, retained: bool = False) -> Parsed:
         where = self._topics.get(topic, _UNSEEN)
         if where is _UNSEEN:
             where = None if self.grammar.is_own_output(topic) else self.grammar.parse(topic)
-            if len(self._topics) >= _TOPIC_CACHE_SIZE:
-                self._topics.clear()
-            self._topics[topic] = where
+            if len(topic) <= self._cacheable:
+                cost = len(topic) + _TOPIC_ENTRY_OVERHEAD
+                if self._topic_bytes + cost > TOPIC_CACHE_BYTES:
+                    self._topics.clear()
+                    self._topic_bytes = 0
+                self._topics[topic] = where
+                self._topic_bytes += cost
         if where is None:
             return Parsed(ignored=True)
         if isinstance(where, Refusal):
             return Parsed(refusals=[where])
-        if where.facility not in self.capacities:
+        facility = where.facility
+        if facility not in self.capacities:
             refusal = Refusal(
                 RefusalReason.UNKNOWN_FACILITY,
-                f"facility {where.facility!r} is not in the registry",
+                f"facility {facility!r} is not in the registry",
                 path="topic",
-                facility=where.facility,
+                facility=facility,
                 sensor=where.sensor,
             )
             return Parsed(topic=where, refusals=[refusal])
+        if self.max_sensors is None:
+            if where.kind is MessageKind.STATUS:
+                return self._status(where, payload, received_ns, retained)
+            return self._readings(where, payload, received_ns)
+        sensors = self._sensors.get(facility)
+        if sensors is None:
+            sensors = self._sensors[facility] = set()
+        new_sensor = where.sensor not in sensors
+        if new_sensor and len(sensors) >= self.max_sensors:
+            detail = (
+                f"facility {facility!r} already has {self.max_sensors} sensor ids; a new one is refused "
+                "(the operator can raise FACMON_MAX_SENSORS_PER_FACILITY)"
+            )
+            return Parsed(topic=where, refusals=[self._refusal(where, RefusalReason.TOO_MANY_SENSORS, detail, "topic")])
         if where.kind is MessageKind.STATUS:
-            return self._status(where, payload, received_ns, retained)
-        return self._readings(where, payload, received_ns)
+            parsed = self._status(where, payload, received_ns, retained)
+        else:
+            parsed = self._readings(where, payload, received_ns)
+        # Only what gets stored takes a place: refused messages from invented ids make no series.
+        if new_sensor and (parsed.readings or parsed.status is not None):
+            sensors.add(where.sensor)
+        return parsed
 
     def _status(self, where: Topic, payload: bytes, received_ns: int, retained: bool) -> Parsed:
         if payload in (b"online", b"offline"):

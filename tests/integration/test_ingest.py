@@ -28,6 +28,7 @@ from tests.integration.ingester import (
     COMMUNITY_TAGS,
     LIBRARY,
     LIBRARY_TAGS,
+    TIMEOUT,
     InfluxReader,
     IngesterFactory,
     IngesterProcess,
@@ -262,6 +263,55 @@ def test_readings_published_while_the_ingester_is_down_arrive_after_restart(
 
     ingester.start()
     assert ingester.session() == "resumed"
+    points = reader.wait_points("reading", count)
+    assert sorted(p["seq"] for p in points) == list(range(count))
+    code, log = ingester.stop()
+    assert code == 0, log
+
+
+def unsubscribe_as(mosquitto: LocalMosquitto, client_id: str, topic: str) -> None:
+    """What a thief of the ingester's client id does: resume its session, drop its subscription, leave."""
+    done = threading.Event()
+    client = mqtt.Client(
+        callback_api_version=CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311,
+        clean_session=False,
+    )
+    client.on_unsubscribe = lambda *args: done.set()
+    client.connect(mosquitto.host, mosquitto.port)
+    client.loop_start()
+    try:
+        client.unsubscribe(topic)
+        assert done.wait(TIMEOUT), "no UNSUBACK"
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+@pytest.mark.parametrize("ingester_running", [False, True], ids=["while-stopped", "while-running"])
+def test_a_session_emptied_by_a_stolen_client_id_is_subscribed_again_on_the_next_connect(
+    make_ingester: IngesterFactory, mosquitto: LocalMosquitto, pub: Publisher, reader: InfluxReader, prefix: str,
+    ingester_running: bool,
+) -> None:
+    """issue 19: one UNSUBSCRIBE on the resumed session used to stop ingestion for everyone, for good."""
+    ingester = make_ingester()
+    ingester.start()
+    if ingester_running:
+        unsubscribe_as(mosquitto, ingester.client_id, f"{prefix}/#")  # kicks the ingester off, too
+        ingester.wait_for_log(r"(?s)connected to .*connected to .*session resumed")
+    else:
+        code, log = ingester.stop()
+        assert code == 0, log
+        unsubscribe_as(mosquitto, ingester.client_id, f"{prefix}/#")
+        ingester.start()
+        assert ingester.session() == "resumed"
+    # The subscription goes out before that log line is written; the old code logged "session resumed" too.
+    ingester.wait_for_log(r"session resumed")
+    base = now_ms() - 120_000
+    count = 20
+    pub.publish_many(
+        (reading_topic(prefix, LIBRARY, f"s{i % 4}"), json.dumps({"ts": base + i, "occupancy": i, "seq": i}))
+        for i in range(count)
+    )
     points = reader.wait_points("reading", count)
     assert sorted(p["seq"] for p in points) == list(range(count))
     code, log = ingester.stop()
@@ -634,6 +684,7 @@ def test_refusal_detail_names_the_problem(
 
 def test_every_refusal_reason_is_covered() -> None:
     covered = {case[0] for case in REFUSED_READINGS} | {"bad_topic", "unknown_facility", "bad_status"}
+    covered |= {"too_many_sensors", "not_stored"}  # tests/faults/test_hostile_integrator.py
     assert covered == {reason.value for reason in RefusalReason}
 
 

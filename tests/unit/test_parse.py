@@ -699,3 +699,30 @@ def test_fast_path_is_used_for_plain_payloads(parser):
     assert parser._fast_items(b'{"ts":1,"uses":1,"uses":2}') is None
     assert parser._fast_items(b'{"ts":"\\u0031","uses":1}') is None
     assert parser._fast_items(b'{"ts":1,"uses":{"a":1}}') is None
+
+
+# -- bounds under hostile input (issue 19) ----------------------------------------------------------------------------
+def test_long_topics_are_never_cached_and_the_cache_stays_within_its_byte_budget() -> None:
+    from sensors.parse import TOPIC_CACHE_BYTES
+
+    parser = MessageParser(GRAMMAR, CAPACITIES, MAX_AGE_S)
+    for i in range(5000):
+        parsed = parser.parse(f"facmon/v1/lib/{i}{'x' * 60_000}/reading", b"{}", R)
+        assert [r.reason for r in parsed.refusals] == [RefusalReason.BAD_TOPIC]
+    assert parser.topic_cache_bytes == 0
+    for i in range(100_000):
+        parser.parse(f"facmon/v1/lib/{'s' * 50}{i}/reading", b"{}", R)
+    assert 0 < parser.topic_cache_bytes <= TOPIC_CACHE_BYTES
+
+
+def test_new_sensor_ids_beyond_the_cap_are_refused_and_only_stored_ones_take_a_place() -> None:
+    parser = MessageParser(GRAMMAR, CAPACITIES, MAX_AGE_S, max_sensors=2)
+    good = json.dumps({"ts": TS, "occupancy": 1}).encode()
+    assert parser.parse("facmon/v1/lib/a/reading", b"garbage", R).refusals  # refused: takes no place
+    assert parser.parse("facmon/v1/lib/a/reading", good, R).readings
+    assert parser.parse("facmon/v1/lib/b/status", b"online", R).status is not None
+    refused = parser.parse("facmon/v1/lib/c/reading", good, R)
+    assert [(r.reason, r.path, r.sensor) for r in refused.refusals] == [(RefusalReason.TOO_MANY_SENSORS, "topic", "c")]
+    assert not refused.readings
+    assert parser.parse("facmon/v1/lib/a/reading", good, R).readings  # known ones still pass
+    assert parser.parse("facmon/v1/gym/c/reading", good, R).readings  # the cap is per facility
