@@ -90,7 +90,7 @@ def evidence(notice: Notice, link: str | None) -> dict[str, Any]:
         "influxdb": stored,
         "commands": [
             f"facmon analyze --facility {result.facility_id} --as-of {as_of} --window {result.window.days}d "
-            "--format json",
+            "--format json --no-store",
             f"facmon report --format html --as-of {as_of} --region {result.region} --output report.html",
         ],
     }

@@ -17,6 +17,7 @@ from sensors.contract import ID_PATTERN, is_valid_id
 
 if TYPE_CHECKING:
     from analytics.model import AnalysisRun
+    from analytics.scope import Scope
     from sensors.registry import Facility
 
 log = logging.getLogger(__name__)
@@ -92,7 +93,13 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--format", choices=sorted(RENDERERS), default="table", help="output format")
     parser.add_argument("--rules", help="rules YAML with per-type thresholds (see examples/rules.yaml)")
     parser.add_argument("--every", type=parse_every, help="run again at this interval, e.g. 1h, until SIGTERM")
-    parser.add_argument("--no-store", action="store_true", help="write nothing to InfluxDB (statuses, rollup)")
+    storing = parser.add_mutually_exclusive_group()
+    storing.add_argument("--no-store", action="store_true",
+                         help="write nothing to InfluxDB (statuses, rollup, alerts); the default with --facility or "
+                              "--region")
+    storing.add_argument("--store", action="store_true",
+                         help="with --facility or --region: store the shown facilities' statuses and alert on them "
+                              "(verdicts are always the whole registry's)")
     parser.add_argument("--rollup", choices=[m.value for m in RollupMode], default=RollupMode.USE.value,
                         help="day summaries kept in InfluxDB: use (default), rebuild, read (never write), off")
     parser.add_argument("--settle-days", type=_positive, default=2, metavar="N",
@@ -105,22 +112,26 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def select(facilities: Sequence[Facility], ids: Sequence[str] | None, region: str | None) -> list[Facility]:
-    """The facilities a run covers; an id the registry lacks or a region without facilities is an error."""
+    """The facilities a run shows; an id the registry lacks or a region without facilities is an error."""
+    from analytics.scope import ScopeError
+    from analytics.scope import select as scope_of
     from facmon.cli import EXIT_USAGE, CommandError
 
-    chosen = list(facilities)
-    if ids:
-        known = {f.id for f in chosen}
-        missing = [fid for fid in ids if fid not in known]
-        if missing:
-            raise CommandError(f"not in the registry: {', '.join(missing)}", EXIT_USAGE)
-        wanted = set(ids)
-        chosen = [f for f in chosen if f.id in wanted]
-    if region is not None:
-        chosen = [f for f in chosen if f.region_matches(region)]
-        if not chosen:
-            raise CommandError(f"no facility in region {region!r}", EXIT_USAGE)
-    return chosen
+    try:
+        shown = scope_of(facilities, ids, region).shown
+    except ScopeError as exc:
+        raise CommandError(str(exc), EXIT_USAGE) from None
+    return list(facilities) if shown is None else [f for f in facilities if f.id in shown]
+
+
+def _scope(facilities: Sequence[Facility], args: argparse.Namespace) -> Scope:
+    from analytics.scope import ScopeError, select
+    from facmon.cli import EXIT_USAGE, CommandError
+
+    try:
+        return select(facilities, args.facility, args.region)
+    except ScopeError as exc:
+        raise CommandError(str(exc), EXIT_USAGE) from None
 
 
 def _mtime(path: Path) -> float | None:
@@ -146,13 +157,17 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         rules = load_rules(args.rules)
     except RulesError as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None
-    facilities = select(list(registry), args.facility, args.region)
-    loaded: dict[str, Any] = {"mtime": _mtime(settings.registry), "facilities": facilities}
+    facilities = list(registry)
+    scope = _scope(facilities, args)
+    writes = scope.stores(args.store, args.no_store)
+    if scope.filtered and not writes:
+        log.info("filtered run: read-only (--store keeps the shown facilities' statuses and alerts on them)")
+    loaded: dict[str, Any] = {"mtime": _mtime(settings.registry), "facilities": facilities, "scope": scope}
     timeout = max(settings.influx_timeout, args.query_timeout)
     client, evidence_client = evidence.clients(settings, timeout)
     render = RENDERERS[args.format]
 
-    def current_facilities() -> list[Facility]:
+    def current_facilities() -> tuple[list[Facility], Scope]:
         """With --every, a registry edited since the last run is read again; a broken edit keeps the old one."""
         mtime = _mtime(settings.registry)
         if mtime != loaded["mtime"]:
@@ -160,37 +175,40 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
             loaded["mtime"] = mtime
             try:
-                loaded["facilities"] = select(list(load_registry(settings.registry)), args.facility, args.region)
-                log.info("registry reloaded: %d facilities", len(loaded["facilities"]))
+                fresh = list(load_registry(settings.registry))
+                loaded["scope"] = _scope(fresh, args)
+                loaded["facilities"] = fresh
+                log.info("registry reloaded: %d facilities", len(fresh))
             except (RegistryError, CommandError) as exc:
                 log.error("registry not reloaded, keeping the previous one: %s", exc)
         chosen: list[Facility] = loaded["facilities"]
-        return chosen
+        return chosen, loaded["scope"]
 
     def once() -> AnalysisRun:
-        facilities = current_facilities()
+        facilities, shown = current_facilities()
         today = settings.clock.today()
         as_of = args.as_of or today
         mode = RollupMode(args.rollup)
-        if args.no_store and mode in (RollupMode.USE, RollupMode.REBUILD):
+        if not writes and mode in (RollupMode.USE, RollupMode.REBUILD):
             mode = RollupMode.READ if mode is RollupMode.USE else RollupMode.OFF
         if loaded.get("no_rollup"):
             mode = RollupMode.OFF
         settle = Settle.from_today(today, args.settle_days, math.ceil(settings.max_reading_age / timedelta(days=1)))
         source = queries.InfluxSource(client, evidence=evidence_client)
-        run = analyze(source, facilities, rules, as_of, args.window, mode=mode,
-                      settle=settle, group_size=args.group_size, concurrency=args.concurrency)
-        if not args.no_store:
+        # The whole registry, always: network checks must see every facility (analytics.scope).
+        run = shown.narrow(analyze(source, facilities, rules, as_of, args.window, mode=mode,
+                                   settle=settle, group_size=args.group_size, concurrency=args.concurrency))
+        if writes:
             store.store_run(evidence_client, run)
         sys.stdout.write(render(run))
         sys.stdout.flush()
-        if not args.no_store:  # alerts to auditors (off without FACMON_AUDITORS); logs, never raises
+        if writes:  # alerts to auditors (off without FACMON_AUDITORS); logs, never raises
             __import__("analytics.alert_run").alert_run.process_run(run, registry, settings, client=evidence_client)
         return run
 
     try:
         try:
-            if not args.no_store:
+            if writes:
                 evidence.prepare(evidence_client)
             elif not evidence.exists(evidence_client):
                 loaded["no_rollup"] = True  # nothing kept yet, and --no-store creates nothing

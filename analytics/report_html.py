@@ -98,7 +98,7 @@ def _evidence(row: StatusRow, as_of: date) -> str:
     which = f"{ident('facility')} = {literal(row.facility)} AND time = {time_literal(point_time(as_of))}"
     query = f"SELECT * FROM {ident(MEASUREMENT)} WHERE {which}"  # noqa: S608 (quoted by ingest.influxql)
     command = (f"facmon analyze --facility {row.facility} --as-of {as_of.isoformat()} --window {row.window.days}d "
-               "--format json")
+               "--format json --no-store")
     return f"<p class=meta>Evidence: <code>{escape(query)}</code><br>Re-run: <code>{escape(command)}</code></p>"
 
 

@@ -152,7 +152,7 @@ def test_payload_and_mail_carry_the_evidence():
                      "  - no use on 20 of 24 open days (83% ≥ 80%)", "  - mean occupancy 0.4% of capacity (< 10%)",
                      "share of open days without use: 83.3%", "department Culture bureau",
                      "location 28.0, 120.65", "https://grafana.example/d/f?var-facility=lib-1&time=2025-11-03",
-                     "facmon analyze --facility lib-1 --as-of 2025-11-03 --window 28d --format json",
+                     "facmon analyze --facility lib-1 --as-of 2025-11-03 --window 28d --format json --no-store",
                      "facmon review lib-1 --disposition"):
         assert expected in text, expected
 
