@@ -18,6 +18,8 @@ from sensors.contract import ID_PATTERN, is_valid_id
 if TYPE_CHECKING:
     from analytics.model import AnalysisRun
     from analytics.scope import Scope
+    from facmon.clock import Clock
+    from ingest.influx import InfluxClient
     from sensors.registry import Facility
 
 log = logging.getLogger(__name__)
@@ -92,6 +94,8 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--region", help="only facilities in this region or below it, e.g. zhejiang/wenzhou")
     parser.add_argument("--format", choices=sorted(RENDERERS), default="table", help="output format")
     parser.add_argument("--rules", help="rules YAML with per-type thresholds (see examples/rules.yaml)")
+    parser.add_argument("--allow-no-readings", action="store_true",
+                        help="analyse a window that ends before the first reading in the database (refused otherwise)")
     parser.add_argument("--every", type=parse_every, help="run again at this interval, e.g. 1h, until SIGTERM")
     storing = parser.add_mutually_exclusive_group()
     storing.add_argument("--no-store", action="store_true",
@@ -132,6 +136,21 @@ def _scope(facilities: Sequence[Facility], args: argparse.Namespace) -> Scope:
         return select(facilities, args.facility, args.region)
     except ScopeError as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None
+
+
+def _check_dates(client: InfluxClient, args: argparse.Namespace, as_of: date, shown: Sequence[Facility],
+                 clock: Clock) -> None:
+    """Refuse an as-of in the future and a window before any reading (analytics.asof); warn of an empty window."""
+    from analytics.asof import future_problem, readings_problem
+    from facmon.cli import EXIT_USAGE, CommandError
+
+    if args.as_of is not None and (problem := future_problem(as_of, shown, clock)):
+        raise CommandError(problem, EXIT_USAGE)
+    error, warning = readings_problem(client, as_of, args.window, shown, args.allow_no_readings)
+    if error:
+        raise CommandError(error, EXIT_USAGE)
+    if warning:
+        log.warning("%s", warning)
 
 
 def _mtime(path: Path) -> float | None:
@@ -193,6 +212,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             mode = RollupMode.READ if mode is RollupMode.USE else RollupMode.OFF
         if loaded.get("no_rollup"):
             mode = RollupMode.OFF
+        _check_dates(client, args, as_of, [f for f in facilities if shown.shown is None or f.id in shown.shown],
+                     settings.clock)
         settle = Settle.from_today(today, args.settle_days, math.ceil(settings.max_reading_age / timedelta(days=1)))
         source = queries.InfluxSource(client, evidence=evidence_client)
         # The whole registry, always: network checks must see every facility (analytics.scope).
