@@ -6,8 +6,6 @@ output stable across platforms while far finer than any threshold.
 
 from __future__ import annotations
 
-import csv
-import io
 import unicodedata
 from dataclasses import fields
 from typing import Any
@@ -15,6 +13,7 @@ from typing import Any
 import orjson
 
 from analytics.model import DISPLAY_ORDER, AnalysisRun, FacilityResult, Figures, Integrity, Window
+from analytics.spreadsheet import csv_string
 
 FORMAT_VERSION = 1
 DECIMALS = 6
@@ -116,10 +115,9 @@ CSV_COLUMNS = (
 
 
 def render_csv(run: AnalysisRun) -> str:
-    """One row per facility; empty cells for figures the data cannot give, reasons joined by " | "."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    """One row per facility; empty cells for figures the data cannot give, reasons joined by " | "; cells as
+    analytics.spreadsheet writes them (text never evaluated, floats rounded)."""
+    lines: list[list[Any]] = [list(CSV_COLUMNS)]
     for result in sorted(run.facilities, key=sort_key):
         data = result_dict(result)
         row: dict[str, Any] = {**data, **data["figures"], **data["window"]}
@@ -128,8 +126,8 @@ def render_csv(run: AnalysisRun) -> str:
                    integrity_detectors=",".join(d.value for d in result.integrity.detectors))
         row["change_occupancy_rate"] = data["change"].get("occupancy_rate")
         row["change_visits_per_open_day"] = data["change"].get("visits_per_open_day")
-        writer.writerow(["" if row.get(column) is None else row[column] for column in CSV_COLUMNS])
-    return out.getvalue()
+        lines.append([row.get(column) for column in CSV_COLUMNS])
+    return csv_string(lines)
 
 
 def display_width(text: str) -> int:

@@ -2,12 +2,12 @@
 by region and type that both the spreadsheet and the HTML summarise with. Pure apart from writing the bytes.
 
 CSV is UTF-8 with a byte-order mark, so spreadsheet programs open Chinese names correctly; rates are fractions
-(0.25 = 25%) in CSV and formatted as percentages in the workbook.
+(0.25 = 25%) in CSV and formatted as percentages in the workbook. Every cell goes through analytics.spreadsheet
+(text never evaluated, numbers as numbers, dates as dates, empties empty, CSV floats rounded).
 """
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
@@ -19,6 +19,7 @@ from openpyxl.utils import get_column_letter
 
 from analytics.model import DISPLAY_ORDER, PRECEDENCE
 from analytics.report_data import StatusRow
+from analytics.spreadsheet import DATE_FORMAT, csv_bytes, write_row
 
 PERCENT = "percent"
 Column = tuple[str, str, str, Callable[[StatusRow], Any]]  # key, header, format, value
@@ -33,7 +34,7 @@ def _review(attr: str) -> Callable[[StatusRow], Any]:
         if row.review is None:
             return None
         found = getattr(row.review, attr)
-        return found.isoformat() if isinstance(found, date) else str(found)
+        return found if found is None or isinstance(found, date) else str(found)
 
     return value
 
@@ -46,8 +47,8 @@ COLUMNS: tuple[Column, ...] = (
     ("department", "Department", "", lambda r: r.department or None),
     ("capacity", "Capacity", "", lambda r: r.capacity),
     ("status", "Status", "", lambda r: r.status.value),
-    ("first_day", "Window from", "", lambda r: r.window.first_day.isoformat()),
-    ("last_day", "Window to", "", lambda r: r.window.last_day.isoformat()),
+    ("first_day", "Window from", DATE_FORMAT, lambda r: r.window.first_day),
+    ("last_day", "Window to", DATE_FORMAT, lambda r: r.window.last_day),
     ("timezone", "Time zone", "", lambda r: r.window.timezone),
     ("coverage", "Sensor coverage", PERCENT, _figure("coverage")),
     ("occupancy_rate", "Mean occupancy / capacity", PERCENT, _figure("occupancy_rate")),
@@ -70,7 +71,7 @@ COLUMNS: tuple[Column, ...] = (
     ("integrity_detectors", "Integrity checks fired", "", lambda r: r.integrity_detectors or None),
     ("integrity", "Integrity findings", "", lambda r: r.integrity or None),
     ("review", "Review", "", _review("disposition")),
-    ("review_until", "Review holds alerts until", "", _review("until")),
+    ("review_until", "Review holds alerts until", DATE_FORMAT, _review("until")),
     ("review_note", "Review note", "", _review("note")),
 )
 
@@ -93,17 +94,13 @@ def counts(rows: Sequence[StatusRow], key: Callable[[StatusRow], str]) -> list[l
 
 
 def to_csv(rows: Sequence[StatusRow]) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    for line in table(rows):
-        writer.writerow(["" if cell is None else cell for cell in line])
-    return out.getvalue().encode("utf-8-sig")
+    return csv_bytes(table(rows), bom=True)
 
 
 def _sheet(book: Workbook, title: str, lines: list[list[Any]], formats: Sequence[str] = ()) -> None:
     sheet = book.create_sheet(title)
-    for line in lines:
-        sheet.append(line)
+    for row, line in enumerate(lines, start=1):
+        write_row(sheet, row, line)
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     sheet.freeze_panes = "A2"
@@ -114,7 +111,7 @@ def _sheet(book: Workbook, title: str, lines: list[list[Any]], formats: Sequence
             for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
                 cell.number_format = "0.0%" if fmt == PERCENT else fmt
     for index in range(1, len(lines[0]) + 1):
-        width = max(len(str(line[index - 1] or "")) for line in lines[:200])
+        width = max(len(str("" if line[index - 1] is None else line[index - 1])) for line in lines[:200])
         sheet.column_dimensions[get_column_letter(index)].width = min(max(width + 2, 8), 60)
 
 
@@ -126,11 +123,11 @@ def to_xlsx(rows: Sequence[StatusRow], as_of: date, region: str | None, generate
     _sheet(book, "Facilities", table(rows), [fmt for _, _, fmt, _ in COLUMNS])
     _sheet(book, "By region", counts(rows, lambda r: r.region))
     _sheet(book, "By type", counts(rows, lambda r: r.type))
-    about = [
+    about: list[list[Any]] = [
         ["facmon evidence report", ""],
-        ["As of", as_of.isoformat()],
+        ["As of", as_of],
         ["Region", region or "all"],
-        ["Generated", generated.isoformat(timespec="seconds")],
+        ["Generated (UTC)", generated],
         ["Source", "InfluxDB measurement facility_status, written by facmon analyze"],
         ["Statuses", ", ".join(s.value for s in PRECEDENCE) + " (first rule that fires wins)"],
         ["Coverage", "share of opening hours with sensor data; below the threshold the status is NO_DATA"],

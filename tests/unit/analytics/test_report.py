@@ -167,7 +167,7 @@ def test_xlsx_has_one_row_per_facility_with_the_figures():
     assert idle["Sensor coverage"] == pytest.approx(0.92)
     assert idle["Idle days"] == 21
     assert idle["Visits per open day"] is None
-    assert data["b-under"]["Review holds alerts until"] == "2025-12-01"
+    assert data["b-under"]["Review holds alerts until"] == datetime(2025, 12, 1)  # a date cell
     column = header.index("Sensor coverage") + 1
     assert sheet.cell(row=2, column=column).number_format == "0.0%"
     assert [line[0] for line in lines[1:4]] == ["a-idle", "b-under", "c-nodata"]  # flagged first
