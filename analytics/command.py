@@ -153,6 +153,18 @@ def _check_dates(client: InfluxClient, args: argparse.Namespace, as_of: date, sh
         log.warning("%s", warning)
 
 
+def alert_problem(error: str, failed: int) -> str | None:
+    """One line for a scheduled job's log when the run's alerts did not all go out (exit EXIT_ALERTS)."""
+    if error:
+        first = error.strip().splitlines()[0] if error.strip() else error
+        more = " (details above)" if "\n" in error.strip() else ""
+        return f"alerts not sent: {first}{more}" if error.startswith("InfluxDB") else \
+            f"alerts not sent, the auditors file is unusable: {first}{more}"
+    if failed:
+        return f"alerts not delivered: {failed} deliveries failed (retried on the next run; details above)"
+    return None
+
+
 def _mtime(path: Path) -> float | None:
     try:
         return path.stat().st_mtime
@@ -166,7 +178,15 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from analytics.periodic import run_every
     from analytics.rules import RulesError, load_rules
     from facmon import logs
-    from facmon.cli import EXIT_OK, EXIT_USAGE, CommandError, load_registry_or_fail, settings_from, wait_for_signal
+    from facmon.cli import (
+        EXIT_ALERTS,
+        EXIT_OK,
+        EXIT_USAGE,
+        CommandError,
+        load_registry_or_fail,
+        settings_from,
+        wait_for_signal,
+    )
     from ingest.influx import InfluxError
 
     settings = settings_from(args)
@@ -224,7 +244,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         sys.stdout.write(render(run))
         sys.stdout.flush()
         if writes:  # alerts to auditors (off without FACMON_AUDITORS); logs, never raises
-            __import__("analytics.alert_run").alert_run.process_run(run, registry, settings, client=evidence_client)
+            summary = __import__("analytics.alert_run").alert_run.process_run(run, registry, settings,
+                                                                              client=evidence_client)
+            loaded["alert_problem"] = alert_problem(summary.error, summary.failed)
         return run
 
     try:
@@ -241,6 +263,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
                 once()
             except InfluxError as exc:
                 raise CommandError(f"InfluxDB at {settings.influx_url}: {exc}") from None
+            if loaded.get("alert_problem"):
+                raise CommandError(loaded["alert_problem"], EXIT_ALERTS)
             return EXIT_OK
         stop = wait_for_signal()
         log.info("analysing %d facilities every %.0f s", len(facilities), args.every)

@@ -17,6 +17,7 @@ from facmon import logs
 from facmon.settings import Settings, SettingsError, load_settings
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+EXIT_ALERTS = 3  # facmon analyze: the analysis ran and was stored, but alerts were not (all) delivered
 NOW_HELP = ("pin the clock: an ISO instant with its offset, e.g. 2026-12-01T16:30:00Z, for tests and reproducing "
             "a run (default FACMON_NOW, else the machine's clock)")
 

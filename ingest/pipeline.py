@@ -272,7 +272,7 @@ class Pipeline:
                 else:
                     try:
                         self._create_database()
-                        log.info("created the InfluxDB database")
+                        log.warning("created the InfluxDB database: it had disappeared (dropped?)")
                         continue
                     except InfluxError as exc:
                         log.error("cannot create the InfluxDB database: %s; retrying in %.0f s", exc, delay)

@@ -61,7 +61,9 @@ def prepare_database(influx: InfluxClient) -> None:
         return
     try:
         influx.create_database()
-        log.info("created InfluxDB database %s", influx.database)
+        # WARNING, not INFO: a mistyped FACMON_INFLUX_DB would otherwise fill a database nobody analyses.
+        log.warning("created InfluxDB database %s at %s: it did not exist (a typo in FACMON_INFLUX_DB?)",
+                    influx.database, influx.url)
     except InfluxAuthError as exc:
         log.error(
             "InfluxDB database %s does not exist and this user may not create it (%s); an admin must run "

@@ -426,7 +426,7 @@ def test_ingester_creates_its_database_when_missing(
     ingester = make_ingester()
     ingester.start()
     assert influx_db_name in reader.databases()
-    assert f"created InfluxDB database {influx_db_name}" in ingester.run_log
+    assert f"WARNING ingest.service: created InfluxDB database {influx_db_name}" in ingester.run_log  # issue 15
 
     # Dropped while running (an operator's mistake, a restore): the writer creates it again and writes.
     reader.raw(f'DROP DATABASE "{influx_db_name}"', database="")
@@ -435,7 +435,7 @@ def test_ingester_creates_its_database_when_missing(
     pub.publish(reading_topic(prefix, LIBRARY, "door-1"), json.dumps({"ts": ts, "occupancy": 3}))
     [point] = reader.wait_points("reading", 1)
     assert (point["time"], point["occupancy"]) == (ts * 1_000_000, 3)
-    assert "created the InfluxDB database" in ingester.run_log
+    assert "WARNING ingest.pipeline: created the InfluxDB database" in ingester.run_log
 
 
 @pytest.mark.slow
