@@ -18,10 +18,11 @@ import csv
 import io
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from openpyxl.cell.cell import Cell
-from openpyxl.worksheet.worksheet import Worksheet
+if TYPE_CHECKING:  # openpyxl is loaded by the workbook writers only: analyze's CSV (and `facmon --help`) skip it
+    from openpyxl.cell.cell import Cell
+    from openpyxl.worksheet.worksheet import Worksheet
 
 #: Decimal places of every float in facmon's CSV exports.
 CSV_DECIMALS = 4
@@ -97,6 +98,8 @@ def put(cell: Cell, value: Any) -> None:
 
 def write_row(sheet: Worksheet, row: int, line: Sequence[Any]) -> None:
     """``line`` into row ``row`` (from 1) of ``sheet``, each value through ``put``."""
+    from openpyxl.cell.cell import Cell  # here, not above: see the import at the top
+
     for column, value in enumerate(line, start=1):
         cell = sheet.cell(row=row, column=column)
         if not isinstance(cell, Cell):

@@ -184,6 +184,9 @@ Handler = Callable[[argparse.Namespace], int]
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="facmon", description="Public-facility utilization monitor.")
+    from facmon.version import facmon_version
+
+    parser.add_argument("--version", action="version", version=f"facmon {facmon_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     ingest = sub.add_parser("ingest", help="validate MQTT readings and write them to InfluxDB")

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from importlib.metadata import version
+
+import pytest
+
+from facmon.cli import main
 
 
 def test_building_the_parser_loads_no_analytics_libraries() -> None:
@@ -16,3 +21,10 @@ def test_building_the_parser_loads_no_analytics_libraries() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == ""
+
+
+def test_version_is_the_installed_distributions(capsys) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out == f"facmon {version('facmon')}\n"
