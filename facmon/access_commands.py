@@ -47,11 +47,14 @@ def cmd_broker_config(args: argparse.Namespace) -> int:
 def cmd_check_config(args: argparse.Namespace) -> int:
     """Check registry, broker and InfluxDB with the current settings, and say whether an ingester is live; exit 1
     when anything but the last is wrong."""
+    from facmon.checkalerts import check_auditors, check_rules
     from facmon.checkconfig import render, run_checks
     from facmon.cli import EXIT_FAILURE, EXIT_OK, settings_from
 
     settings = settings_from(args)
     checks = run_checks(settings, args.timeout)
+    checks.append(check_auditors(settings))
+    checks += [c for c in (check_rules(args.rules),) if c is not None]
     sys.stdout.write(render(checks))
     return EXIT_OK if all(check.ok or check.advisory for check in checks) else EXIT_FAILURE
 
@@ -99,10 +102,11 @@ def register(subparsers: Any) -> None:
 
     check = subparsers.add_parser(
         "check-config",
-        help="check the registry, the broker and InfluxDB with the current settings",
+        help="check the registry, the broker, InfluxDB, the auditors file and a rules file",
         description="Load the registry, log in to the broker and probe InfluxDB the way `facmon ingest` would, "
         "and say in plain words what is wrong. Exit 0 when everything is fine, 1 otherwise.",
     )
     _settings_flags(check)
     check.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for each server (default 5)")
+    check.add_argument("--rules", help="also validate this rules YAML (as facmon analyze --rules reads it)")
     check.set_defaults(handler=cmd_check_config)

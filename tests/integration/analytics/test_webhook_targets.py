@@ -41,7 +41,7 @@ def test_a_webhook_at_the_local_influxdb_is_refused_and_influxdb_keeps_its_data(
         {"id": "evil", "name": "Evil", "regions": ["*"], "webhook": hook, **extra}]}), encoding="utf-8")
     done = facmon("analyze", "--as-of", D.isoformat(), "--window", "7d", "--format", "json",
                   env={**env, "FACMON_AUDITORS": str(auditors)})
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 3, done.stderr  # EXIT_ALERTS: the run is stored, its alerts are not
     assert "alerts not sent, the auditors file is unusable" in done.stderr
     reason = "loopback address (127.0.0.1)" if extra else "must be https://"
     assert f"auditors[0] (evil): webhook http://127.0.0.1:{port}: " in done.stderr

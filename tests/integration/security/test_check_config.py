@@ -71,8 +71,8 @@ def test_a_good_configuration_passes_with_a_short_summary(
     code, out = run(good, monkeypatch, capsys)
     assert code == 0, out
     lines = out.splitlines()
-    assert lines[-1] == "OK: all 3 checks passed"
-    assert [line.split()[0] for line in lines[:-1]] == ["ok", "ok", "ok", "WARNING"]
+    assert lines[-1] == "OK: all 4 checks passed"
+    assert [line.split()[0] for line in lines[:-1]] == ["ok", "ok", "ok", "WARNING", "ok"]  # + auditors
     assert lines[3].startswith("WARNING ingester  NOT LIVE: no ingester answered a probe"), out  # none runs here
     assert "registry.yaml: 2 facilities" in out
     assert f"logged in as {INGEST_USER}, TLS certificate verified" in out
@@ -145,9 +145,9 @@ def test_each_problem_is_reported_in_plain_words_and_fails_the_command(
     code, out = run(config, monkeypatch, capsys)
     assert code == 1, out
     status = {line.split()[1]: line.split()[0] for line in out.splitlines() if line.split()[0] in ("ok", "PROBLEM")}
-    assert status == {"registry": "ok", "broker": "ok", "influxdb": "ok", failing: "PROBLEM"}, out
+    assert status == {"registry": "ok", "broker": "ok", "influxdb": "ok", "auditors": "ok", failing: "PROBLEM"}, out
     assert expected in out, out
-    assert out.splitlines()[-1] == f"1 of 3 checks failed: {failing}"
+    assert out.splitlines()[-1] == f"1 of 4 checks failed: {failing}"
     for secret in secrets_of(good):
         assert secret not in out
 
@@ -157,7 +157,7 @@ def test_the_real_command_exits_1_and_prints_no_secret(good: Config, tmp_path: P
     env = {**good.env, "FACMON_INFLUX_PASSWORD": "wrong-password-456", "FACMON_MQTT_URL": broken["mqtt-url"]}
     result = run_facmon(*Config(broken).argv(), env=env)
     assert result.returncode == 1, result.stdout + result.stderr
-    assert result.stdout.splitlines()[-1] == "2 of 3 checks failed: broker, influxdb"
+    assert result.stdout.splitlines()[-1] == "2 of 4 checks failed: broker, influxdb"
     assert result.stderr == ""
     for secret in [*secrets_of(good), "x" + secrets_of(good)[0], "wrong-password-456"]:
         assert secret not in result.stdout
