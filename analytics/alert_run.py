@@ -34,7 +34,7 @@ from analytics.alerts import (
     plan_retries,
 )
 from analytics.auditors import AuditorsError, Directory, Recipient, load_auditors
-from analytics.deliver import MQTT_RECIPIENT, Deliverer
+from analytics.deliver import MQTT_RECIPIENT, Deliverer, Sent
 from analytics.model import AnalysisRun
 from facmon.clock import Clock
 from facmon.settings import Settings
@@ -128,13 +128,30 @@ def _retry_jobs(client: InfluxClient, states: dict[str, FacilityAlerts], new: li
     return list(jobs.values())
 
 
-def _deliver(jobs: list[_Job], deliverer: Deliverer, summary: RunSummary, retrying: bool,
-             clock: Clock) -> list[str]:
+def _digests(batches: list[tuple[_Job, bool]], deliverer: Deliverer) -> dict[tuple[int, str], Sent]:
+    """Send each digest recipient one mail listing every notice of the run (new ones and retries); the outcome
+    counts for each notice it carried."""
+    wanted: dict[str, list[_Job]] = {}
+    for job, _ in batches:
+        for channel, rid, _attempt in job.sends:
+            who = deliverer.directory.recipient(rid)
+            if channel == "email" and who is not None and who.digest:
+                wanted.setdefault(rid, []).append(job)
+    outcomes: dict[tuple[int, str], Sent] = {}
+    for rid, jobs in wanted.items():
+        sent = deliverer.mail_digest(rid, [job.data for job in jobs])
+        outcomes.update({(id(job), rid): sent for job in jobs})
+    return outcomes
+
+
+def _deliver(batches: list[tuple[_Job, bool]], deliverer: Deliverer, summary: RunSummary, clock: Clock) -> list[str]:
     lines = []
-    for job in jobs:
+    digested = _digests(batches, deliverer)
+    for job, retrying in batches:
         alert = job.alert
         for channel, rid, attempt in job.sends:
-            outcome = deliverer.send(channel, rid, job.data)
+            outcome = digested.get((id(job), rid)) if channel == "email" else None
+            outcome = outcome or deliverer.send(channel, rid, job.data)
             record = DeliveryRecord(alert.facility, alert.kind, channel, rid,
                                     Outcome.SENT if outcome.ok else Outcome.FAILED, alert.time_ns, attempt,
                                     time_ns=clock.time_ns())
@@ -184,8 +201,8 @@ def process_run(run: AnalysisRun, registry: Registry, settings: Settings, *, cli
         alert_store.write(client, [alert_store.alert_line(j.alert) for j in new]
                           + [alert_store.delivery_line(d, j.alert.as_of) for j in new for d in j.known])
         retries = _retry_jobs(client, states, new, settings.clock.time_ns())
-        lines = (_deliver(new, deliverer, summary, False, settings.clock)
-                 + _deliver(retries, deliverer, summary, True, settings.clock))
+        batches = [(job, False) for job in new] + [(job, True) for job in retries]
+        lines = _deliver(batches, deliverer, summary, settings.clock)
         alert_store.write(client, lines)
     except InfluxError as exc:
         summary.error = f"InfluxDB: {exc}"

@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from analytics.webhook_guard import WebhookRefused, check_url, webhook_target
+from analytics.webhook_sign import SecretError, load_secret
 from sensors.contract import ID_PATTERN, is_valid_id
 from sensors.registry import Facility, RegistryError, field_path, read_yaml_file
 
@@ -73,6 +74,12 @@ def _check_region(value: str) -> str:
     return prefix
 
 
+def _check_env_name(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,127}", value):
+        raise ValueError(f"must be an environment variable name (got {value!r})")
+    return value
+
+
 def _listed(value: object) -> object:
     """One address may be written without the list brackets."""
     return [value] if isinstance(value, str) else value
@@ -98,11 +105,28 @@ class Recipient(BaseModel):
     allow_http: bool = Field(default=False, strict=True)
     allow_private: bool = Field(default=False, strict=True)
     mqtt: bool = Field(default=False, strict=True)
+    #: E-mail: one message per run listing every notice (the default); false sends one message per notice.
+    digest: bool = Field(default=True, strict=True)
+    #: Where the webhook's signing secret is (analytics.webhook_sign); never the secret itself.
+    webhook_secret_env: Annotated[StrictStr, AfterValidator(_check_env_name)] | None = None
+    webhook_secret_file: Text | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_inline_secret(cls, data: object) -> object:
+        if isinstance(data, Mapping) and "webhook_secret" in data:
+            raise ValueError("webhook_secret must not be written in the file: name an environment variable "
+                             "(webhook_secret_env) or a file (webhook_secret_file) holding it")
+        return data
 
     @model_validator(mode="after")
     def _some_channel(self) -> Recipient:
         if not (self.email or self.webhook or self.mqtt):
             raise ValueError("has no channel: give email, webhook and/or mqtt: true")
+        if self.webhook_secret_env is not None and self.webhook_secret_file is not None:
+            raise ValueError("give webhook_secret_env or webhook_secret_file, not both")
+        if (self.webhook_secret_env or self.webhook_secret_file) and self.webhook is None:
+            raise ValueError("has a webhook secret but no webhook")
         if self.webhook is not None:
             try:
                 check_url(self.webhook, self.allow_http, self.allow_private)
@@ -119,6 +143,10 @@ class Recipient(BaseModel):
     @property
     def label(self) -> str:
         return self.name or self.id
+
+    def webhook_secret(self) -> bytes | None:
+        """The signing secret, read now from where the entry says (raises SecretError)."""
+        return load_secret(self.webhook_secret_env, self.webhook_secret_file)
 
 
 class Auditor(Recipient):
@@ -197,7 +225,8 @@ def uncovered(directory: Directory, facilities: list[Facility]) -> list[str]:
 
 _KEYS = {
     "top": ("auditors", "departments", "evidence_url"),
-    "entry": ("id", "name", "regions", "email", "webhook", "allow_http", "allow_private", "mqtt"),
+    "entry": ("id", "name", "regions", "email", "webhook", "allow_http", "allow_private", "mqtt", "digest",
+              "webhook_secret_env", "webhook_secret_file"),
 }
 
 
@@ -252,4 +281,21 @@ def load_auditors(path: str | os.PathLike[str]) -> Directory:
         data = read_yaml_file(source)
     except RegistryError as exc:
         raise AuditorsError(str(exc)) from None
-    return parse_auditors(data, source)
+    directory = parse_auditors(data, source)
+    unreadable = secret_problems(directory)
+    if unreadable:
+        raise AuditorsError("\n".join(f"{source}: {line}" for line in unreadable))
+    return directory
+
+
+def secret_problems(directory: Directory) -> list[str]:
+    """Webhook secrets that cannot be read now: an unsigned POST would be refused by the receiver."""
+    entries: list[tuple[str, Recipient]] = [(f"auditors ({a.id})", a) for a in directory.auditors]
+    entries += [(f"departments[{name}]", d) for name, d in directory.departments.items()]
+    problems = []
+    for where, entry in entries:
+        try:
+            entry.webhook_secret()
+        except SecretError as exc:
+            problems.append(f"{where}: {exc}")
+    return problems

@@ -15,10 +15,10 @@ import smtplib
 import socket
 import ssl
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
+from email.utils import formataddr, formatdate, make_msgid
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,9 +26,12 @@ import orjson
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
+from analytics.alert_digest import digest_subject, digest_text
 from analytics.alert_message import mail_text, subject
 from analytics.auditors import Directory
 from analytics.webhook_guard import WebhookRefused, check_url, pick_address, resolve, webhook_target
+from analytics.webhook_sign import SecretError
+from analytics.webhook_sign import headers as sign_headers
 from facmon.settings import Settings
 from sensors.contract import TopicGrammar
 
@@ -96,7 +99,11 @@ class Deliverer:
         if channel == "email" and who.email:
             return self._mail(who.email, who.label, data)
         if channel == "webhook" and who.webhook:
-            return self._post(who.webhook, data, who.allow_http, who.allow_private)
+            try:
+                secret = who.webhook_secret()
+            except SecretError as exc:
+                return Sent(False, webhook_target(who.webhook), f"not sent unsigned: {exc}")
+            return self._post(who.webhook, data, who.allow_http, who.allow_private, secret)
         return Sent(False, recipient, f"recipient {recipient!r} no longer has a {channel} channel")
 
     # -- mail ---------------------------------------------------------------------------------------------------
@@ -129,18 +136,42 @@ class Deliverer:
         self._smtp = conn
         return conn
 
-    def _mail(self, addresses: tuple[str, ...], name: str, data: Mapping[str, Any]) -> Sent:
-        target = ", ".join(addresses)
+    def _compose(self, addresses: tuple[str, ...], name: str, title: str, text: str) -> EmailMessage:
+        """A message with the headers mail servers and filters expect: Date (this process's clock) and a
+        Message-ID under the sender's domain."""
         message = EmailMessage()
-        message["Subject"] = subject(data)
+        message["Subject"] = title
         message["From"] = self.settings.smtp_from
         message["To"] = ", ".join(formataddr((name, address)) for address in addresses)
-        message["Message-ID"] = make_msgid(domain="facmon")
+        message["Date"] = formatdate(self.settings.clock.time_ns() / 10**9, usegmt=True)
+        message["Message-ID"] = make_msgid(domain=self.settings.smtp_from.rpartition("@")[2] or "facmon")
+        message.set_content(text)
+        return message
+
+    def _mail(self, addresses: tuple[str, ...], name: str, data: Mapping[str, Any]) -> Sent:
+        message = self._compose(addresses, name, subject(data), mail_text(data))
         message["X-Facmon-Facility"] = str(data["facility"]["id"])
         message["X-Facmon-Kind"] = str(data["kind"])
-        message.set_content(mail_text(data))
         message.add_attachment(orjson.dumps(data, option=orjson.OPT_INDENT_2), maintype="application",
                                subtype="json", filename=f"facmon-{data['facility']['id']}-{data['as_of']}.json")
+        return self.send_mail(", ".join(addresses), message)
+
+    def mail_digest(self, recipient: str, notices: Sequence[Mapping[str, Any]]) -> Sent:
+        """One message to ``recipient`` listing every notice of the run (analytics.alert_digest); a run with one
+        notice for them sends that notice's own mail."""
+        who = self.directory.recipient(recipient)
+        if who is None or not who.email:
+            return Sent(False, recipient, f"recipient {recipient!r} no longer has an email channel")
+        if len(notices) == 1:
+            return self._mail(who.email, who.label, notices[0])
+        message = self._compose(who.email, who.label, digest_subject(notices), digest_text(notices))
+        message["X-Facmon-Kind"] = "digest"
+        message.add_attachment(orjson.dumps(list(notices), option=orjson.OPT_INDENT_2), maintype="application",
+                               subtype="json", filename=f"facmon-digest-{notices[0]['as_of']}.json")
+        return self.send_mail(", ".join(who.email), message)
+
+    def send_mail(self, target: str, message: EmailMessage) -> Sent:
+        """Send over the run's connection, reconnecting once when the server dropped an idle one."""
         for attempt in (1, 2):
             try:
                 refused = self._smtp_connection().send_message(message)
@@ -159,6 +190,20 @@ class Deliverer:
                 return Sent(True, target)
         raise AssertionError("unreachable")
 
+    def probe_smtp(self) -> Sent:
+        """Connect, EHLO (and STARTTLS and log in, as configured), without sending anything."""
+        server = self.settings.smtp
+        where = f"{server.host}:{server.port}" if server is not None else "FACMON_SMTP_URL"
+        try:
+            code, _ = self._smtp_connection().ehlo()
+        except RuntimeError as exc:
+            return Sent(False, where, str(exc))
+        except (smtplib.SMTPException, OSError) as exc:
+            return Sent(False, where, _short(exc))
+        if code != 250:
+            return Sent(False, where, f"EHLO answered {code}")
+        return Sent(True, where)
+
     def _close_smtp(self) -> None:
         if self._smtp is not None:
             try:
@@ -168,36 +213,53 @@ class Deliverer:
             self._smtp = None
 
     # -- webhook ------------------------------------------------------------------------------------------------
-    def _post(self, url: str, data: Mapping[str, Any], allow_http: bool = False, allow_private: bool = False) -> Sent:
-        """POST to the webhook, checked again here (analytics.webhook_guard): the URL, then every address its host
-        resolves to now; the connection goes to the address checked. A redirect is a failure, never followed."""
-        target = webhook_target(url)
+    def _connect(self, url: str, allow_http: bool, allow_private: bool) -> tuple[http.client.HTTPConnection, str]:
+        """A connection to the address webhook_guard checked now (the URL, then every address its host resolves
+        to), and the request path; raises WebhookRefused or OSError."""
         parts = urlsplit(url)
-        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         https = parts.scheme == "https"
         port = parts.port or (443 if https else 80)
+        check_url(url, allow_http, allow_private)
+        address = pick_address(parts.hostname or "", resolve(parts.hostname or "", port), allow_private)
+        cls = _PinnedHTTPS if https else _PinnedHTTP
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        return cls(parts.hostname or "", port, str(address), self.timeout), path
+
+    def _request(self, url: str, method: str, body: bytes | None, headers: dict[str, str], allow_http: bool,
+                 allow_private: bool) -> Sent:
+        target = webhook_target(url)
         try:
-            check_url(url, allow_http, allow_private)
-            address = pick_address(parts.hostname or "", resolve(parts.hostname or "", port), allow_private)
+            conn, path = self._connect(url, allow_http, allow_private)
         except WebhookRefused as exc:
             log.error("webhook %s refused: %s", target, exc)
             return Sent(False, target, f"refused: {exc}")
         except OSError as exc:
             return Sent(False, target, f"cannot resolve: {_short(exc)}")
-        cls = _PinnedHTTPS if https else _PinnedHTTP
-        conn = cls(parts.hostname or "", port, str(address), self.timeout)
-        headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": "facmon-alerts"}
         try:
-            conn.request("POST", path, body=orjson.dumps(data), headers=headers)
+            conn.request(method, path, body=body, headers={"User-Agent": "facmon-alerts", **headers})
             response = conn.getresponse()
             response.read(65536)
         except (OSError, http.client.HTTPException) as exc:
             return Sent(False, target, _short(exc))
         finally:
             conn.close()
-        if 200 <= response.status < 300:
-            return Sent(True, target)
+        if 200 <= response.status < 300 or (method == "HEAD" and response.status < 500):
+            return Sent(True, target, f"HTTP {response.status}")
         return Sent(False, target, f"HTTP {response.status} {response.reason}"[:300])
+
+    def _post(self, url: str, data: Mapping[str, Any], allow_http: bool = False, allow_private: bool = False,
+              secret: bytes | None = None) -> Sent:
+        """POST the notice as JSON, signed when the entry has a secret (analytics.webhook_sign). A redirect is a
+        failure, never followed."""
+        body = orjson.dumps(data)
+        headers = {"Content-Type": "application/json; charset=utf-8"}
+        if secret is not None:
+            headers.update(sign_headers(secret, self.settings.clock.time_ns() // 10**9, body))
+        return self._request(url, "POST", body, headers, allow_http, allow_private)
+
+    def probe_webhook(self, url: str, allow_http: bool = False, allow_private: bool = False) -> Sent:
+        """The host resolves to an allowed address and an HTTP server answers there (HEAD; any answer below 500)."""
+        return self._request(url, "HEAD", None, {}, allow_http, allow_private)
 
     # -- MQTT ---------------------------------------------------------------------------------------------------
     def _mqtt_client(self) -> paho.Client:

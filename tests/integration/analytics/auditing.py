@@ -93,6 +93,8 @@ class Webhook:
 
     def __init__(self) -> None:
         self.requests: list[tuple[str, dict[str, str], Any]] = []
+        self.raw: list[bytes] = []  # the bodies as sent, for checking signatures
+        self.heads: list[str] = []  # paths of HEAD requests (check-config's probe)
         self.fail = 0
         lock = threading.Lock()
         outer = self
@@ -105,7 +107,14 @@ class Webhook:
                     outer.fail -= failing
                     if not failing:
                         outer.requests.append((self.path, dict(self.headers), json.loads(body)))
+                        outer.raw.append(body)
                 self.send_response(500 if failing else 204)
+                self.end_headers()
+
+            def do_HEAD(self) -> None:
+                with lock:
+                    outer.heads.append(self.path)
+                self.send_response(405)
                 self.end_headers()
 
             def log_message(self, *args: Any) -> None:
@@ -196,14 +205,16 @@ def run_of(as_of: date, statuses: dict[str, Status],
 LOCAL_HOOK = {"allow_http": True, "allow_private": True}
 
 
-def directory(hook_url: str, mqtt: bool = True) -> Directory:
+def directory(hook_url: str, mqtt: bool = True, digest: bool = False, **hook: Any) -> Directory:
+    """The test auditors; ``digest=False`` (one mail per notice) lets tests read each notice's own mail, the digest
+    has tests of its own; ``hook`` adds keys to the district's webhook entry (its secret)."""
     return parse_auditors({
         "evidence_url": "https://grafana.example/d/facility?var-facility={facility}&time={as_of}",
         "auditors": [
             {"id": "city", "name": "温州市审计局", "regions": ["zhejiang/wenzhou"], "email": "city@audit.example.org",
-             "mqtt": mqtt},
+             "mqtt": mqtt, "digest": digest},
             {"id": "district", "name": "鹿城区审计局", "regions": ["zhejiang/wenzhou/lucheng"], "webhook": hook_url,
-             **LOCAL_HOOK},
+             **LOCAL_HOOK, **hook},
         ],
         "departments": {
             "鹿城区文广旅体局": {"id": "lc-culture", "email": ["it@culture.example.org"]},

@@ -47,7 +47,8 @@ def test_analyze_alerts_once_per_change(db, evidence, env, smtp_server, webhook,
     auditors = tmp_path / "auditors.yaml"
     auditors.write_text(yaml.safe_dump({
         "auditors": [{"id": "city", "name": "City", "regions": ["zhejiang"], "email": "city@example.org",
-                      "webhook": webhook.url(), "allow_http": True, "allow_private": True, "mqtt": True}],
+                      "webhook": webhook.url(), "allow_http": True, "allow_private": True, "mqtt": True,
+                      "digest": False}],  # one mail per notice (the opt-out of the digest)
         "departments": {"瓯海区娄桥街道办事处": {"id": "street", "email": "street@example.org"}},
     }, allow_unicode=True), encoding="utf-8")
     prefix = f"t{uuid.uuid4().hex[:8]}/v1"  # the broker is shared: no retained alert of another test

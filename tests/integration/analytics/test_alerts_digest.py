@@ -1,0 +1,86 @@
+"""Alerts people can live with: one digest mail per recipient per run, Date and Message-ID on every mail, and
+webhooks signed so a receiver can verify them and refuse replays. Real aiosmtpd and HTTP servers."""
+
+from __future__ import annotations
+
+import uuid
+from email.utils import parsedate_to_datetime
+
+import pytest
+
+from analytics.alert_run import process_run
+from analytics.auditors import AuditorsError, load_auditors, parse_auditors
+from analytics.model import Status
+from analytics.webhook_sign import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from tests.conftest import TEST_NOW
+from tests.integration.analytics.auditing import (
+    COMM,
+    GYM,
+    LIB,
+    D,
+    directory,
+    registry,
+    run_of,
+    settings_for,
+    wait_for,
+)
+
+pytestmark = pytest.mark.servers
+SECRET = "a-webhook-secret-of-32-characters"
+
+
+def test_one_digest_per_recipient_per_run_with_date_and_message_id(db, smtp_server, webhook, mosquitto):
+    settings = settings_for(db, smtp_server.url, mosquitto.url, f"t{uuid.uuid4().hex[:8]}/v1")
+    run = run_of(D, {LIB: Status.IDLE, GYM: Status.UNDERUSED, COMM: Status.ACTIVE})
+    summary = process_run(run, registry(), settings, client=db, directory=directory(webhook.url(), mqtt=False,
+                                                                                        digest=True))
+    assert dict(summary.notices) == {"raised": 2}
+    assert (summary.sent, summary.failed) == (4, 0)  # each notice's delivery is recorded, by one mail
+    ((to, mail),) = wait_for(smtp_server.mailbox.messages, 1)
+    assert to == ["city@audit.example.org"]
+    assert mail["Subject"] == "[facmon] 2 notices as of 2025-11-03"
+    assert mail["X-Facmon-Kind"] == "digest"
+    text = mail.get_body(("plain",)).get_content()
+    assert f"1. IDLE: 鹿城区图书馆五马分馆 ({LIB})" in text
+    assert f"2. UNDERUSED: 鹿城区全民健身中心 ({GYM})" in text
+    assert text.count("Status: ") == 2  # each notice in full below the list
+    assert parsedate_to_datetime(mail["Date"]).timestamp() == pytest.approx(TEST_NOW.timestamp(), abs=60)
+    assert mail["Message-ID"].startswith("<")
+    assert mail["Message-ID"].endswith("@example.org>")
+    assert len(webhook.received()) == 2  # webhooks stay one POST per notice
+
+
+def test_webhook_is_signed_over_timestamp_and_body(db, smtp_server, webhook, mosquitto, monkeypatch):
+    monkeypatch.setenv("FACMON_TEST_HOOK_SECRET", SECRET)
+    settings = settings_for(db, smtp_server.url, mosquitto.url, f"t{uuid.uuid4().hex[:8]}/v1")
+    found = directory(webhook.url(), mqtt=False, webhook_secret_env="FACMON_TEST_HOOK_SECRET")
+    process_run(run_of(D, {LIB: Status.IDLE, GYM: Status.ACTIVE, COMM: Status.ACTIVE}), registry(), settings,
+                client=db, directory=found)
+    wait_for(webhook.received, 1)
+    (_, headers, _), body = webhook.requests[0], webhook.raw[0]
+    stamp, signed = headers[TIMESTAMP_HEADER], headers[SIGNATURE_HEADER]
+    assert abs(int(stamp) - TEST_NOW.timestamp()) < 60  # the pinned clock, not the machine's
+    assert signed.startswith("sha256=")
+    now = int(stamp) + 10
+    assert verify(SECRET.encode(), stamp, signed, body, now)
+    assert not verify(b"another-secret-of-enough-length", stamp, signed, body, now)
+    assert not verify(SECRET.encode(), stamp, signed, body + b" ", now)  # a changed body
+    assert not verify(SECRET.encode(), str(int(stamp) + 1), signed, body, now)  # a changed timestamp
+    assert not verify(SECRET.encode(), stamp, signed, body, int(stamp) + 3600)  # a replay an hour later
+
+
+def test_webhook_secret_never_inline_and_must_be_readable(tmp_path, monkeypatch):
+    entry = {"id": "hook", "name": "Hook", "regions": ["*"], "webhook": "https://hooks.example.org/x"}
+    with pytest.raises(AuditorsError, match="webhook_secret must not be written in the file"):
+        parse_auditors({"auditors": [{**entry, "webhook_secret": SECRET}]})
+    monkeypatch.delenv("FACMON_TEST_UNSET", raising=False)
+    path = tmp_path / "auditors.yaml"
+    path.write_text(f"auditors:\n  - {{id: hook, name: Hook, regions: ['*'], webhook: '{entry['webhook']}', "
+                    "webhook_secret_env: FACMON_TEST_UNSET}\n", encoding="utf-8")
+    with pytest.raises(AuditorsError, match="FACMON_TEST_UNSET is not set"):
+        load_auditors(path)
+    secret_file = tmp_path / "hook.secret"
+    secret_file.write_text(SECRET + "\n", encoding="utf-8")
+    path.write_text(path.read_text(encoding="utf-8").replace("webhook_secret_env: FACMON_TEST_UNSET",
+                                                             f"webhook_secret_file: '{secret_file}'"), encoding="utf-8")
+    assert load_auditors(path).auditors[0].webhook_secret() == SECRET.encode()
