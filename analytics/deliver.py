@@ -90,9 +90,8 @@ class Deliverer:
 
     def send(self, channel: str, recipient: str, data: Mapping[str, Any]) -> Sent:
         """Deliver ``data`` (a notice payload) to ``recipient`` over ``channel``."""
-        facility = str(data["facility"]["id"])
         if channel == "mqtt":
-            return self._publish(facility, data)
+            return self._publish(str(data["facility"]["id"]), data)
         who = self.directory.recipient(recipient)
         if who is None:
             return Sent(False, recipient, f"recipient {recipient!r} is no longer in the auditors file")
@@ -136,7 +135,7 @@ class Deliverer:
         self._smtp = conn
         return conn
 
-    def _compose(self, addresses: tuple[str, ...], name: str, title: str, text: str) -> EmailMessage:
+    def compose(self, addresses: tuple[str, ...], name: str, title: str, text: str) -> EmailMessage:
         """A message with the headers mail servers and filters expect: Date (this process's clock) and a
         Message-ID under the sender's domain."""
         message = EmailMessage()
@@ -149,7 +148,7 @@ class Deliverer:
         return message
 
     def _mail(self, addresses: tuple[str, ...], name: str, data: Mapping[str, Any]) -> Sent:
-        message = self._compose(addresses, name, subject(data), mail_text(data))
+        message = self.compose(addresses, name, subject(data), mail_text(data))
         message["X-Facmon-Facility"] = str(data["facility"]["id"])
         message["X-Facmon-Kind"] = str(data["kind"])
         message.add_attachment(orjson.dumps(data, option=orjson.OPT_INDENT_2), maintype="application",
@@ -164,7 +163,7 @@ class Deliverer:
             return Sent(False, recipient, f"recipient {recipient!r} no longer has an email channel")
         if len(notices) == 1:
             return self._mail(who.email, who.label, notices[0])
-        message = self._compose(who.email, who.label, digest_subject(notices), digest_text(notices))
+        message = self.compose(who.email, who.label, digest_subject(notices), digest_text(notices))
         message["X-Facmon-Kind"] = "digest"
         message.add_attachment(orjson.dumps(list(notices), option=orjson.OPT_INDENT_2), maintype="application",
                                subtype="json", filename=f"facmon-digest-{notices[0]['as_of']}.json")

@@ -48,14 +48,21 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     """Check registry, broker and InfluxDB with the current settings, and say whether an ingester is live; exit 1
     when anything but the last is wrong."""
     from facmon.checkalerts import check_auditors, check_rules
-    from facmon.checkconfig import render, run_checks
+    from facmon.checkchannels import check_channels, check_readings, send_test
+    from facmon.checkconfig import render, render_json, run_checks
     from facmon.cli import EXIT_FAILURE, EXIT_OK, settings_from
 
     settings = settings_from(args)
     checks = run_checks(settings, args.timeout)
+    influx = next(c for c in checks if c.name == "influxdb")
+    if influx.ok or "does not exist" in influx.detail:
+        checks.append(check_readings(settings, args.timeout))
     checks.append(check_auditors(settings))
     checks += [c for c in (check_rules(args.rules),) if c is not None]
-    sys.stdout.write(render(checks))
+    checks += check_channels(settings, args.timeout)
+    if args.send_test:
+        checks += send_test(settings, args.send_test, args.timeout)
+    sys.stdout.write(render_json(checks) if args.format == "json" else render(checks))
     return EXIT_OK if all(check.ok or check.advisory for check in checks) else EXIT_FAILURE
 
 
@@ -102,11 +109,16 @@ def register(subparsers: Any) -> None:
 
     check = subparsers.add_parser(
         "check-config",
-        help="check the registry, the broker, InfluxDB, the auditors file and a rules file",
+        help="check the registry, the broker, InfluxDB, the auditors file, its alert channels and a rules file",
         description="Load the registry, log in to the broker and probe InfluxDB the way `facmon ingest` would, "
-        "and say in plain words what is wrong. Exit 0 when everything is fine, 1 otherwise.",
+        "say whether the readings database holds readings, validate the auditors file and try each alert channel "
+        "(mail server: connect, EHLO, login; webhooks: resolve and answer), and say in plain words what is wrong. "
+        "Exit 0 when everything is fine, 1 otherwise.",
     )
     _settings_flags(check)
     check.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for each server (default 5)")
     check.add_argument("--rules", help="also validate this rules YAML (as facmon analyze --rules reads it)")
+    check.add_argument("--send-test", metavar="RECIPIENT",
+                       help="send a real test notice to this auditors-file id over its e-mail and webhook channels")
+    check.add_argument("--format", choices=("text", "json"), default="text", help="text (default) or json")
     check.set_defaults(handler=cmd_check_config)

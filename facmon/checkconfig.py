@@ -239,3 +239,11 @@ def render(checks: list[Check]) -> str:
     else:
         lines.append(f"OK: all {len(required)} checks passed")
     return "\n".join(lines) + "\n"
+
+
+def render_json(checks: list[Check]) -> str:
+    """The same verdicts for scripts: every check with its words, and which required ones failed."""
+    failed = [c.name for c in checks if not c.ok and not c.advisory]
+    data = {"ok": not failed, "failed": failed,
+            "checks": [{"name": c.name, "ok": c.ok, "advisory": c.advisory, "detail": c.detail} for c in checks]}
+    return json.dumps(data, ensure_ascii=False, indent=2) + "\n"

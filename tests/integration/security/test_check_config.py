@@ -72,8 +72,9 @@ def test_a_good_configuration_passes_with_a_short_summary(
     assert code == 0, out
     lines = out.splitlines()
     assert lines[-1] == "OK: all 4 checks passed"
-    assert [line.split()[0] for line in lines[:-1]] == ["ok", "ok", "ok", "WARNING", "ok"]  # + auditors
+    assert [line.split()[0] for line in lines[:-1]] == ["ok", "ok", "ok", "WARNING", "WARNING", "ok"]  # + auditors
     assert lines[3].startswith("WARNING ingester  NOT LIVE: no ingester answered a probe"), out  # none runs here
+    assert lines[4].startswith("WARNING readings  cannot "), out  # the ingester's user may not read the readings
     assert "registry.yaml: 2 facilities" in out
     assert f"logged in as {INGEST_USER}, TLS certificate verified" in out
     assert "InfluxDB 1.6.7" in out
