@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import logging
 import os
 import sys
@@ -23,19 +24,38 @@ def register(subparsers: Any) -> None:
     from facmon.cli import _settings_flags
 
     review = subparsers.add_parser(
-        "review", help="record an auditor's review of a facility (holds back its alerts until --until)",
-        description="Record an auditor's review in the evidence database (measurement review). No new alert (idle or "
-                    "data-integrity) is sent for the facility until --until; without it, reminders of the alerts "
-                    "open now stop.",
+        "review", help="record, list, show or undo auditors' reviews (a review holds back alerts until --until)",
+        description="`facmon review FACILITY --disposition … --note …` records a review in the evidence database "
+                    "(measurement review): no new alert (idle or data-integrity) for the facility until --until; "
+                    "without it, reminders of the alerts open now stop. `list`, `show` and `undo` read and amend "
+                    "the history: nothing is ever deleted, an undo is recorded as an event of its own.",
     )
-    _settings_flags(review)
-    review.add_argument("facility", type=parse_facility, metavar="FACILITY", help="facility id")
-    review.add_argument("--disposition", required=True, choices=[d.value for d in Disposition],
-                        help="what the review found")
-    review.add_argument("--note", required=True, help="what you found and why, in a sentence or two")
-    review.add_argument("--until", type=parse_as_of, metavar="DATE", help="no new alert until this day (inclusive)")
-    review.add_argument("--reviewer", help="who reviewed (default: the login name)")
-    review.set_defaults(handler=cmd_review)
+    actions = review.add_subparsers(dest="review_action", required=True, metavar="ACTION")
+    add = actions.add_parser("add", help="record a review (also: facmon review FACILITY …)")
+    _settings_flags(add)
+    add.add_argument("facility", type=parse_facility, metavar="FACILITY", help="facility id")
+    add.add_argument("--disposition", required=True, choices=[d.value for d in Disposition],
+                     help="what the review found")
+    add.add_argument("--note", required=True, help="what you found and why, in a sentence or two")
+    add.add_argument("--until", type=parse_as_of, metavar="DATE", help="no new alert until this day (inclusive)")
+    add.add_argument("--reviewer", help="who reviewed (default: the login name)")
+    add.set_defaults(handler=cmd_review)
+    listing = actions.add_parser("list", help="every review, oldest first, with its id, hold and undo")
+    _settings_flags(listing)
+    listing.add_argument("--facility", type=parse_facility, help="only this facility's reviews")
+    listing.add_argument("--format", choices=("text", "json"), default="text", help="text (default) or json")
+    listing.set_defaults(handler=cmd_review_list)
+    show = actions.add_parser("show", help="one review by id, or a facility's whole history")
+    _settings_flags(show)
+    show.add_argument("target", metavar="ID|FACILITY", help="a review id (from list) or a facility id")
+    show.add_argument("--format", choices=("text", "json"), default="text", help="text (default) or json")
+    show.set_defaults(handler=cmd_review_show)
+    undo = actions.add_parser("undo", help="withdraw a review (recorded as an undo event; the review stays listed)")
+    _settings_flags(undo)
+    undo.add_argument("id", metavar="ID", help="the review's id (from facmon review list)")
+    undo.add_argument("--note", required=True, help="why the review is withdrawn")
+    undo.add_argument("--reviewer", help="who withdraws it (default: the login name)")
+    undo.set_defaults(handler=cmd_review_undo)
 
     report = subparsers.add_parser(
         "report", help="write the evidence report for auditors (html, xlsx or csv)",
@@ -47,6 +67,8 @@ def register(subparsers: Any) -> None:
     report.add_argument("--as-of", type=parse_as_of, help="the analysis date to report (default: the newest)")
     report.add_argument("--region", help="only facilities in this region or below it, e.g. zhejiang/wenzhou")
     report.add_argument("--output", "-o", help="file to write (default facmon-report-AS_OF.FORMAT; - for stdout)")
+    report.add_argument("--print", dest="print_format", choices=("text", "json"), default="text",
+                        help="how to say what was written: a line on stderr (text, default) or JSON on stdout")
     report.set_defaults(handler=cmd_report)
 
     migrate = subparsers.add_parser(
@@ -79,10 +101,7 @@ def cmd_review(args: argparse.Namespace) -> int:
     registry = load_registry_or_fail(settings.registry)
     if args.facility not in registry:
         raise CommandError(f"not in the registry: {args.facility}", EXIT_USAGE)
-    try:
-        reviewer = args.reviewer or getpass.getuser()
-    except (KeyError, OSError):
-        reviewer = "unknown"
+    reviewer = _reviewer(args)
     try:
         review = reviews.make_review(args.facility, args.disposition, args.note, args.until, reviewer,
                                      settings.clock.today(), settings.clock.time_ns())
@@ -142,8 +161,106 @@ def cmd_report(args: argparse.Namespace) -> int:
         write_report(path, data)
     except OSError as exc:
         raise CommandError(f"cannot write {path}: {exc.strerror or exc}") from None
-    print(f"wrote the {args.format} report as of {as_of} to {path}", file=sys.stderr)
+    if args.print_format == "json":
+        print(json.dumps({"format": args.format, "as_of": as_of.isoformat(), "region": args.region,
+                          "path": str(path), "bytes": len(data)}, ensure_ascii=False))
+    else:
+        print(f"wrote the {args.format} report as of {as_of} to {path}", file=sys.stderr)
     return EXIT_OK
+
+
+def _reviewer(args: argparse.Namespace) -> str:
+    try:
+        return str(args.reviewer or getpass.getuser())
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def _history(args: argparse.Namespace, facilities: list[str] | None) -> tuple[Any, list[Any], list[Any]]:
+    """(settings, reviews, undos) from the evidence database; a failure is one CommandError line."""
+    from analytics import reviews
+    from facmon import logs
+    from facmon.cli import CommandError, settings_from
+    from ingest.influx import InfluxError
+
+    settings = settings_from(args)
+    logs.configure(settings.log_level)
+    client = _client(settings)
+    try:
+        found, undos = reviews.history(client, facilities)
+    except InfluxError as exc:
+        if "database not found" in str(exc):
+            return settings, [], []  # no evidence database yet: no review was ever recorded
+        raise CommandError(f"InfluxDB at {settings.influx_url}: {exc}") from None
+    finally:
+        client.close()
+    return settings, sorted(found, key=lambda r: r.time_ns), undos
+
+
+def _print_reviews(items: list[dict[str, Any]], fmt: str) -> None:
+    from analytics.review_history import review_line_text
+
+    if fmt == "json":
+        print(json.dumps(items, ensure_ascii=False, indent=2))
+    else:
+        print("\n".join(review_line_text(item) for item in items) if items else "no reviews")
+
+
+def cmd_review_list(args: argparse.Namespace) -> int:
+    from analytics.review_history import review_dict, undone
+
+    settings, found, undos = _history(args, [args.facility] if args.facility else None)
+    gone, today = undone(undos), settings.clock.today()
+    _print_reviews([review_dict(r, gone, today) for r in found], args.format)
+    return 0
+
+
+def cmd_review_show(args: argparse.Namespace) -> int:
+    """One review by id, or the whole history of a facility (reviews and undos, holds marked)."""
+    from analytics.review_history import find, review_dict, undone
+    from facmon.cli import EXIT_USAGE, CommandError
+    from sensors.contract import is_valid_id
+
+    settings, found, undos = _history(args, None)
+    gone, today = undone(undos), settings.clock.today()
+    one = find(found, args.target)
+    chosen = [one] if one is not None else [r for r in found if r.facility == args.target]
+    if not chosen:
+        what = "facility" if is_valid_id(args.target) else "id"
+        raise CommandError(f"no review with {what} {args.target!r} (see facmon review list)", EXIT_USAGE)
+    _print_reviews([review_dict(r, gone, today) for r in chosen], args.format)
+    return 0
+
+
+def cmd_review_undo(args: argparse.Namespace) -> int:
+    """Withdraw a review by recording an undo event; the review itself stays in the history."""
+    from analytics import reviews
+    from analytics.evidence import EvidenceError, prepare
+    from analytics.review_history import find, review_id, undone
+    from facmon.cli import EXIT_USAGE, CommandError
+    from ingest.influx import InfluxError
+
+    settings, found, undos = _history(args, None)
+    review = find(found, args.id)
+    if review is None:
+        raise CommandError(f"no review with id {args.id!r} (see facmon review list)", EXIT_USAGE)
+    rid = review_id(review)
+    if rid in undone(undos):
+        raise CommandError(f"review {rid} is already undone", EXIT_USAGE)
+    try:
+        undo = reviews.make_undo(review, args.note, _reviewer(args), settings.clock.time_ns())
+    except reviews.ReviewError as exc:
+        raise CommandError(str(exc), EXIT_USAGE) from None
+    client = _client(settings)
+    try:
+        prepare(client)
+        reviews.record_undo(client, undo)
+    except (EvidenceError, InfluxError) as exc:
+        raise CommandError(f"InfluxDB at {settings.influx_url}: {exc}") from None
+    finally:
+        client.close()
+    print(f"recorded the undo of review {rid} ({review.disposition.value} of {review.facility}) by {undo.reviewer}")
+    return 0
 
 
 REPORT_MODE = 0o640  # evidence about named facilities and people: not for every local user

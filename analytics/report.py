@@ -30,5 +30,5 @@ def build_report(client: InfluxClient, registry: Registry | None, fmt: str, as_o
         return to_csv(rows), when
     if fmt == "xlsx":
         return to_xlsx(rows, when, region, moment), when
-    flagged = [r for r in rows if r.status in FLAGGED]
-    return render_html(rows, daily_use(readings or client, flagged), when, region, moment).encode("utf-8"), when
+    charted = [r for r in rows if r.status in FLAGGED or r.suspect]
+    return render_html(rows, daily_use(readings or client, charted), when, region, moment).encode("utf-8"), when

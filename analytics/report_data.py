@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from analytics.alert_store import rows
 from analytics.alerts import Review
 from analytics.model import Status, Window
+from analytics.review_history import holds
 from analytics.schedule import windows
 from analytics.store import FLOAT_FIGURES, INT_FIGURES, MEASUREMENT, point_time
 from ingest.influx import InfluxClient
@@ -48,7 +49,9 @@ class StatusRow:
     type_percentile: float | None = None
     change_occupancy_rate: float | None = None
     location: tuple[float, float] | None = None
-    review: Review | None = None
+    review: Review | None = None  # the latest
+    history: tuple[Review, ...] = ()  # every review that counts (not undone), oldest first
+    holds: tuple[Review, ...] = ()  # those whose hold is in force on the as-of date, the longest first
     suspect: bool = False  # data integrity (docs/analytics.md): a flag beside the status
     integrity: str = ""  # the findings' reasons, joined by "; "
     integrity_detectors: str = ""
@@ -95,9 +98,9 @@ def status_rows(client: InfluxClient, as_of: date, registry: Registry | None, re
     """Every facility's stored result for ``as_of`` (of ``region`` and below), sorted by region and id."""
     when = time_literal(point_time(as_of))
     statement = f"SELECT * FROM {ident(MEASUREMENT)} WHERE time = {when}"  # noqa: S608 (quoted)
-    latest: dict[str, Review] = {}
+    past: dict[str, list[Review]] = {}
     for review in sorted(reviews, key=lambda r: r.time_ns):
-        latest[review.facility] = review
+        past.setdefault(review.facility, []).append(review)
     prefix = (region or "").strip("/")
     out = []
     for row in rows(client.query(statement, epoch="ns")):
@@ -122,7 +125,8 @@ def status_rows(client: InfluxClient, as_of: date, registry: Registry | None, re
             window=window, figures=figures, reasons=str(row.get("reasons") or ""), fired=str(row.get("fired") or ""),
             type_percentile=_float(row.get("type_percentile")),
             change_occupancy_rate=_float(row.get("change_occupancy_rate")), location=location,
-            review=latest.get(fid), suspect=row.get("suspect") is True,
+            review=past[fid][-1] if past.get(fid) else None, history=tuple(past.get(fid, ())),
+            holds=tuple(holds(past.get(fid, []), as_of)), suspect=row.get("suspect") is True,
             integrity=str(row.get("integrity") or ""), integrity_detectors=str(row.get("integrity_detectors") or ""),
         ))
     if not out:

@@ -110,12 +110,7 @@ def _facility(row: StatusRow, use: DailyUse | None, as_of: date) -> str:
         figures.append([headers["change_occupancy_rate"], _value(PERCENT, row.change_occupancy_rate)])
     reasons = "".join(f"<li>{escape(reason)}</li>" for reason in split_reasons(row.reasons))
     where = f", location {row.location[0]}, {row.location[1]}" if row.location else ""
-    review = ""
-    if row.review is not None:
-        until = f" until {row.review.until}" if row.review.until else ""
-        review = (f"<p class=meta>Reviewed by {escape(row.review.reviewer)}: <b>{escape(row.review.disposition)}"
-                  f"</b>{escape(until)} — {escape(row.review.note)}</p>")
-    png = base64.b64encode(chart_png(row, use)).decode("ascii")
+    review = _reviews(row)
     return (
         f'<article class="facility" id="f-{escape(row.facility)}">'
         f"<h3>{escape(row.name)} <small>({escape(row.facility)})</small> {_badge(row.status)}</h3>"
@@ -123,15 +118,35 @@ def _facility(row: StatusRow, use: DailyUse | None, as_of: date) -> str:
         f"{escape(row.department or '–')}{escape(where)}; window {row.window.first_day} to {row.window.last_day} "
         f"({row.window.days} days, {escape(row.window.timezone)})</p>"
         f"<h4>Reasons</h4><ul class=reasons>{reasons or '<li>none stored</li>'}</ul>{review}"
-        f"{_table(figures)}"
-        f'<img class="chart" alt="Daily use of {escape(row.facility)} against its capacity of {row.capacity}" '
-        f'src="data:image/png;base64,{png}">'
-        f"{_evidence(row, as_of)}</article>"
+        f"{_table(figures)}{_chart(row, use)}{_evidence(row, as_of)}</article>"
     )
 
 
-def _suspect(rows: Sequence[StatusRow]) -> list[str]:
-    """The facilities whose data look forged or broken, whatever their status, each with its findings."""
+def _chart(row: StatusRow, use: DailyUse | None) -> str:
+    png = base64.b64encode(chart_png(row, use)).decode("ascii")
+    return (f'<img class="chart" alt="Daily use of {escape(row.facility)} against its capacity of {row.capacity}" '
+            f'src="data:image/png;base64,{png}">')
+
+
+def _reviews(row: StatusRow) -> str:
+    """Every review that counts, oldest first, and each hold in force on the as-of date (a later review never
+    hides an earlier hold)."""
+    if not row.history:
+        return "<p class=meta>No review recorded.</p>"
+    items = []
+    for review in row.history:
+        until = f" until {review.until}" if review.until else ""
+        held = " <b>(hold in force)</b>" if review in row.holds else ""
+        items.append(f"<li>{escape(review.reviewer)}: <b>{escape(review.disposition.value)}</b>{escape(until)}"
+                     f"{held} — {escape(review.note)}</li>")
+    holds = "; ".join(f"until {r.until} ({escape(r.disposition.value)} by {escape(r.reviewer)})" for r in row.holds)
+    said = f"<p class=meta>Alerts held back {holds}.</p>" if holds else ""
+    return f"<h4>Reviews</h4><ul class=reviews>{''.join(items)}</ul>{said}"
+
+
+def _suspect(rows: Sequence[StatusRow], daily: Mapping[str, DailyUse], as_of: date) -> list[str]:
+    """The facilities whose data look forged or broken, whatever their status, each with its findings, the same
+    chart and evidence query as a flagged facility, and its reviews."""
     found = sorted((r for r in rows if r.suspect), key=lambda r: (r.region, r.facility))
     parts = [f'<section id="suspect"><h2>Data suspect facilities ({len(found)})</h2>']
     if not found:
@@ -144,7 +159,8 @@ def _suspect(rows: Sequence[StatusRow]) -> list[str]:
                      f"<small>({escape(r.facility)})</small> "
                      f"{_badge(r.status)} <span class=\"status DATA_SUSPECT\">DATA_SUSPECT</span></h3>"
                      f"<p class=meta>checks fired: {escape(r.integrity_detectors)}</p>"
-                     f"<ul class=reasons>{reasons}</ul></article>")
+                     f"<ul class=reasons>{reasons}</ul>{_reviews(r)}{_chart(r, daily.get(r.facility))}"
+                     f"{_evidence(r, as_of)}</article>")
     return [*parts, "</section>"]
 
 
@@ -169,7 +185,7 @@ def render_html(rows: Sequence[StatusRow], daily: Mapping[str, DailyUse], as_of:
         f'<section id="flagged"><h2>Flagged facilities ({len(flagged)})</h2>',
         *(_facility(r, daily.get(r.facility), as_of) for r in flagged),
         "</section>" if flagged else "<p>None.</p></section>",
-        *_suspect(rows),
+        *_suspect(rows, daily, as_of),
         f'<section id="all"><h2>All facilities ({len(rows)})</h2>', _table(every, text_columns=5), "</section>",
         "</body></html>",
     ]

@@ -71,7 +71,7 @@ COLUMNS: tuple[Column, ...] = (
     ("integrity_detectors", "Integrity checks fired", "", lambda r: r.integrity_detectors or None),
     ("integrity", "Integrity findings", "", lambda r: r.integrity or None),
     ("review", "Review", "", _review("disposition")),
-    ("review_until", "Review holds alerts until", DATE_FORMAT, _review("until")),
+    ("review_until", "Review holds alerts until", DATE_FORMAT, lambda row: row.holds[0].until if row.holds else None),
     ("review_note", "Review note", "", _review("note")),
 )
 

@@ -13,6 +13,7 @@ from datetime import date
 
 from analytics.alert_store import rows
 from analytics.alerts import Disposition, Review
+from analytics.review_history import Undo, effective, review_id
 from ingest.influx import InfluxClient
 from ingest.influxql import ident, literal
 from ingest.lineproto import line
@@ -65,6 +66,30 @@ def record(client: InfluxClient, review: Review) -> None:
     client.write(review_line(review).encode())
 
 
+UNDO = "undo"  # the disposition tag of an undo event; older readers skip it (not a Disposition)
+
+
+def undo_line(undo: Undo) -> str:
+    return line(MEASUREMENT, {"facility": undo.facility, "disposition": UNDO},
+                {"note": undo.note, "until": "", "reviewer": undo.reviewer, "undoes": undo.undoes}, undo.time_ns)
+
+
+def make_undo(review: Review, note: str, reviewer: str, time_ns: int) -> Undo:
+    who = " ".join(reviewer.split())[:200] or "unknown"
+    return Undo(review.facility, review_id(review), clean_note(note), who, time_ns)
+
+
+def record_undo(client: InfluxClient, undo: Undo) -> None:
+    client.write(undo_line(undo).encode())
+
+
+def _undo(row: dict[str, object]) -> Undo | None:
+    if row.get("disposition") != UNDO or not row.get("undoes"):
+        return None
+    return Undo(str(row["facility"]), str(row["undoes"]), str(row.get("note") or ""), str(row.get("reviewer") or ""),
+                int(str(row["time"])))
+
+
 def _review(row: dict[str, object]) -> Review | None:
     try:
         disposition = Disposition(str(row.get("disposition")))
@@ -75,17 +100,23 @@ def _review(row: dict[str, object]) -> Review | None:
                   str(row.get("reviewer") or ""), int(str(row["time"])))
 
 
-def read(client: InfluxClient, facilities: Iterable[str] | None = None) -> list[Review]:
-    """Every stored review (of these facilities), oldest first."""
+def history(client: InfluxClient, facilities: Iterable[str] | None = None) -> tuple[list[Review], list[Undo]]:
+    """Every stored review and undo event (of these facilities), oldest first."""
     statement = f"SELECT * FROM {ident(MEASUREMENT)}"  # noqa: S608 (quoted by ingest.influxql)
     wanted = sorted(set(facilities)) if facilities is not None else None
     if wanted is not None and len(wanted) <= 50:
         if not wanted:
-            return []
+            return [], []
         statement += " WHERE " + " OR ".join(f"{ident('facility')} = {literal(fid)}" for fid in wanted)
-    found = (_review(row) for row in rows(client.query(statement, epoch="ns")))
     keep = set(wanted) if wanted is not None else None
-    return [r for r in found if r is not None and (keep is None or r.facility in keep)]
+    found = [row for row in rows(client.query(statement, epoch="ns"))
+             if keep is None or str(row.get("facility")) in keep]
+    return ([r for r in map(_review, found) if r is not None], [u for u in map(_undo, found) if u is not None])
+
+
+def read(client: InfluxClient, facilities: Iterable[str] | None = None) -> list[Review]:
+    """Every stored review (of these facilities) that was not undone, oldest first."""
+    return effective(*history(client, facilities))
 
 
 def by_facility(reviews: Iterable[Review]) -> dict[str, list[Review]]:

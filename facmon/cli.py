@@ -231,8 +231,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+REVIEW_ACTIONS = ("add", "list", "show", "undo", "-h", "--help")
+
+
+def _review_shorthand(argv: Sequence[str]) -> list[str]:
+    """`facmon review FACILITY …` (what alert mails suggest) is `facmon review add FACILITY …`."""
+    args = list(argv)
+    if len(args) >= 2 and args[0] == "review" and args[1] not in REVIEW_ACTIONS:
+        args.insert(1, "add")
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(_review_shorthand(sys.argv[1:] if argv is None else argv))
     handler: Handler = args.handler
     try:
         return handler(args)

@@ -30,7 +30,8 @@ def row(fid: str, status: Status, region: str = "zhejiang/wenzhou/lucheng", kind
                "covered_hours": 206.0, "closed_hours": 0.0, "open_days": 24, "observed_days": 24, "idle_days": 21}
     return StatusRow(fid, f"设施 {fid} <&>", kind, region, "文广旅体局", 120, status, WINDOW, figures,
                      reasons or f"reason of {fid}: 21 of 24 days idle (87.5% ≥ 80%)", "idle_day_share",
-                     review=review)
+                     review=review, history=(review,) if review else (),
+                     holds=(review,) if review and review.until else ())
 
 
 def rows() -> list[StatusRow]:
@@ -117,7 +118,7 @@ def test_html_has_every_flagged_facility_with_reasons_and_a_chart():
     assert "Sensor coverage" in idle
     assert "92.0%" in idle
     assert "SELECT * FROM \"facility_status\" WHERE \"facility\" = 'a-idle'" in idle
-    assert "Reviewed by auditor zhang: seasonal until 2025-12-01 — summer break" in page.articles["f-b-under"]
+    assert "auditor zhang: seasonal until 2025-12-01 (hold in force) — summer break" in page.articles["f-b-under"]
     for article in page.articles:
         (src,) = page.images[article]
         width, height = png_size(src)
