@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from analytics.alert_store import rows
 from analytics.alerts import Review
+from analytics.chart_days import closed_days
 from analytics.model import Status, Window
 from analytics.review_history import holds
 from analytics.schedule import windows
@@ -55,6 +56,7 @@ class StatusRow:
     suspect: bool = False  # data integrity (docs/analytics.md): a flag beside the status
     integrity: str = ""  # the findings' reasons, joined by "; "
     integrity_detectors: str = ""
+    closed_days: frozenset[date] = frozenset()  # of the window: no opening hours, or a closure (analytics.chart_days)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +130,7 @@ def status_rows(client: InfluxClient, as_of: date, registry: Registry | None, re
             review=past[fid][-1] if past.get(fid) else None, history=tuple(past.get(fid, ())),
             holds=tuple(holds(past.get(fid, []), as_of)), suspect=row.get("suspect") is True,
             integrity=str(row.get("integrity") or ""), integrity_detectors=str(row.get("integrity_detectors") or ""),
+            closed_days=closed_days(facility, (window.first_day + timedelta(days=i) for i in range(window.days))),
         ))
     if not out:
         where = f" in region {prefix!r}" if prefix else ""

@@ -14,6 +14,7 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
+from analytics.chart_days import CLOSED_LABEL, NO_DATA_LABEL, Day, day_kinds
 from analytics.model import Status
 from analytics.report_data import DailyUse, StatusRow, split_reasons
 from analytics.report_table import COLUMNS, PERCENT, counts
@@ -39,6 +40,13 @@ td:first-child,th:first-child,td.text{text-align:left} th{background:#f0f0f0}
 
 def chart_png(row: StatusRow, use: DailyUse | None) -> bytes:
     """Daily peak occupancy (or visits, or uses) over the window against capacity, as PNG bytes."""
+    out = io.BytesIO()
+    chart_figure(row, use).savefig(out, format="png")
+    return out.getvalue()
+
+
+def chart_figure(row: StatusRow, use: DailyUse | None) -> Figure:
+    """The chart: bars of daily use, closed days hatched and open days without data grey, each in the legend."""
     days = list(use.days) if use is not None else [row.window.first_day]
     if use is not None and use.peak:
         values, label = [use.peak.get(d) for d in days], "peak occupancy (people)"
@@ -52,9 +60,14 @@ def chart_png(row: StatusRow, use: DailyUse | None) -> bytes:
     axes = figure.subplots()
     positions = range(len(days))
     axes.bar(positions, [v or 0 for v in values], color="#4a78b5", label=label)
-    missing = [i for i, v in enumerate(values) if v is None]
-    for index in missing:
-        axes.axvspan(index - 0.5, index + 0.5, color="#dddddd", zorder=0)
+    kinds = day_kinds(days, values, row.closed_days)
+    for index, kind in enumerate(kinds):
+        first = kinds.index(kind) == index  # one legend entry per kind
+        if kind is Day.NO_DATA:
+            axes.axvspan(index - 0.5, index + 0.5, color="#bbbbbb", zorder=0, label=NO_DATA_LABEL if first else None)
+        elif kind is Day.CLOSED:
+            axes.axvspan(index - 0.5, index + 0.5, facecolor="#f4f1e8", edgecolor="#c9bfa5", hatch="//", linewidth=0,
+                         zorder=0, label=CLOSED_LABEL if first else None)
     if means:
         axes.plot(positions, [m if m is not None else float("nan") for m in means], color="#e08a1e", marker=".",
                   label="mean occupancy while reporting")
@@ -62,14 +75,12 @@ def chart_png(row: StatusRow, use: DailyUse | None) -> bytes:
     axes.set_ylim(0, max([row.capacity * 1.4, *(v * 1.4 for v in values if v)]))  # room for the legend
     step = max(1, len(days) // 10)
     axes.set_xticks(list(positions)[::step], [d.strftime("%m-%d") for d in days][::step])
-    axes.set_title(f"{row.facility}: daily use, {days[0]} to {days[-1]} ({row.window.timezone}); grey = no data",
-                   fontsize=9)
+    axes.set_title(f"{row.facility}: daily use, {days[0]} to {days[-1]} ({row.window.timezone}); "
+                   "hatched = closed, grey = no data while open", fontsize=9)
     axes.legend(fontsize=7, loc="upper left", ncol=3)
     axes.tick_params(labelsize=8)
     figure.tight_layout()
-    out = io.BytesIO()
-    figure.savefig(out, format="png")
-    return out.getvalue()
+    return figure
 
 
 def _value(fmt: str, value: Any) -> str:
