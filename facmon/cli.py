@@ -99,8 +99,20 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_registry_check(args: argparse.Namespace) -> int:
-    registry = load_registry_or_fail(Path(args.file))
-    print(f"{args.file}: {len(registry)} facilities, types: {', '.join(registry.types())}")
+    """Validate a registry; with --format json the verdict is JSON on stdout, problems included (exit 2)."""
+    if args.format != "json":
+        registry = load_registry_or_fail(Path(args.file))
+        print(f"{args.file}: {len(registry)} facilities, types: {', '.join(registry.types())}")
+        return EXIT_OK
+    from sensors.registry import RegistryError, load_registry
+
+    try:
+        registry = load_registry(Path(args.file))
+    except RegistryError as exc:
+        print(json.dumps({"file": args.file, "ok": False, "problems": list(exc.problems)}, ensure_ascii=False))
+        return EXIT_USAGE
+    print(json.dumps({"file": args.file, "ok": True, "facilities": len(registry), "types": list(registry.types())},
+                     ensure_ascii=False))
     return EXIT_OK
 
 
@@ -201,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     registry_sub = registry.add_subparsers(dest="registry_command", required=True, metavar="ACTION")
     check = registry_sub.add_parser("check", help="validate a registry file")
     check.add_argument("file")
+    check.add_argument("--format", choices=("text", "json"), default="text", help="text (default) or json")
     check.set_defaults(handler=cmd_registry_check)
     imp = registry_sub.add_parser("import", help="convert a CSV spreadsheet to registry YAML")
     imp.add_argument("csv")

@@ -321,3 +321,16 @@ def test_wrong_influxdb_credentials_stop_the_ingester_without_logging_them(
     [line] = log.splitlines()
     assert line.startswith(f"facmon: InfluxDB at {influx.url}: InfluxDB refused the credentials (401)")
     assert_no_secret(log)
+
+
+def test_registry_check_as_json(tmp_path: Path) -> None:
+    good = facmon("registry", "check", str(EXAMPLE_REGISTRY), "--format", "json")
+    assert good.returncode == 0, good.stderr
+    assert json.loads(good.stdout) == {"file": str(EXAMPLE_REGISTRY), "ok": True, "facilities": 3,
+                                       "types": ["community_center", "library", "sports_hall"]}
+    bad = facmon("registry", "check", str(DATA / "registry_bad_many.yaml"), "--format", "json")
+    assert bad.returncode == 2
+    found = json.loads(bad.stdout)
+    assert found["ok"] is False
+    assert len(found["problems"]) == 3
+    assert "(wz-lc-lib-001) capacity" in found["problems"][0]
