@@ -86,7 +86,7 @@ def load_targets(instrument: bool) -> dict[str, Any]:
 
 
 def _imports() -> dict[str, Any]:
-    from ingest.lineproto import ReadingEncoder, refusal_line, status_line
+    from facmon.core.lineproto import ReadingEncoder, refusal_line, status_line
     from ingest.pipeline import Pipeline
     from sensors.contract import MAX_COUNT, MAX_FUTURE_SECONDS, MAX_SEQ, TopicGrammar
     from sensors.parse import MessageParser

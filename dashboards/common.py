@@ -8,9 +8,9 @@ and end the regex early, so the lint (dashboards.lint) refuses any other use.
 
 from __future__ import annotations
 
-from analytics.model import DISPLAY_ORDER, Status
+from analytics.analysis.model import DISPLAY_ORDER, Status
 from dashboards.model import JSON, QueryVariable
-from ingest.influxql import ident, literal
+from facmon.core.influxql import ident, literal
 
 OVERVIEW_UID = "facmon-overview"
 DETAIL_UID = "facmon-facility"

@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 import time
 
-from ingest.influx import InfluxClient
-from ingest.influxql import ident
-from ingest.lineproto import FieldValue, line
+from facmon.core.influx import InfluxClient
+from facmon.core.influxql import ident
+from facmon.core.lineproto import FieldValue, line
 from sensors.registry import Facility, Registry
 
 log = logging.getLogger(__name__)

@@ -28,7 +28,7 @@ from typing import Any
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
-from facmon.settings import Settings
+from facmon.core.settings import Settings
 
 log = logging.getLogger(__name__)
 

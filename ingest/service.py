@@ -13,9 +13,9 @@ from typing import Any
 import paho.mqtt.client as paho
 from paho.mqtt.reasoncodes import ReasonCode
 
-from facmon.settings import Settings
-from ingest.influx import InfluxAuthError, InfluxClient, InfluxDatabaseMissing, InfluxError, InfluxPermissionDenied
-from ingest.lineproto import ReadingEncoder
+from facmon.core.influx import InfluxAuthError, InfluxClient, InfluxDatabaseMissing, InfluxError, InfluxPermissionDenied
+from facmon.core.lineproto import ReadingEncoder
+from facmon.core.settings import Settings
 from ingest.mqtt import BufferedClient, MqttSetupError, make_client, subscription_topic
 from ingest.pipeline import Pipeline
 from ingest.silence import SilenceWatch

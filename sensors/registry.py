@@ -31,14 +31,14 @@ from pydantic import (
     model_validator,
 )
 
-from sensors import yamlload
+from facmon.core import yamlload
 from sensors.contract import ID_PATTERN, RESERVED_FACILITY_IDS, is_valid_id
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 MAX_TEXT = 200
 #: Facilities per registry: far above a province, low enough that a hostile file fails with this line instead
-#: of exhausting memory (the file's bytes and YAML nodes are limited before this: sensors.yamlload.REGISTRY).
+#: of exhausting memory (the file's bytes and YAML nodes are limited before this: facmon.core.yamlload.REGISTRY).
 MAX_FACILITIES = 200_000
 _DAY = 24 * 60
 _MIDNIGHT = time(0, 0)
@@ -450,7 +450,7 @@ def parse_registry(data: object, source: str = "<registry>") -> Registry:
 
 
 def read_yaml(text: str, source: str, limits: yamlload.Limits = yamlload.CONFIG) -> object:
-    """Parse YAML text within the limits (sensors.yamlload), turning its one-line errors into a RegistryError."""
+    """Parse YAML text within the limits (facmon.core.yamlload), turning its one-line errors into a RegistryError."""
     try:
         return yamlload.load(text, limits)
     except yamlload.YamlError as exc:

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from ingest.lineproto import (
+from facmon.core.lineproto import (
     LineProtocolError,
     ReadingEncoder,
     escape_key,

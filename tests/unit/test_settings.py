@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from facmon.settings import MqttUrl, SettingsError, is_example_password, load_settings, parse_duration
+from facmon.core.settings import MqttUrl, SettingsError, is_example_password, load_settings, parse_duration
 
 SECRET = "s3cr3t-Pa55"
 
