@@ -28,6 +28,7 @@ from typing import Any
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
+from facmon.core.errors import ConfigError
 from facmon.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ _PUBACK_PACK = struct.Struct("!BBH")
 RawHandler = Callable[[bytes, bytes, int, int, bool], None]
 
 
-class MqttSetupError(ValueError):
+class MqttSetupError(ConfigError, ValueError):
     """The MQTT settings cannot be used as they are (the CA file does not load); retrying will not help."""
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import paho.mqtt.client as paho
 from paho.mqtt.reasoncodes import ReasonCode
 
+from facmon.core.errors import FacmonError
 from facmon.core.influx import InfluxAuthError, InfluxClient, InfluxDatabaseMissing, InfluxError, InfluxPermissionDenied
 from facmon.core.lineproto import ReadingEncoder
 from facmon.core.settings import Settings
@@ -26,7 +27,7 @@ from sensors.registry import Registry
 log = logging.getLogger(__name__)
 
 
-class IngestError(RuntimeError):
+class IngestError(FacmonError, RuntimeError):
     """The ingester cannot start (bad credentials, no rights to create its database)."""
 
 

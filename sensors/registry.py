@@ -32,6 +32,7 @@ from pydantic import (
 )
 
 from facmon.core import yamlload
+from facmon.core.errors import ConfigError
 from sensors.contract import ID_PATTERN, RESERVED_FACILITY_IDS, is_valid_id
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -51,7 +52,7 @@ _QUOTE_HINT = 'write times as quoted strings like "09:00-12:00"'
 Loc = tuple[int | str, ...]
 
 
-class RegistryError(ValueError):
+class RegistryError(ConfigError, ValueError):
     """The registry is unusable; ``str()`` gives one problem per line, each prefixed with the source."""
 
     def __init__(self, problems: str | Iterable[str], source: str | None = None) -> None:

@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from analytics.alerts.webhook_guard import WebhookRefused, check_url, webhook_target
+from facmon.core.errors import ConfigError
 from sensors.contract import ID_PATTERN, is_valid_id
 from sensors.registry import Facility, RegistryError, field_path, read_yaml_file
 
@@ -34,7 +35,7 @@ _REGION_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}(?:/[a-z0-9][a-z0-9_-]{0,62})*
 _PLACEHOLDERS = frozenset({"facility", "as_of", "region", "status"})
 
 
-class AuditorsError(ValueError):
+class AuditorsError(ConfigError, ValueError):
     """The auditors file is unusable; ``str()`` gives one problem per line."""
 
 

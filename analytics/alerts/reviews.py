@@ -13,6 +13,7 @@ from datetime import date
 
 from analytics.alerts.decide import Disposition, Review
 from analytics.alerts.store import rows
+from facmon.core.errors import ConfigError
 from facmon.core.influx import InfluxClient
 from facmon.core.influxql import ident, literal
 from facmon.core.lineproto import line
@@ -22,7 +23,7 @@ MEASUREMENT = "review"
 MAX_NOTE = 2000
 
 
-class ReviewError(ValueError):
+class ReviewError(ConfigError, ValueError):
     """A review that cannot be recorded as given."""
 
 

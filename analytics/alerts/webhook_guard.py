@@ -22,12 +22,14 @@ import ipaddress
 import socket
 from urllib.parse import urlsplit
 
+from facmon.core.errors import FacmonError
+
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 _LOCAL_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback")
 
 
-class WebhookRefused(ValueError):
+class WebhookRefused(FacmonError, ValueError):
     """The URL or an address it resolves to is not allowed for this entry; the message says why in one line."""
 
 

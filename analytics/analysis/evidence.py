@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from analytics.alerts import reviews
 from analytics.alerts import store as alert_store
 from analytics.analysis import rollup, store
+from facmon.core.errors import FacmonError
 from facmon.core.influx import (
     InfluxAuthError,
     InfluxClient,
@@ -46,7 +47,7 @@ MEASUREMENTS = (store.MEASUREMENT, rollup.MEASUREMENT, alert_store.ALERT, alert_
 MIGRATED = tuple(m for m in MEASUREMENTS if m != rollup.MEASUREMENT)
 
 
-class EvidenceError(Exception):
+class EvidenceError(FacmonError):
     """The evidence database cannot be used; the message says what an admin must do."""
 
 

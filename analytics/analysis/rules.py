@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from analytics.analysis.model import Figures, Fired, Status
 from analytics.integrity.rules import IntegrityOverrides, IntegrityThresholds
+from facmon.core.errors import ConfigError
 from sensors.registry import RegistryError, field_path, read_yaml_file
 
 EPSILON = 1e-9
@@ -23,7 +24,7 @@ Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 TypeName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 
 
-class RulesError(ValueError):
+class RulesError(ConfigError, ValueError):
     """The rules file is unusable; one problem per line."""
 
 

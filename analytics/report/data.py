@@ -18,6 +18,7 @@ from analytics.alerts.store import rows
 from analytics.analysis.model import Status, Window
 from analytics.analysis.schedule import windows
 from analytics.analysis.store import FLOAT_FIGURES, INT_FIGURES, MEASUREMENT, point_time
+from facmon.core.errors import FacmonError
 from facmon.core.influx import InfluxClient
 from facmon.core.influxql import ident, literal, time_literal
 from sensors.registry import DEFAULT_TIMEZONE, Registry
@@ -26,7 +27,7 @@ READINGS = "reading"
 CHUNK = 50
 
 
-class ReportError(ValueError):
+class ReportError(FacmonError, ValueError):
     """Nothing to report, with what to do about it."""
 
 

@@ -37,6 +37,7 @@ from facmon.access.rules import (
     parse_integrators,
     resolve_accounts,
 )
+from facmon.core.errors import FacmonError
 from facmon.core.settings import EXAMPLE_PASSWORD_HINT, is_example_password
 from facmon.demo.localstack import SHIPPED_MOSQUITTO_CONF, require_binary
 from sensors.registry import Registry, RegistryError, read_yaml_file
@@ -49,7 +50,7 @@ DYNSEC_ITERATIONS = 101
 _HASHED_LINE = re.compile(r"[^:\n]+:\$[67]\$[^\n]+")
 
 
-class BrokerConfigError(RuntimeError):
+class BrokerConfigError(FacmonError, RuntimeError):
     """The files cannot be generated; the message says why in plain words, without any secret."""
 
 

@@ -23,6 +23,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StrictStr, ValidationError, model_validator
 
+from facmon.core.errors import ConfigError
 from facmon.core.influxql import ident
 from sensors.contract import ID_PATTERN, MAX_PAYLOAD_BYTES, is_valid_id
 from sensors.registry import Registry, explain, field_path
@@ -46,7 +47,7 @@ Role = Literal["ingester", "analytics", "simulator", "integrator"]
 SERVICE_ROLES: frozenset[str] = frozenset({"ingester", "analytics", "simulator"})
 
 
-class AccessError(ValueError):
+class AccessError(ConfigError, ValueError):
     """The integrators file is unusable; ``str()`` gives one problem per line, each prefixed with the source."""
 
     def __init__(self, problems: str | Iterable[str], source: str | None = None) -> None:

@@ -12,10 +12,10 @@ from facmon.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
     CommandError,
-    load_registry_or_fail,
     settings_flags,
     settings_from,
 )
+from sensors.registry import load_registry
 
 
 def cmd_broker_config(args: argparse.Namespace) -> int:
@@ -25,7 +25,7 @@ def cmd_broker_config(args: argparse.Namespace) -> int:
     from facmon.demo.localstack import ServerUnavailable
 
     settings = settings_from(args)
-    registry = load_registry_or_fail(settings.registry)
+    registry = load_registry(settings.registry)
     tls = args.tls_cert is not None or args.tls_key is not None
     if tls and (args.tls_cert is None or args.tls_key is None):
         raise CommandError("--tls-cert and --tls-key go together", EXIT_USAGE)

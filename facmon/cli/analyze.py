@@ -17,12 +17,12 @@ from facmon.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
     CommandError,
-    load_registry_or_fail,
     settings_flags,
     settings_from,
     wait_for_signal,
 )
 from sensors.contract import ID_PATTERN, is_valid_id
+from sensors.registry import load_registry
 
 if TYPE_CHECKING:
     from analytics.analysis.model import AnalysisRun
@@ -140,17 +140,14 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from analytics.analysis import evidence, queries, store
     from analytics.analysis.engine import analyze
     from analytics.analysis.periodic import run_every
-    from analytics.analysis.rules import RulesError, load_rules
+    from analytics.analysis.rules import load_rules
     from facmon.core import logs
     from facmon.core.influx import InfluxError
 
     settings = settings_from(args)
     logs.configure(settings.log_level)
-    registry = load_registry_or_fail(settings.registry)
-    try:
-        rules = load_rules(args.rules)
-    except RulesError as exc:
-        raise CommandError(str(exc), EXIT_USAGE) from None
+    registry = load_registry(settings.registry)
+    rules = load_rules(args.rules)
     facilities = select(list(registry), args.facility, args.region)
     loaded: dict[str, Any] = {"mtime": _mtime(settings.registry), "facilities": facilities}
     timeout = max(settings.influx_timeout, args.query_timeout)
@@ -161,7 +158,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         """With --every, a registry edited since the last run is read again; a broken edit keeps the old one."""
         mtime = _mtime(settings.registry)
         if mtime != loaded["mtime"]:
-            from sensors.registry import RegistryError, load_registry
+            from sensors.registry import RegistryError
 
             loaded["mtime"] = mtime
             try:

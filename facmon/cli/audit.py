@@ -13,7 +13,8 @@ from typing import Any
 
 from analytics.alerts.decide import Disposition
 from facmon.cli.analyze import parse_as_of, parse_facility
-from facmon.cli.common import EXIT_OK, EXIT_USAGE, CommandError, load_registry_or_fail, settings_flags, settings_from
+from facmon.cli.common import EXIT_OK, EXIT_USAGE, CommandError, settings_flags, settings_from
+from sensors.registry import load_registry
 
 log = logging.getLogger(__name__)
 
@@ -74,27 +75,22 @@ def cmd_review(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     logs.configure(settings.log_level)
-    registry = load_registry_or_fail(settings.registry)
+    registry = load_registry(settings.registry)
     if args.facility not in registry:
         raise CommandError(f"not in the registry: {args.facility}", EXIT_USAGE)
     try:
         reviewer = args.reviewer or getpass.getuser()
     except (KeyError, OSError):
         reviewer = "unknown"
-    try:
-        review = reviews.make_review(args.facility, args.disposition, args.note, args.until, reviewer,
-                                     settings.clock.today(), settings.clock.time_ns())
-    except reviews.ReviewError as exc:
-        raise CommandError(str(exc), EXIT_USAGE) from None
+    review = reviews.make_review(args.facility, args.disposition, args.note, args.until, reviewer,
+                                 settings.clock.today(), settings.clock.time_ns())
     from analytics.analysis.evidence import EvidenceError, prepare
 
     client = _client(settings)
     try:
         prepare(client)
         reviews.record(client, review)
-    except EvidenceError as exc:
-        raise CommandError(f"InfluxDB at {settings.influx_url}: {exc}") from None
-    except InfluxError as exc:
+    except (EvidenceError, InfluxError) as exc:  # the server's address is what the command adds
         raise CommandError(f"InfluxDB at {settings.influx_url}: {exc}") from None
     finally:
         client.close()
@@ -105,7 +101,6 @@ def cmd_review(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from analytics.report.build import build_report
-    from analytics.report.data import ReportError
     from facmon.core import logs
     from facmon.core.influx import InfluxError
 
@@ -113,7 +108,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     logs.configure(settings.log_level)
     registry = None
     if Path(settings.registry).exists():
-        registry = load_registry_or_fail(settings.registry)
+        registry = load_registry(settings.registry)
     else:
         log.warning("no registry at %s: time zones default to Asia/Shanghai, locations are left out",
                     settings.registry)
@@ -123,8 +118,6 @@ def cmd_report(args: argparse.Namespace) -> int:
     try:
         data, as_of = build_report(client, registry, args.format, args.as_of, args.region, readings=readings,
                                    generated=settings.clock.now())
-    except ReportError as exc:
-        raise CommandError(str(exc)) from None
     except InfluxError as exc:
         raise CommandError(f"InfluxDB at {settings.influx_url}: {exc}") from None
     finally:

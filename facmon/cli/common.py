@@ -7,19 +7,18 @@ import argparse
 import signal
 import sys
 import threading
-from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from facmon.core.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, FacmonError
-from facmon.core.settings import Settings, SettingsError, load_settings
+from facmon.core.settings import Settings, load_settings
 
 if TYPE_CHECKING:
-    from sensors.registry import Registry
+    pass
 
 __all__ = [
     "EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "NOW_HELP", "CommandError", "credential_warnings", "instant",
-    "load_registry_or_fail", "set_from_signal_handler", "settings_flags", "settings_from", "wait_for_signal",
+    "set_from_signal_handler", "settings_flags", "settings_from", "wait_for_signal",
 ]
 
 NOW_HELP = ("pin the clock: an ISO instant with its offset, e.g. 2026-12-01T16:30:00Z, for tests and reproducing "
@@ -69,11 +68,9 @@ def instant(text: str) -> str:
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
+    """The settings, FACMON_* overridden by the flags given; a SettingsError (exit 2) goes up to main()."""
     overrides = {name: getattr(args, name, None) for name in _SETTING_FLAGS}
-    try:
-        settings = load_settings(overrides)
-    except SettingsError as exc:
-        raise CommandError(str(exc), EXIT_USAGE) from None
+    settings = load_settings(overrides)
     for warning in credential_warnings(settings, overrides):
         print(f"facmon: warning: {warning}", file=sys.stderr)
     return settings
@@ -87,15 +84,6 @@ def credential_warnings(settings: Settings, flags: dict[str, Any]) -> list[str]:
         warnings.append("--mqtt-url holds a password, which every local user can read in /proc/PID/cmdline; "
                         "set FACMON_MQTT_URL in the environment instead")
     return warnings + settings.cleartext_warnings()
-
-
-def load_registry_or_fail(path: Path) -> Registry:
-    from sensors.registry import RegistryError, load_registry
-
-    try:
-        return load_registry(path)
-    except RegistryError as exc:
-        raise CommandError(str(exc), EXIT_USAGE) from None
 
 
 def set_from_signal_handler(event: threading.Event) -> None:

@@ -13,11 +13,11 @@ from typing import Any
 from facmon.cli.common import (
     EXIT_USAGE,
     CommandError,
-    load_registry_or_fail,
     settings_flags,
     settings_from,
     wait_for_signal,
 )
+from sensors.registry import load_registry
 
 log = logging.getLogger(__name__)
 
@@ -143,11 +143,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
             user=args.datasource_user or os.environ.get("FACMON_GRAFANA_INFLUX_USER") or "",
             password=_secret(args.datasource_password_file, "FACMON_GRAFANA_INFLUX_PASSWORD", None, "password"),
         )
-    try:
-        report = publish.publish(publish.connect(args.url, token, args.timeout), render.dashboards(), source,
-                                 args.folder)
-    except publish.PublishError as exc:
-        raise CommandError(str(exc)) from None
+    report = publish.publish(publish.connect(args.url, token, args.timeout), render.dashboards(), source,
+                             args.folder)
     for line in report.lines():
         print(line)
     return 0
@@ -160,14 +157,14 @@ def cmd_sync(args: argparse.Namespace) -> int:
     from facmon.cli.analyze import parse_every
     from facmon.core import logs
     from facmon.core.influx import InfluxClient, InfluxError
-    from sensors.registry import RegistryError, load_registry
+    from sensors.registry import RegistryError
 
     settings = settings_from(args)
     try:
         every = None if args.every is None else parse_every(args.every)
     except argparse.ArgumentTypeError as exc:
         raise CommandError(f"--every: {exc}", EXIT_USAGE) from None
-    load_registry_or_fail(settings.registry)  # fail at once on a broken registry, before any loop
+    load_registry(settings.registry)  # fail at once on a broken registry, before any loop
     logs.configure(settings.log_level)
     # facility_info goes with the statuses it completes, into the evidence database (analytics.analysis.evidence).
     client = InfluxClient(settings.influx_url, settings.evidence_db, settings.influx_auth(), settings.influx_timeout)

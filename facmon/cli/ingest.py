@@ -10,32 +10,28 @@ from typing import Any
 
 from facmon.cli.common import (
     EXIT_OK,
-    CommandError,
-    load_registry_or_fail,
     settings_flags,
     settings_from,
     wait_for_signal,
 )
 from facmon.core import logs
+from sensors.registry import load_registry
 
 #: The name docs/reliability.md quotes for the SIGHUP line; kept from when the command lived in facmon/cli.py.
 log = logging.getLogger("facmon.cli")
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from ingest.service import Ingester, IngestError
+    from ingest.service import Ingester
 
     settings = settings_from(args)
     logs.configure(settings.log_level)
-    registry = load_registry_or_fail(settings.registry)
+    registry = load_registry(settings.registry)
     stop = wait_for_signal()
-    try:
-        ingester = Ingester(settings, registry)
-    except IngestError as exc:
-        raise CommandError(str(exc)) from None
+    ingester = Ingester(settings, registry)
 
     def reload(signum: int, frame: FrameType | None) -> None:
-        from sensors.registry import RegistryError, load_registry
+        from sensors.registry import RegistryError
 
         try:
             ingester.reload_registry(load_registry(settings.registry))
@@ -45,10 +41,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             log.error("registry not reloaded, keeping the previous one: %s", exc)
 
     signal.signal(signal.SIGHUP, reload)
-    try:
-        ingester.run(stop)
-    except IngestError as exc:
-        raise CommandError(str(exc)) from None
+    ingester.run(stop)
     return EXIT_OK
 
 

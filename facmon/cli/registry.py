@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from facmon.cli.common import EXIT_OK, EXIT_USAGE, CommandError, load_registry_or_fail
+from facmon.cli.common import EXIT_OK
+from sensors.registry import load_registry
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -19,19 +20,16 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_registry_check(args: argparse.Namespace) -> int:
-    registry = load_registry_or_fail(Path(args.file))
+
+    registry = load_registry(Path(args.file))
     print(f"{args.file}: {len(registry)} facilities, types: {', '.join(registry.types())}")
     return EXIT_OK
 
 
 def cmd_registry_import(args: argparse.Namespace) -> int:
-    from sensors.registry import RegistryError
     from sensors.registry_csv import import_csv, registry_to_yaml
 
-    try:
-        registry = import_csv(args.csv)
-    except RegistryError as exc:
-        raise CommandError(str(exc), EXIT_USAGE) from None
+    registry = import_csv(args.csv)
     text = registry_to_yaml(registry)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")

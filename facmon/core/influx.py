@@ -14,12 +14,13 @@ import threading
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+from facmon.core.errors import FacmonError
 from facmon.core.influxql import ident
 
 log = logging.getLogger(__name__)
 
 
-class InfluxError(Exception):
+class InfluxError(FacmonError):
     """Root of InfluxDB errors."""
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+from facmon.core.errors import FacmonError
+
 _IDENT_ESCAPES = str.maketrans({'"': r"\"", "\\": "\\\\"})
 _LITERAL_ESCAPES = str.maketrans({"'": r"\'", "\\": "\\\\"})
 _REGEX_SPECIAL = re.compile(r"([\\/.^$|?*+()\[\]{}])")
 
 
-class InfluxQLError(ValueError):
+class InfluxQLError(FacmonError, ValueError):
     """A value that must not be placed in a query."""
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from facmon.core.errors import FacmonError
 from sensors.contract import Reading, Refusal, StatusChange
 
 _MEASUREMENT_ESCAPES = str.maketrans({",": r"\,", " ": r"\ "})
@@ -24,7 +25,7 @@ SERIES_KEY_CACHE_BYTES = 8 * 1024 * 1024
 _KEY_ENTRY_OVERHEAD = 250
 
 
-class LineProtocolError(ValueError):
+class LineProtocolError(FacmonError, ValueError):
     """A value that line protocol cannot carry (a newline in a tag, an empty key)."""
 
 

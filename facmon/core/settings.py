@@ -29,6 +29,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from facmon.core import yamlload
 from facmon.core.clock import Clock, clock_at, parse_instant
+from facmon.core.errors import ConfigError
 
 ENV_PREFIX = "FACMON_"
 CONFIG_ENV = "FACMON_CONFIG"
@@ -38,7 +39,7 @@ _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _TOPIC_LEVEL = re.compile(r"[A-Za-z0-9_.-]+")
 
 
-class SettingsError(ValueError):
+class SettingsError(ConfigError, ValueError):
     """A setting is invalid; the message names it in one line."""
 
 

@@ -22,6 +22,8 @@ from typing import Any
 
 import yaml
 
+from facmon.core.errors import ConfigError
+
 # libyaml's parser when PyYAML has it: a 2,000-facility registry then loads in a fraction of the time.
 _SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -40,7 +42,7 @@ REGISTRY = Limits(max_bytes=64 * MIB, max_nodes=8_000_000, max_aliases=10_000)
 CONFIG = Limits(max_bytes=1 * MIB, max_nodes=200_000, max_aliases=1_000)
 
 
-class YamlError(ValueError):
+class YamlError(ConfigError, ValueError):
     """The text is not YAML facmon will read; the message is one line (the caller adds the file's name)."""
 
 

@@ -31,6 +31,7 @@ from types import TracebackType
 from typing import IO, Any, Self
 
 from facmon import resources
+from facmon.core.errors import FacmonError
 
 __all__ = [
     "INSTALL_HINT",
@@ -59,11 +60,11 @@ _SBIN_DIRS = ("/usr/local/sbin", "/usr/sbin", "/sbin")
 _LOG_TAIL_LINES = 40
 
 
-class ServerUnavailable(RuntimeError):
+class ServerUnavailable(FacmonError, RuntimeError):
     """A server binary is not installed, so the server cannot run on this machine at all."""
 
 
-class ServerStartError(RuntimeError):
+class ServerStartError(FacmonError, RuntimeError):
     """The server is installed but did not come up (or exited); the message carries its log tail."""
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
+from facmon.core.errors import FacmonError
 from facmon.core.influx import InfluxClient
 from facmon.core.influxql import ident, literal, time_literal
 from facmon.core.settings import Settings, load_settings
@@ -26,7 +27,7 @@ DEMO_DB = "facmon_demo"
 MQTT_ENV, INFLUX_ENV, DB_ENV = "FACMON_MQTT_URL", "FACMON_INFLUX_URL", "FACMON_INFLUX_DB"
 
 
-class DemoError(RuntimeError):
+class DemoError(FacmonError, RuntimeError):
     """A step failed; the message says which and what to look at."""
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
+from facmon.core.errors import ConfigError
 from sensors.contract import is_valid_id
 from sensors.registry import Facility, Registry
 from sensors.simulator.profiles import CLONE, DEFAULT_PROFILE, PROFILES, Profile, rhythm_for
@@ -18,7 +19,7 @@ SIMULATION_KEYS = frozenset({"profile", "sensors", "noise", "source"})
 MAX_SENSORS = 50
 
 
-class SimulationError(ValueError):
+class SimulationError(ConfigError, ValueError):
     """A profile, facility or sensor setting the simulator cannot use."""
 
 

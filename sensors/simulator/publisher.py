@@ -22,6 +22,7 @@ from typing import Any, TextIO
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
+from facmon.core.errors import FacmonError
 from facmon.core.settings import Settings
 from sensors.contract import TopicGrammar
 from sensors.simulator.simulate import HEARTBEAT, Message, SimSensor, messages
@@ -32,7 +33,7 @@ CONNECT_TIMEOUT = 15.0
 KEEPALIVE = 30
 
 
-class PublishError(RuntimeError):
+class PublishError(FacmonError, RuntimeError):
     """The broker could not be reached, refused us, or stopped acknowledging."""
 
 
