@@ -6,7 +6,6 @@ and an unknown key is an error rather than a setting silently ignored. Pure apar
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from collections.abc import Mapping
@@ -15,9 +14,7 @@ from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     StrictStr,
     ValidationError,
@@ -26,16 +23,16 @@ from pydantic import (
 )
 
 from analytics.alerts.webhook_guard import WebhookRefused, check_url, webhook_target
-from facmon.core.errors import ConfigError
+from facmon.core.config import ConfigFileError, Loc, StrictModel, problems
 from sensors.contract import ID_PATTERN, is_valid_id
-from sensors.registry import Facility, RegistryError, field_path, read_yaml_file
+from sensors.registry import Facility, RegistryError, read_yaml_file
 
 _EMAIL_RE = re.compile(r"[^@\s,;<>\"']+@[^@\s,;<>\"']+\.[^@\s,;<>\"'.]+")
 _REGION_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}(?:/[a-z0-9][a-z0-9_-]{0,62})*")
 _PLACEHOLDERS = frozenset({"facility", "as_of", "region", "status"})
 
 
-class AuditorsError(ConfigError, ValueError):
+class AuditorsError(ConfigFileError):
     """The auditors file is unusable; ``str()`` gives one problem per line."""
 
 
@@ -86,10 +83,8 @@ Region = Annotated[StrictStr, AfterValidator(_check_region)]
 Webhook = Annotated[StrictStr, AfterValidator(_check_webhook)]
 
 
-class Recipient(BaseModel):
+class Recipient(StrictModel):
     """Someone to tell, and how: any of email, a webhook, the MQTT alert topic."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: Id
     name: Text | None = None
@@ -143,13 +138,11 @@ def _prefix_matches(region: str, prefix: str) -> bool:
     return not prefix or region == prefix or region.startswith(prefix + "/")
 
 
-class Directory(BaseModel):
+class Directory(StrictModel):
     """The whole file: auditors, department contacts for sensor outages, an optional evidence link template."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
     auditors: tuple[Auditor, ...] = ()
-    departments: dict[Text, Recipient] = {}
+    departments: dict[Text, Recipient] = Field(default_factory=dict)
     evidence_url: Text | None = None
 
     @model_validator(mode="after")
@@ -202,7 +195,7 @@ _KEYS = {
 }
 
 
-def _label(data: Mapping[str, Any], loc: tuple[int | str, ...]) -> tuple[str, tuple[int | str, ...]]:
+def _label(data: Mapping[str, Any], loc: Loc) -> tuple[str, Loc]:
     """``auditors[1] (wz-audit)`` or ``departments[鹿城区文广旅体局]`` and the rest of the location."""
     if len(loc) >= 2 and loc[0] == "auditors" and isinstance(loc[1], int):
         try:
@@ -216,18 +209,8 @@ def _label(data: Mapping[str, Any], loc: tuple[int | str, ...]) -> tuple[str, tu
     return "", loc
 
 
-def _message(error: Mapping[str, Any], rest: tuple[int | str, ...], in_entry: bool) -> str:
-    kind = error["type"]
-    if kind == "extra_forbidden":
-        keys = _KEYS["entry"] if in_entry else _KEYS["top"]
-        guess = difflib.get_close_matches(str(rest[-1] if rest else ""), keys, n=1, cutoff=0.6)
-        return "unknown key" + (f"; did you mean {guess[0]!r}?" if guess else "")
-    if kind == "missing":
-        return "is required"
-    text = str(error["msg"]).removeprefix("Value error, ").replace("Input should be", "must be", 1)
-    if kind in ("string_type", "bool_type", "tuple_type", "dict_type", "model_type"):
-        text += f" (got {error.get('input')!r})"[:80]
-    return text
+def _keys_at(loc: Loc) -> tuple[str, ...]:
+    return _KEYS["entry"] if len(loc) > 2 else _KEYS["top"]
 
 
 def parse_auditors(data: object, source: str = "<auditors>") -> Directory:
@@ -237,13 +220,7 @@ def parse_auditors(data: object, source: str = "<auditors>") -> Directory:
     try:
         return Directory.model_validate(data)
     except ValidationError as exc:
-        lines = []
-        for error in exc.errors(include_url=False):
-            label, rest = _label(data, tuple(error["loc"]))
-            where = " ".join(filter(None, (label, field_path(rest))))
-            for text in _message(error, rest, bool(label)).splitlines():
-                lines.append(f"{source}: {where}: {text}" if where else f"{source}: {text}")
-        raise AuditorsError("\n".join(lines)) from None
+        raise AuditorsError(problems(exc, lambda loc: _label(data, loc), _keys_at), source) from None
 
 
 def load_auditors(path: str | os.PathLike[str]) -> Directory:

@@ -12,26 +12,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import Field, StringConstraints, ValidationError
 
 from analytics.analysis.model import Figures, Fired, Status
 from analytics.integrity.rules import IntegrityOverrides, IntegrityThresholds
-from facmon.core.errors import ConfigError
-from sensors.registry import RegistryError, field_path, read_yaml_file
+from facmon.core.config import ConfigFileError, StrictModel, problems
+from sensors.registry import RegistryError, read_yaml_file
 
 EPSILON = 1e-9
 Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 TypeName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 
 
-class RulesError(ConfigError, ValueError):
+class RulesError(ConfigFileError):
     """The rules file is unusable; one problem per line."""
 
 
-class Thresholds(BaseModel):
+class Thresholds(StrictModel):
     """Every threshold with its default; the rules file may change any of them, per facility type too."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     exempt_closed_share: Fraction = 0.5  # EXEMPT when closed on purpose for more than this share of opening hours
     min_coverage: Fraction = 0.6  # NO_DATA when sensor data cover less than this share of opening hours
@@ -45,10 +43,8 @@ class Thresholds(BaseModel):
         return self.model_dump(exclude={"integrity"})
 
 
-class Overrides(BaseModel):
+class Overrides(StrictModel):
     """Thresholds for one facility type; those left out keep the defaults."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     exempt_closed_share: Fraction | None = None
     min_coverage: Fraction | None = None
@@ -58,13 +54,11 @@ class Overrides(BaseModel):
     integrity: IntegrityOverrides | None = None
 
 
-class Rules(BaseModel):
+class Rules(StrictModel):
     """``defaults:`` thresholds plus ``types: {type: overrides}``."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
     defaults: Thresholds = Thresholds()
-    types: dict[TypeName, Overrides] = {}
+    types: dict[TypeName, Overrides] = Field(default_factory=dict)
 
     def for_type(self, facility_type: str) -> Thresholds:
         overrides = self.types.get(facility_type)
@@ -87,13 +81,7 @@ def parse_rules(data: object, source: str = "<rules>") -> Rules:
     try:
         return Rules.model_validate(data)
     except ValidationError as exc:
-        lines = []
-        for error in exc.errors(include_url=False):
-            where = field_path(tuple(error["loc"]))
-            message = error["msg"].replace("Input should be", "must be").replace("Extra inputs are not permitted",
-                                                                                    "unknown key")
-            lines.append(f"{source}: {where}: {message}")
-        raise RulesError("\n".join(lines)) from None
+        raise RulesError(problems(exc), source) from None
 
 
 def load_rules(path: str | os.PathLike[str] | None) -> Rules:

@@ -8,18 +8,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, Field, create_model
 from pydantic.fields import FieldInfo
+
+from facmon.core.config import StrictModel
 
 Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 Hours = Annotated[float, Field(gt=0, le=24 * 366, allow_inf_nan=False)]
 Days = Annotated[int, Field(ge=1, le=366)]
 
 
-class IntegrityThresholds(BaseModel):
+class IntegrityThresholds(StrictModel):
     """When each detector fires; see docs/analytics.md, *Data integrity*."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     # flat_line: one sensor's occupancy the same non-zero value for flat_min_hours on flat_min_days open days
     flat_min_hours: Hours = 3.0
@@ -58,6 +58,6 @@ def _optional(info: FieldInfo) -> Any:
 #: The same keys, each optional: a type's ``integrity:`` names only the thresholds it changes.
 IntegrityOverrides: type[BaseModel] = create_model(
     "IntegrityOverrides",
-    __config__=ConfigDict(frozen=True, extra="forbid"),
+    __base__=StrictModel,
     **{name: _optional(info) for name, info in IntegrityThresholds.model_fields.items()},
 )

@@ -17,16 +17,16 @@ the services' reserved prefix `facmon-`, and `$share/...` subscriptions match no
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StrictStr, ValidationError, model_validator
+from pydantic import AfterValidator, StrictStr, ValidationError, model_validator
 
-from facmon.core.errors import ConfigError
+from facmon.core.config import ConfigFileError, Loc, StrictModel, problems
 from facmon.core.influxql import ident
 from sensors.contract import ID_PATTERN, MAX_PAYLOAD_BYTES, is_valid_id
-from sensors.registry import Registry, explain, field_path
+from sensors.registry import Registry
 
 DEFAULT_INGEST_USER = "facmon-ingest"
 DEFAULT_ANALYTICS_USER = "facmon-analytics"
@@ -47,13 +47,8 @@ Role = Literal["ingester", "analytics", "simulator", "integrator"]
 SERVICE_ROLES: frozenset[str] = frozenset({"ingester", "analytics", "simulator"})
 
 
-class AccessError(ConfigError, ValueError):
+class AccessError(ConfigFileError):
     """The integrators file is unusable; ``str()`` gives one problem per line, each prefixed with the source."""
-
-    def __init__(self, problems: str | Iterable[str], source: str | None = None) -> None:
-        self.problems: tuple[str, ...] = (problems,) if isinstance(problems, str) else tuple(problems)
-        prefix = f"{source}: " if source else ""
-        super().__init__("\n".join(prefix + problem for problem in self.problems))
 
 
 def _check_username(value: str) -> str:
@@ -96,10 +91,8 @@ FacilityId = Annotated[StrictStr, AfterValidator(_check_facility)]
 RegionPrefix = Annotated[StrictStr, AfterValidator(_check_region)]
 
 
-class PasswordSource(BaseModel):
+class PasswordSource(StrictModel):
     """Where an account's password is read when the files are generated: exactly one of env var or file."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     password_env: EnvName | None = None
     password_file: FilePath | None = None
@@ -148,8 +141,7 @@ class Integrator(PasswordSource):
         return self
 
 
-class IntegratorsFile(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class IntegratorsFile(StrictModel):
 
     ingester: IngesterAccount
     analytics: AnalyticsAccount
@@ -176,6 +168,13 @@ class Account:
         return self.logins or (self.username,)
 
 
+def _where(data: object, loc: Loc) -> tuple[str, Loc]:
+    """An integrator's entry by its index and username, and the rest of the location."""
+    if len(loc) >= 2 and loc[0] == "integrators" and isinstance(loc[1], int):
+        return _label(data, loc[1]), loc[2:]
+    return "", loc
+
+
 def _label(data: object, index: int) -> str:
     try:
         name = data["integrators"][index]["username"]  # type: ignore[index]
@@ -192,16 +191,8 @@ def parse_integrators(data: object, source: str = "<integrators>") -> Integrator
     try:
         parsed = IntegratorsFile.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for loc, message in explain(exc):
-            if _SECRET_FIELDS.intersection(map(str, loc)):
-                message = message.split(" (got ", 1)[0]  # what was written there may be a pasted password
-            if len(loc) >= 2 and loc[0] == "integrators" and isinstance(loc[1], int):
-                where = " ".join(filter(None, (_label(data, loc[1]), field_path(loc[2:]))))
-            else:
-                where = field_path(loc)
-            problems.append(f"{where}: {message}" if where else message)
-        raise AccessError(problems, source) from None
+        # what was written under a secret's key may be a pasted password: never shown
+        raise AccessError(problems(exc, lambda loc: _where(data, loc), hide_input=_SECRET_FIELDS), source) from None
     return parsed
 
 

@@ -16,9 +16,7 @@ from typing import Annotated, Any, Self
 from urllib.parse import unquote, urlsplit
 
 from pydantic import (
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
@@ -29,6 +27,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from facmon.core import yamlload
 from facmon.core.clock import Clock, clock_at, parse_instant
+from facmon.core.config import Loc, StrictModel, problems
 from facmon.core.errors import ConfigError
 
 ENV_PREFIX = "FACMON_"
@@ -90,11 +89,9 @@ _SMTP_SCHEMES: dict[str, tuple[dict[str, Any], int]] = {
 }
 
 
-class _ServerUrl(BaseModel):
+class _ServerUrl(StrictModel):
     """A server from ``scheme://[user[:password]@]host[:port]``: one parser and one SecretStr for every URL model,
     so no model can let a password through to a repr, a log or an error message."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     host: str
     port: int
@@ -365,12 +362,10 @@ def _read_config_file(path: Path) -> dict[str, Any]:
     return {str(key).lower().removeprefix("facmon_"): value for key, value in data.items()}
 
 
-def _describe(error: Mapping[str, Any]) -> str:
-    loc = [str(part) for part in error.get("loc", ()) if not str(part).startswith("function-")]
-    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
-    if not loc:
-        return message
-    return f"{ENV_PREFIX}{loc[0].upper()}: {message}"
+def _setting(loc: Loc) -> tuple[str, Loc]:
+    """A setting is named as its environment variable; the rest of the location says nothing more to a person."""
+    loc = tuple(part for part in loc if not str(part).startswith("function-"))
+    return (f"{ENV_PREFIX}{str(loc[0]).upper()}", ()) if loc else ("", ())
 
 
 def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
@@ -385,4 +380,6 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
     try:
         return Settings(**merged)
     except ValidationError as exc:
-        raise SettingsError("invalid setting " + _describe(exc.errors()[0])) from None
+        # every problem, one line each; never what was written (a URL or a token may hold a secret)
+        lines = problems(exc, _setting, show_input=False)
+        raise SettingsError("\n".join(f"invalid setting {line}" for line in lines)) from None
