@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 
+from facmon.core import names
 from facmon.core.influx import InfluxClient
 from facmon.core.influxql import ident
 from facmon.core.lineproto import FieldValue, line
@@ -18,7 +19,7 @@ from sensors.registry import Facility, Registry
 
 log = logging.getLogger(__name__)
 
-MEASUREMENT = "facility_info"
+MEASUREMENT = names.FACILITY_INFO
 
 
 def info_line(facility: Facility, ts_ns: int) -> str:

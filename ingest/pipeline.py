@@ -27,7 +27,9 @@ from facmon.core.influx import (
     InfluxRejected,
     InfluxUnavailable,
 )
-from facmon.core.lineproto import ReadingEncoder, line, refusal_line, status_line
+from facmon.core.lineproto import line
+from facmon.core.names import INGEST_STATS
+from ingest.points import ReadingEncoder, refusal_line, status_line
 from sensors.contract import (
     NOTICE_ITEMS,
     NOTICE_PAYLOAD_BYTES,
@@ -350,7 +352,7 @@ class Pipeline:
             "notices_dropped": c.notices_dropped,
             **(extra or {}),
         }
-        return line("ingest_stats", {"instance": instance}, dict(fields), stats_ts_ns)
+        return line(INGEST_STATS, {"instance": instance}, dict(fields), stats_ts_ns)
 
 
 PARTIAL_WRITE_BUDGET = 64  # extra write requests to single out the points of one partial write

@@ -24,11 +24,11 @@ from urllib.parse import urlsplit
 
 import orjson
 import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
 
 from analytics.alerts.auditors import Directory
 from analytics.alerts.message import mail_text, subject
 from analytics.alerts.webhook_guard import WebhookRefused, check_url, pick_address, resolve, webhook_target
+from facmon.core.mqttclient import new_client
 from facmon.core.settings import Settings
 from sensors.contract import TopicGrammar
 
@@ -208,13 +208,7 @@ class Deliverer:
         if self._mqtt_error:
             raise ConnectionError(self._mqtt_error)
         url = self.settings.mqtt
-        client = paho.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=paho.MQTTv311,
-                             client_id=f"facmon-alerts-{os.getpid()}-{secrets.token_hex(3)}", clean_session=True)
-        if url.username:
-            client.username_pw_set(url.username, url.password.get_secret_value() if url.password else None)
-        if url.tls:
-            ca = self.settings.mqtt_ca_file
-            client.tls_set_context(ssl.create_default_context(cafile=str(ca) if ca else None))
+        client = new_client(self.settings, f"facmon-alerts-{os.getpid()}-{secrets.token_hex(3)}")
         connected = threading.Event()
         refused: list[str] = []
 

@@ -18,11 +18,10 @@ from analytics.analysis.output import figures_dict, integrity_dict, window_dict
 from analytics.analysis.store import MEASUREMENT as STATUS_MEASUREMENT
 from analytics.analysis.store import point_time
 from facmon.core.influxql import ident, literal, time_literal
+from facmon.core.names import READINGS
 from sensors.registry import Facility
 
 PAYLOAD_FORMAT = "facmon.alert/1"
-# the ingester's measurement (docs/schema.md); not imported from analytics.analysis.queries (pandas)
-READINGS = "reading"
 REVIEW_HINT = "facmon review {id} --disposition confirmed|seasonal|repurposed|sensor_fault|other --note TEXT " \
               "[--until YYYY-MM-DD]"
 _PERCENT = {"coverage", "occupancy_rate", "peak_rate", "idle_day_share", "closed_share"}

@@ -13,13 +13,14 @@ from datetime import date
 
 from analytics.alerts.decide import Disposition, Review
 from analytics.alerts.store import rows
+from facmon.core import names
 from facmon.core.errors import ConfigError
 from facmon.core.influx import InfluxClient
 from facmon.core.influxql import ident, literal
 from facmon.core.lineproto import line
 from sensors.contract import is_valid_id
 
-MEASUREMENT = "review"
+MEASUREMENT = names.REVIEW
 MAX_NOTE = 2000
 
 

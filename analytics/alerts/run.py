@@ -174,8 +174,7 @@ def process_run(run: AnalysisRun, registry: Registry, settings: Settings, *, cli
             log.error("alerts not sent, the auditors file is unusable:\n%s", exc)
             return summary
     own_client = client is None
-    client = client or InfluxClient(settings.influx_url, settings.evidence_db, settings.influx_auth(),
-                                    settings.influx_timeout)
+    client = client or InfluxClient.from_settings(settings, evidence=True)
     own = deliverer is None
     deliverer = deliverer or Deliverer(settings, directory)
     try:

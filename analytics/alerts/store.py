@@ -23,9 +23,9 @@ from analytics.analysis.model import Status
 from facmon.core.influx import InfluxClient
 from facmon.core.influxql import ident, time_literal
 from facmon.core.lineproto import line
+from facmon.core.names import ALERT
+from facmon.core.names import ALERT_DELIVERY as DELIVERY
 
-ALERT = "alert"
-DELIVERY = "alert_delivery"
 BATCH = 2000
 
 

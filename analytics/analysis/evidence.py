@@ -22,9 +22,8 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from analytics.alerts import reviews
-from analytics.alerts import store as alert_store
-from analytics.analysis import rollup, store
+from analytics.analysis import rollup
+from facmon.core import names
 from facmon.core.errors import FacmonError
 from facmon.core.influx import (
     InfluxAuthError,
@@ -41,8 +40,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 #: What analytics and the auditors' tools write; never read from the readings database.
-MEASUREMENTS = (store.MEASUREMENT, rollup.MEASUREMENT, alert_store.ALERT, alert_store.DELIVERY, reviews.MEASUREMENT,
-                "facility_info")
+MEASUREMENTS = names.EVIDENCE_MEASUREMENTS
 #: Moved by migrate-evidence; the rollup is not (it is analytics' own copy and is computed again from readings).
 MIGRATED = tuple(m for m in MEASUREMENTS if m != rollup.MEASUREMENT)
 
@@ -53,9 +51,7 @@ class EvidenceError(FacmonError):
 
 def clients(settings: Settings, timeout: float | None = None) -> tuple[InfluxClient, InfluxClient]:
     """(readings, evidence) clients with the same credentials: analytics' user reads one and writes the other."""
-    url, auth, seconds = settings.influx_url, settings.influx_auth(), timeout or settings.influx_timeout
-    readings = InfluxClient(url, settings.influx_db, auth, seconds)
-    return readings, InfluxClient(url, settings.evidence_db, auth, seconds)
+    return InfluxClient.from_settings(settings, timeout=timeout), InfluxClient.from_settings(settings, True, timeout)
 
 
 def prepare(evidence: InfluxClient) -> None:

@@ -23,12 +23,12 @@ from analytics.analysis.figures import Days
 from analytics.analysis.schedule import SLOT_NS
 from facmon.core.influx import InfluxClient, InfluxDatabaseMissing, InfluxError
 from facmon.core.influxql import ident, literal, time_literal
+from facmon.core.names import READINGS
 from sensors.contract import is_valid_id
 from sensors.registry import Facility
 
 log = logging.getLogger(__name__)
 
-READINGS = "reading"
 #: alias -> (InfluxQL function, field): the facility's occupancy is the sum of its sensors' means per slot; exits
 #: and the arrival feed the integrity checks (analytics.integrity.days). Arrival is the mean receive time: exact
 #: where the ingester stored ``received_ms``, else (older points) estimated from the slot and the mean delay. The

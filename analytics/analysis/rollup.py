@@ -28,10 +28,11 @@ import pandas as pd
 from analytics.analysis.figures import DAY_COLUMNS, Days
 from analytics.analysis.schedule import week_hours
 from analytics.integrity.days import CHECK_COLUMNS, empty_arrivals, empty_prints
+from facmon.core import names
 from facmon.core.lineproto import FieldValue, line
 from sensors.registry import Facility
 
-MEASUREMENT = "analytics_day"
+MEASUREMENT = names.ANALYTICS_DAY
 VERSION = 3  # 2: integrity checks; 3: arrivals carry their uncertainty (exact ones from received_ms)
 DAY_NS = 86400 * 10**9
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()

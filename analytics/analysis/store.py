@@ -14,13 +14,14 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime
 
 from analytics.analysis.model import AnalysisRun, FacilityResult
+from facmon.core import names
 from facmon.core.influx import InfluxClient
 from facmon.core.influxql import ident, literal, time_literal
 from facmon.core.lineproto import FieldValue, line
 
 log = logging.getLogger(__name__)
 
-MEASUREMENT = "facility_status"
+MEASUREMENT = names.FACILITY_STATUS
 FLOAT_FIGURES = (
     "coverage", "occupancy_rate", "peak_rate", "visits_per_open_day", "uses_per_open_day", "idle_day_share",
     "closed_share", "open_hours", "covered_hours", "closed_hours",

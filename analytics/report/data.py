@@ -21,9 +21,9 @@ from analytics.analysis.store import FLOAT_FIGURES, INT_FIGURES, MEASUREMENT, po
 from facmon.core.errors import FacmonError
 from facmon.core.influx import InfluxClient
 from facmon.core.influxql import ident, literal, time_literal
+from facmon.core.names import READINGS
 from sensors.registry import DEFAULT_TIMEZONE, Registry
 
-READINGS = "reading"
 CHUNK = 50
 
 

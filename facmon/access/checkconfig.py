@@ -16,8 +16,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import MQTTErrorCode
 
 from facmon.core.influx import (
     InfluxAuthError,
@@ -28,8 +27,8 @@ from facmon.core.influx import (
     InfluxUnavailable,
 )
 from facmon.core.influxql import ident
+from facmon.core.mqttclient import MqttSetupError, explain_connect_error, new_client, tls_context
 from facmon.core.settings import Settings
-from ingest.mqtt import MqttSetupError, explain_connect_error, tls_context
 from sensors.contract import TopicGrammar
 from sensors.registry import RegistryError, load_registry
 
@@ -66,15 +65,8 @@ def check_broker(settings: Settings, timeout: float = 5.0) -> Check:
     """Connect, complete TLS (when mqtts://) and log in, then disconnect at once."""
     url = settings.mqtt
     where = url.redacted()
-    client = paho.Client(
-        callback_api_version=CallbackAPIVersion.VERSION2,
-        client_id=f"facmon-check-{secrets.token_hex(4)}",
-        protocol=paho.MQTTv311,
-        clean_session=True,
-    )
+    client = new_client(settings, f"facmon-check-{secrets.token_hex(4)}", tls=False)  # TLS checked first, below
     client.connect_timeout = timeout
-    if url.username:
-        client.username_pw_set(url.username, url.password.get_secret_value() if url.password else None)
     if url.tls:
         try:
             context = tls_context(settings)
@@ -129,17 +121,8 @@ def check_ingester(settings: Settings, timeout: float = 5.0) -> Check:
     grammar = TopicGrammar(settings.topic_prefix)
     nonce = secrets.token_hex(8)
     url = settings.mqtt
-    client = paho.Client(
-        callback_api_version=CallbackAPIVersion.VERSION2,
-        client_id=f"facmon-check-{secrets.token_hex(4)}",
-        protocol=paho.MQTTv311,
-        clean_session=True,
-    )
+    client = new_client(settings, f"facmon-check-{secrets.token_hex(4)}")
     client.connect_timeout = timeout
-    if url.username:
-        client.username_pw_set(url.username, url.password.get_secret_value() if url.password else None)
-    if url.tls:
-        client.tls_set_context(tls_context(settings))
     subscribed, answers = threading.Event(), []
     client.on_subscribe = lambda *_args: subscribed.set()
     client.on_message = lambda _c, _u, message: answers.append(message.payload)
@@ -178,7 +161,7 @@ def check_ingester(settings: Settings, timeout: float = 5.0) -> Check:
 
 def check_influx(settings: Settings, timeout: float = 5.0) -> Check:
     """Reach the server, then probe the database with an empty write (needs only WRITE, stores nothing)."""
-    client = InfluxClient(settings.influx_url, settings.influx_db, settings.influx_auth(), timeout)
+    client = InfluxClient.from_settings(settings, timeout=timeout)
     db = settings.influx_db
     where = client.url
     try:

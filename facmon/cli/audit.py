@@ -65,7 +65,7 @@ def _client(settings: Any) -> Any:
     """The evidence database, where reviews and statuses live (analytics.analysis.evidence)."""
     from facmon.core.influx import InfluxClient
 
-    return InfluxClient(settings.influx_url, settings.evidence_db, settings.influx_auth(), settings.influx_timeout)
+    return InfluxClient.from_settings(settings, evidence=True)
 
 
 def cmd_review(args: argparse.Namespace) -> int:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from pydantic import SecretStr
 
 from facmon.cli.common import (
     EXIT_USAGE,
@@ -49,7 +50,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         description=f"The token comes from --token-file, --token (visible to other users of this machine) or "
                     f"${TOKEN_ENV}. The data source's password comes from "
                     "--datasource-password-file or $FACMON_GRAFANA_INFLUX_PASSWORD.")
-    publish.add_argument("--url", default=os.environ.get(URL_ENV), help=f"Grafana's URL (default ${URL_ENV})")
+    publish.add_argument("--url", help=f"Grafana's URL (default ${URL_ENV})")
     publish.add_argument("--token", help="service account token")
     publish.add_argument("--token-file", type=Path, help="file holding the service account token")
     publish.add_argument("--folder", help="folder to put the dashboards in (created when missing)")
@@ -115,35 +116,37 @@ def _live(args: argparse.Namespace) -> list[str]:
     return errors
 
 
-def _secret(path: Path | None, env: str, flag: str | None, what: str) -> str:
+def _secret(path: Path | None, setting: SecretStr | None, flag: str | None, what: str) -> str:
+    """From the file given, else the flag, else the setting (its environment variable)."""
     if path is not None:
         try:
             return path.read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise CommandError(f"cannot read the {what} file {path}: {exc.strerror}", EXIT_USAGE) from None
-    return flag or os.environ.get(env) or ""
+    return flag or (setting.get_secret_value() if setting else "")
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
     from dashboards import publish, render
     from dashboards.provisioning import InfluxSource
-    if not args.url:
+    settings = settings_from(argparse.Namespace())
+    url = args.url or settings.grafana_url
+    if not url:
         raise CommandError(f"give Grafana's URL with --url or ${URL_ENV}", EXIT_USAGE)
-    token = _secret(args.token_file, TOKEN_ENV, args.token, "token")
+    token = _secret(args.token_file, settings.grafana_token, args.token, "token")
     if not token:
         raise CommandError(f"give a token with --token-file, ${TOKEN_ENV} or --token", EXIT_USAGE)
     source = None
     if not args.skip_datasource:
-        settings = settings_from(argparse.Namespace())
         source = InfluxSource(
-            url=args.datasource_url or os.environ.get("FACMON_GRAFANA_INFLUX_URL") or settings.influx_url,
-            database=args.datasource_db or os.environ.get("FACMON_GRAFANA_INFLUX_DB") or settings.influx_db,
-            evidence_database=(args.datasource_evidence_db or os.environ.get("FACMON_GRAFANA_INFLUX_EVIDENCE_DB")
+            url=args.datasource_url or settings.grafana_influx_url or settings.influx_url,
+            database=args.datasource_db or settings.grafana_influx_db or settings.influx_db,
+            evidence_database=(args.datasource_evidence_db or settings.grafana_influx_evidence_db
                                or settings.evidence_db),
-            user=args.datasource_user or os.environ.get("FACMON_GRAFANA_INFLUX_USER") or "",
-            password=_secret(args.datasource_password_file, "FACMON_GRAFANA_INFLUX_PASSWORD", None, "password"),
+            user=args.datasource_user or settings.grafana_influx_user or "",
+            password=_secret(args.datasource_password_file, settings.grafana_influx_password, None, "password"),
         )
-    report = publish.publish(publish.connect(args.url, token, args.timeout), render.dashboards(), source,
+    report = publish.publish(publish.connect(url, token, args.timeout), render.dashboards(), source,
                              args.folder)
     for line in report.lines():
         print(line)
@@ -167,7 +170,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     load_registry(settings.registry)  # fail at once on a broken registry, before any loop
     logs.configure(settings.log_level)
     # facility_info goes with the statuses it completes, into the evidence database (analytics.analysis.evidence).
-    client = InfluxClient(settings.influx_url, settings.evidence_db, settings.influx_auth(), settings.influx_timeout)
+    client = InfluxClient.from_settings(settings, evidence=True)
     try:
         try:
             prepare(client)

@@ -11,11 +11,14 @@ import http.client
 import json
 import logging
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from facmon.core.errors import FacmonError
 from facmon.core.influxql import ident
+
+if TYPE_CHECKING:
+    from facmon.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +76,13 @@ class InfluxClient:
                 self._headers["Authorization"] = f"Token {secret}"
         self._local = threading.local()
 
+
+    @classmethod
+    def from_settings(cls, settings: Settings, evidence: bool = False, timeout: float | None = None) -> Self:
+        """A client of the readings database, or with `evidence` of the evidence database (statuses, alerts,
+        reviews, the rollup), with the settings' URL and credentials; `timeout` overrides FACMON_INFLUX_TIMEOUT."""
+        database = settings.evidence_db if evidence else settings.influx_db
+        return cls(settings.influx_url, database, settings.influx_auth(), timeout or settings.influx_timeout)
     def __repr__(self) -> str:
         return f"InfluxClient({self.url!r}, database={self.database!r})"
 

@@ -152,7 +152,8 @@ class Settings(BaseSettings):
     """facmon's settings; each field is also the env var ``FACMON_<NAME>``."""
 
     model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, extra="forbid", validate_default=True, case_sensitive=False
+        env_prefix=ENV_PREFIX, extra="forbid", validate_default=True, case_sensitive=False,
+        populate_by_name=True,  # grafana_url and grafana_token by name in FACMON_CONFIG, by alias in the environment
     )
 
     mqtt_url: SecretStr = Field(
@@ -198,6 +199,17 @@ class Settings(BaseSettings):
         description="Silence: fewer than this share of the open facilities heard from (none at 0)",
     )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
+    # `facmon dashboards publish`: Grafana's own variables keep Grafana's names, without the FACMON_ prefix.
+    grafana_url: str | None = Field(default=None, validation_alias="GRAFANA_URL",
+                                    description="Grafana's URL")
+    grafana_token: SecretStr | None = Field(default=None,
+                                            validation_alias="GRAFANA_TOKEN",
+                                            description="Grafana service account token")
+    grafana_influx_url: str | None = Field(default=None, description="InfluxDB URL as Grafana reaches it")
+    grafana_influx_db: str | None = Field(default=None, description="Readings database of Grafana's data source")
+    grafana_influx_evidence_db: str | None = Field(default=None, description="Evidence database of Grafana's")
+    grafana_influx_user: str | None = Field(default=None, description="Grafana's read-only InfluxDB user")
+    grafana_influx_password: SecretStr | None = Field(default=None, description="Its password")
     auditors: Path | None = Field(default=None, description="Auditors YAML; alerts are off without it")
     smtp_url: SecretStr | None = Field(default=None, description="Mail server, smtp[s]:// or smtp+starttls://")
     smtp_user: str | None = Field(default=None, description="SMTP user (instead of one in FACMON_SMTP_URL)")

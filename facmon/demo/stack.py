@@ -14,12 +14,11 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
-
 from facmon.core.errors import FacmonError
 from facmon.core.influx import InfluxClient
 from facmon.core.influxql import ident, literal, time_literal
+from facmon.core.mqttclient import new_client, tls_context
+from facmon.core.names import READINGS
 from facmon.core.settings import Settings, load_settings
 from facmon.demo.localstack import LocalInfluxDB, LocalIngester, LocalMosquitto
 
@@ -47,9 +46,7 @@ class Servers:
 
     def influx(self, timeout: float | None = None, evidence: bool = False) -> InfluxClient:
         """The readings database, or with ``evidence`` the one of statuses, alerts and reviews."""
-        s = self.settings
-        db = s.evidence_db if evidence else s.influx_db
-        return InfluxClient(s.influx_url, db, s.influx_auth(), timeout or s.influx_timeout)
+        return InfluxClient.from_settings(self.settings, evidence, timeout)
 
 
 @contextlib.contextmanager
@@ -105,13 +102,8 @@ def ingester(workdir: Path, settings: Settings) -> Iterator[LocalIngester]:
 def forget_session(settings: Settings, timeout: float = 5.0) -> bool:
     """Log in once more with the ingester's client id and a clean session, so the broker drops the persistent
     session (and its queue) the demo's ingester left; True when the broker confirmed."""
-    from ingest.mqtt import tls_context
-
     url = settings.mqtt
-    client = paho.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=settings.mqtt_client_id,
-                         protocol=paho.MQTTv311, clean_session=True)
-    if url.username:
-        client.username_pw_set(url.username, url.password.get_secret_value() if url.password else None)
+    client = new_client(settings, settings.mqtt_client_id, tls=False)  # set below, where a bad CA file is caught
     answer: list[bool] = []
     client.on_connect = lambda _c, _u, _f, reason, _p: answer.append(not reason.is_failure)
     try:
@@ -124,7 +116,7 @@ def forget_session(settings: Settings, timeout: float = 5.0) -> bool:
         if answer:
             client.disconnect()
             client.loop(timeout=0.1)
-    except (OSError, ValueError):  # ValueError: also ingest.mqtt.MqttSetupError (the CA file)
+    except OSError:  # also facmon.core.mqttclient.MqttSetupError (the CA file)
         return False
     finally:
         if (sock := client.socket()) is not None:  # as facmon.access.checkconfig: paho may leave it open
@@ -139,7 +131,7 @@ def count_statement(facility_ids: Sequence[str], start: int, end: int) -> str:
     which = " OR ".join(f"{ident('facility')} = {literal(fid)}" for fid in facility_ids)
     when = (f"time >= {time_literal(datetime.fromtimestamp(start, UTC))} "
             f"AND time < {time_literal(datetime.fromtimestamp(end, UTC))}")
-    return f"SELECT count(*) FROM {ident('reading')} WHERE ({which}) AND {when}"  # noqa: S608 (quoted above)
+    return f"SELECT count(*) FROM {ident(READINGS)} WHERE ({which}) AND {when}"  # noqa: S608 (quoted above)
 
 
 def count_readings(client: InfluxClient, facility_ids: Sequence[str], start: int, end: int) -> int:

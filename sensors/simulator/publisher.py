@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import heapq
 import select
-import ssl
 import sys
 import threading
 import time
@@ -20,9 +19,9 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
 
 from facmon.core.errors import FacmonError
+from facmon.core.mqttclient import new_client
 from facmon.core.settings import Settings
 from sensors.contract import TopicGrammar
 from sensors.simulator.simulate import HEARTBEAT, Message, SimSensor, messages
@@ -117,14 +116,7 @@ class Fleet:
             self._clients[key] = self._client(f"{client_prefix}{n}", status)
 
     def _client(self, client_id: str, status: str) -> paho.Client:
-        client = paho.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=client_id,
-                             protocol=paho.MQTTv311, clean_session=True, userdata=status)
-        url = self.settings.mqtt
-        if url.username:
-            client.username_pw_set(url.username, url.password.get_secret_value() if url.password else None)
-        if url.tls:
-            ca = str(self.settings.mqtt_ca_file) if self.settings.mqtt_ca_file else None
-            client.tls_set_context(ssl.create_default_context(cafile=ca))
+        client = new_client(self.settings, client_id, userdata=status)
         client.will_set(status, b"offline", qos=1, retain=True)
         client.max_inflight_messages_set(0)  # no limit in paho (which walks its list on every ack); see publish()
         client.max_queued_messages_set(0)
