@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from facmon import resources
 from facmon.access.rules import (
     SIMULATOR_PASSWORD_ENV,
     AccessError,
@@ -37,9 +38,9 @@ from facmon.access.rules import (
     parse_integrators,
     resolve_accounts,
 )
+from facmon.core.binaries import require_binary
 from facmon.core.errors import FacmonError
 from facmon.core.settings import EXAMPLE_PASSWORD_HINT, is_example_password
-from facmon.demo.localstack import SHIPPED_MOSQUITTO_CONF, require_binary
 from sensors.registry import Registry, RegistryError, read_yaml_file
 
 MIN_PASSWORD_LENGTH = 12
@@ -229,7 +230,7 @@ def generate(
     files = BrokerFiles(f"{there}/{PASSWORD_FILE}", f"{there}/{ACL_FILE}", f"{there}/{DYNSEC_FILE}",
                         *([plugin] if plugin else []))
     conf = mosquitto_conf_text(listeners.integrators, listeners.services, files,
-                               SHIPPED_MOSQUITTO_CONF.read_text(), listeners.limits, header)
+                               resources.mosquitto_conf().read_text(), listeners.limits, header)
     hashed = hash_passwords([(a.username, secrets[a.username]) for a in accounts if a.is_service])
     integrators = [a for a in accounts if not a.is_service]
     records = {login: dynsec_hash(secrets[a.username]) for a in integrators for login in a.usernames}

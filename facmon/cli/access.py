@@ -22,7 +22,7 @@ def cmd_broker_config(args: argparse.Namespace) -> int:
     """Generate Mosquitto's password file, ACL and mosquitto.conf; nothing is written unless all is well."""
     from facmon.access.brokerconfig import BrokerConfigError, Listeners, generate
     from facmon.access.rules import AccessError, BrokerLimits, Listener
-    from facmon.demo.localstack import ServerUnavailable
+    from facmon.core.binaries import ServerUnavailable
 
     settings = settings_from(args)
     registry = load_registry(settings.registry)

@@ -16,7 +16,6 @@ import ctypes
 import json
 import os
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -31,6 +30,7 @@ from types import TracebackType
 from typing import IO, Any, Self
 
 from facmon import resources
+from facmon.core.binaries import INSTALL_HINT, ServerUnavailable, require_binary
 from facmon.core.errors import FacmonError
 
 __all__ = [
@@ -50,18 +50,7 @@ HOST = "127.0.0.1"
 #: The broker settings the ingester relies on, shipped for deployments; local brokers use the very same lines.
 SHIPPED_MOSQUITTO_CONF = resources.mosquitto_conf()
 
-INSTALL_HINT = (
-    "install with `bash scripts/setup.sh` (or `make setup`), or by hand: "
-    "sudo apt-get install -y mosquitto mosquitto-clients influxdb influxdb-client"
-)
-
-# Debian puts mosquitto in /usr/sbin, which a non-root PATH often lacks.
-_SBIN_DIRS = ("/usr/local/sbin", "/usr/sbin", "/sbin")
 _LOG_TAIL_LINES = 40
-
-
-class ServerUnavailable(FacmonError, RuntimeError):
-    """A server binary is not installed, so the server cannot run on this machine at all."""
 
 
 class ServerStartError(FacmonError, RuntimeError):
@@ -80,15 +69,6 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time a process has used so far (Linux /proc), for the benchmarks' per-process figures."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def require_binary(name: str) -> str:
-    """Return the full path of executable `name`, also searching the sbin dirs; raise ServerUnavailable."""
-    search = os.pathsep.join([os.environ.get("PATH", os.defpath), *_SBIN_DIRS])
-    path = shutil.which(name, path=search)
-    if path is None:
-        raise ServerUnavailable(f"`{name}` not found on PATH or in {', '.join(_SBIN_DIRS)}; {INSTALL_HINT}")
-    return path
 
 
 def _log_tail(*paths: Path, lines: int = _LOG_TAIL_LINES) -> str:

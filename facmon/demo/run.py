@@ -26,11 +26,12 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from facmon import resources
+from facmon.core.binaries import INSTALL_HINT, ServerUnavailable
 from facmon.core.clock import Clock
 from facmon.core.settings import SettingsError
 from facmon.demo import view
 from facmon.demo.console import Steps, compose_available, interrupts
-from facmon.demo.localstack import INSTALL_HINT, ServerStartError, ServerUnavailable
+from facmon.demo.localstack import ServerStartError
 from facmon.demo.stack import DemoError, Servers, forget_session, ingester, log_tail, servers, wait_for_readings
 from sensors.registry import Registry, load_registry
 
