@@ -1,4 +1,4 @@
-"""check-config's auditors and rules checks (facmon.checkalerts): a typo fails the check and is named."""
+"""check-config's auditors and rules checks (facmon.access.checkalerts): a typo fails the check and is named."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from pathlib import Path
 
 import yaml
 
-from facmon.checkalerts import check_auditors, check_rules
-from facmon.checkconfig import render
-from facmon.settings import load_settings
+from facmon.access.checkalerts import check_auditors, check_rules
+from facmon.access.checkconfig import render
+from facmon.core.settings import load_settings
 
 
 def settings_with(auditors: Path | None):

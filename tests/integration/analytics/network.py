@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ingest.lineproto import line
+from facmon.core.lineproto import line
 
 AS_OF = date(2025, 11, 3)
 WINDOW_DAYS = 7

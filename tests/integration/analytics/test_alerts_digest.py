@@ -8,10 +8,10 @@ from email.utils import parsedate_to_datetime
 
 import pytest
 
-from analytics.alert_run import process_run
-from analytics.auditors import AuditorsError, load_auditors, parse_auditors
-from analytics.model import Status
-from analytics.webhook_sign import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from analytics.alerts.auditors import AuditorsError, load_auditors, parse_auditors
+from analytics.alerts.run import process_run
+from analytics.alerts.webhook_sign import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from analytics.analysis.model import Status
 from tests.conftest import TEST_NOW
 from tests.integration.analytics.auditing import (
     COMM,

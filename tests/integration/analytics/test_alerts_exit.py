@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from facmon.cli import EXIT_ALERTS
-from facmon.localstack import free_port
+from facmon.core.errors import EXIT_ALERTS
+from facmon.demo.localstack import free_port
 from tests.integration.analytics.auditing import D
 from tests.integration.analytics.test_alerts_analyze import seed_readings
 from tests.integration.analytics.test_review import env, facmon

@@ -1,6 +1,6 @@
 """Dates that make sense: `facmon analyze` refuses an as-of after today (facility's zone, facmon's pinned clock)
 and a window before the first reading unless --allow-no-readings, and says plainly when a window holds no
-readings (analytics.asof)."""
+readings (analytics.analysis.asof)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from facmon.cli import main
+from facmon.cli.main import main
 from tests.integration.analytics import network
 from tests.integration.analytics.test_one_verdict import seeded
 

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import yaml
 
-from analytics.webhook_sign import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
-from facmon.cli import main
-from facmon.localstack import free_port
+from analytics.alerts.webhook_sign import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from facmon.cli.main import main
+from facmon.demo.localstack import free_port
 from tests.conftest import pinned_env
 from tests.integration.analytics.auditing import (
     LOCAL_HOOK,

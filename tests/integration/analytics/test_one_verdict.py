@@ -1,6 +1,6 @@
 """One facility, one verdict: `facmon analyze --facility/--region` shows each facility exactly as the full run
 judges it (clone and late_arrival compare against the whole registry), and a filtered run writes nothing unless
---store says so (analytics.scope; tests/integration/analytics/network.py)."""
+--store says so (analytics.analysis.scope; tests/integration/analytics/network.py)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from facmon.cli import main
-from facmon.localstack import LocalInfluxDB
+from facmon.cli.main import main
+from facmon.demo.localstack import LocalInfluxDB
 from tests.integration.analytics import network
 from tests.integration.analytics.test_analyze import stored
 

@@ -9,8 +9,9 @@ from datetime import timedelta
 
 import pytest
 
-from analytics import reviews, store
-from analytics.model import Detector, Finding, Status
+from analytics.alerts import reviews
+from analytics.analysis import store
+from analytics.analysis.model import Detector, Finding, Status
 from tests.conftest import TEST_NOW
 from tests.integration.analytics.auditing import COMM, GYM, LIB, D, run_of
 from tests.integration.analytics.test_review import TODAY, env, facmon, stored

@@ -1,11 +1,11 @@
-"""analytics.asof: an as-of is in the future where the facility is, not where the machine is."""
+"""analytics.analysis.asof: an as-of is in the future where the facility is, not where the machine is."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from analytics.asof import future_problem, window_bounds
-from facmon.clock import PinnedClock
+from analytics.analysis.asof import future_problem, window_bounds
+from facmon.core.clock import PinnedClock
 from tests.unit.analytics.helpers import facility
 
 #: 16:30 UTC: already 2 December in Shanghai, still 1 December in Berlin.

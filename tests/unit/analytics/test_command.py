@@ -7,9 +7,10 @@ import threading
 
 import pytest
 
-from analytics.command import parse_as_of, parse_every, parse_facility, parse_window, select
-from analytics.periodic import run_every
-from facmon.cli import CommandError, main
+from analytics.analysis.periodic import run_every
+from facmon.cli.analyze import parse_as_of, parse_every, parse_facility, parse_window, select
+from facmon.cli.main import main
+from facmon.core.errors import ConfigError
 from tests.unit.analytics.helpers import facility
 
 
@@ -48,9 +49,9 @@ def test_select_filters_by_id_and_region_and_names_what_is_missing():
     assert [f.id for f in select(fleet, ["c", "a"], None)] == ["a", "c"]
     assert [f.id for f in select(fleet, ["a", "c"], "zhejiang/hangzhou")] == ["c"]
     assert select(fleet, None, None) == fleet
-    with pytest.raises(CommandError, match="not in the registry: zz"):
+    with pytest.raises(ConfigError, match="not in the registry: zz"):  # analytics.analysis.scope.ScopeError: exit 2
         select(fleet, ["a", "zz"], None)
-    with pytest.raises(CommandError, match="no facility in region 'zhejiang/wen'"):
+    with pytest.raises(ConfigError, match="no facility in region 'zhejiang/wen'"):
         select(fleet, None, "zhejiang/wen")
 
 

@@ -1,5 +1,5 @@
-"""Exports safe for Excel and WPS (analytics.spreadsheet): the report's XLSX and CSV and analyze's CSV never carry
-a live formula, numbers are numbers, dates are date cells, empties are empty, CSV floats are rounded."""
+"""Exports safe for Excel and WPS (analytics.analysis.spreadsheet): the report's XLSX and CSV and analyze's CSV
+never carry a live formula, numbers are numbers, dates are date cells, empties are empty, CSV floats are rounded."""
 
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ from datetime import date, datetime
 import openpyxl
 import pytest
 
-from analytics.alerts import Disposition, Review
-from analytics.engine import assemble
-from analytics.model import Figures, Status
-from analytics.output import render_csv
-from analytics.report_table import to_csv, to_xlsx
-from analytics.rules import Rules
-from analytics.spreadsheet import CSV_DECIMALS, csv_cell, csv_number, evaluated
+from analytics.alerts.decide import Disposition, Review
+from analytics.analysis.engine import assemble
+from analytics.analysis.model import Figures, Status
+from analytics.analysis.output import render_csv
+from analytics.analysis.rules import Rules
+from analytics.analysis.spreadsheet import CSV_DECIMALS, csv_cell, csv_number, evaluated
+from analytics.report.table import to_csv, to_xlsx
 from tests.unit.analytics.helpers import facility
 from tests.unit.analytics.test_report import AS_OF, GENERATED, row
 
