@@ -99,6 +99,10 @@ class Detector(StrEnum):
     IMPOSSIBLE_COUNTS = "impossible_counts"
     LATE_ARRIVAL = "late_arrival"
     TOO_REGULAR = "too_regular"
+    NEAR_COPY = "near_copy"
+    NO_MEMORY = "no_memory"
+    SIMILAR_DAYS = "similar_days"
+    DIGIT_PREFERENCE = "digit_preference"
 
 
 @dataclass(frozen=True, slots=True)

@@ -83,13 +83,14 @@ def sent_readings(sent: list[Message]) -> list[tuple[int, dict[str, Any]]]:
                    for t, r in zip(m.times, m.readings, strict=True)), key=lambda item: item[0])
 
 
-def pair(kind: str, source_profile: str = "normal", capacity: int = 120) -> tuple[Facility, Facility]:
+def pair(kind: str, source_profile: str = "normal", capacity: int = 120,
+         copier: str = "clone_of") -> tuple[Facility, Facility]:
     """A source facility and its clone, same type, hours and capacity."""
     data = {"type": kind, "region": "zhejiang/test", "capacity": capacity, "opening_hours": HOURS[kind],
             "name": "测试设施"}
     registry = parse_registry({"facilities": [
         {**data, "id": "t-source", "simulation": {"profile": source_profile}},
-        {**data, "id": "t-clone", "simulation": {"profile": "clone_of", "source": "t-source"}},
+        {**data, "id": "t-clone", "simulation": {"profile": copier, "source": "t-source"}},
     ]})
     return registry.facilities[0], registry.facilities[1]
 
@@ -98,8 +99,8 @@ def pair(kind: str, source_profile: str = "normal", capacity: int = 120) -> tupl
 @pytest.mark.parametrize("kind", sorted(HOURS))
 @pytest.mark.parametrize("profile", sorted(FORGED_STATUS))
 def test_each_forged_profile_looks_active_for_each_type(kind: str, profile: str) -> None:
-    if profile == "clone_of":
-        sensors = [s for s in plan(Registry(facilities=pair(kind)))[0] if s.facility.id == "t-clone"]
+    if profile in ("clone_of", "forged_noisy_copy"):
+        sensors = [s for s in plan(Registry(facilities=pair(kind, copier=profile)))[0] if s.facility.id == "t-clone"]
     else:
         sensors = sensors_of(facility(kind, profile))
     fig = figures(sensors, upload=True)
@@ -256,7 +257,7 @@ def test_registry_clone_settings_are_checked() -> None:
         "a: clone_of needs simulation.source, the id of another facility in the registry (got None); using normal",
         "b: clone_of needs simulation.source, the id of another facility in the registry (got 'nowhere'); "
         "using normal",
-        "c: simulation.source is only for clone_of; ignored",
+        "c: simulation.source is only for clone_of and forged_noisy_copy; ignored",
         "d: simulation.source e is itself a clone; using normal",
     ]
     only, _ = plan(registry, None, {"a": "clone_of:c"}, {"a"})
