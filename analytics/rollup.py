@@ -8,7 +8,8 @@ fields open_slots, covered_slots, occ_slots, entries_slots, uses_slots (int), oc
 (float), active (bool), peaks (hourly peaks, comma-separated), peak_hours (their local hours from midnight),
 the integrity checks' day values (analytics.integrity_days: CHECK_COLUMNS, ``prints`` as hex fingerprints and
 ``arrivals`` as hour:seconds pairs, hour:seconds:uncertainty where the arrival was estimated, both
-comma-separated) and key. ``key`` hashes the format version, the facility's time zone and that weekday's opening hours: when the registry changes them, the
+comma-separated) and key. ``key`` hashes the format version, the facility's time zone and that weekday's
+opening hours: when the registry changes them, the
 stored day no longer matches and is computed again. Only settled days are stored: days with data once older than
 the settle period (late readings are rare after that), days without any data only once older than the ingester's
 oldest accepted reading (max_reading_age), since a sensor back online may still upload them. Pure: no I/O.
