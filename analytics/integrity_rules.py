@@ -58,7 +58,7 @@ class IntegrityThresholds(BaseModel):
     # near_copy: hour-by-hour residuals (after the facility's own weekday-hour profile and day level) correlated
     # at least near_copy_min_corr with another facility's, at a lag of -1, 0 or +1 hour, over near_copy_min_hours
     near_copy_min_corr: Share = 0.6
-    near_copy_min_hours: int = Field(default=100, ge=10, le=100_000)
+    near_copy_min_hours: int = Field(default=200, ge=10, le=100_000)
     # no_memory: lag-1 autocorrelation of quarter-hour occupancy (from one- vs two-slot changes) below memory_max,
     # over memory_min_pairs pairs whose mean occupancy reaches memory_min_people
     memory_max: float = Field(default=0.35, ge=-1, le=1, allow_inf_nan=False)
@@ -68,6 +68,9 @@ class IntegrityThresholds(BaseModel):
     # the median of its type's facilities in the run (the network's with fewer than similar_min_peers of its type)
     similar_ratio: Share = 0.5
     similar_min_days: Days = 7
+    # facilities (and peers) whose compared days average fewer people an hour are not judged: counts of a few
+    # people are too coarse for the 1/sqrt(people) size scaling
+    similar_min_people: float = Field(default=10.0, ge=0, allow_inf_nan=False)
     similar_min_peers: int = Field(default=5, ge=2, le=100_000)
     # digit_preference: last digits of occupancies >= 20 (changed since the last slot) differ from uniform with a
     # chi-square p-value below digit_max_p, by at least digit_min_distance (half the summed share differences)

@@ -110,15 +110,18 @@ def digit_preference_all(own: OwnDays, limits: Sequence[IntegrityThresholds]) ->
     return found
 
 
-def nearest_day_distance(own: OwnDays, limits: Sequence[IntegrityThresholds]) -> tuple[np.ndarray, np.ndarray]:
+def nearest_day_distance(own: OwnDays, limits: Sequence[IntegrityThresholds]
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per facility code: the median over its compared days of the distance from the day's hourly peaks to the
     nearest other day with as many hours (sum of |differences| / sum of the larger peaks: 0 for a copy), NaN
-    with fewer than similar_min_days compared days; and how many days were compared. Days as copied_days picks
-    them (6 or more hours in use, a peak of copy_min_people or more, not a stable group's)."""
+    with fewer than similar_min_days compared days; how many days were compared; and the mean hourly peak of
+    those days (the crowd's size). Days as copied_days picks them (6 or more hours in use, a peak of
+    copy_min_people or more, not a stable group's)."""
     peaks = own.peaks
     median, compared = np.full(own.count, np.nan), np.zeros(own.count, np.int64)
+    level = np.zeros(own.count)
     if not len(peaks):
-        return median, compared
+        return median, compared, level
     values = peaks["peak"]
     starts = _firsts(peaks.fac, peaks.day)
     hours = np.diff(np.append(starts, len(values)))
@@ -142,16 +145,22 @@ def nearest_day_distance(own: OwnDays, limits: Sequence[IntegrityThresholds]) ->
         nearest[group] = distance.min(axis=1)
     known = ~np.isnan(nearest)
     compared = np.bincount(fac[known], minlength=own.count)
+    day_sum, day_hours = np.add.reduceat(values, starts), hours.astype(np.float64)
+    level = np.bincount(fac[known], weights=day_sum[known], minlength=own.count) / np.maximum(
+        np.bincount(fac[known], weights=day_hours[known], minlength=own.count), 1.0)
     for code in np.flatnonzero(compared >= _limit(limits, "similar_min_days")).tolist():
         median[code] = float(np.median(nearest[known & (fac == code)]))
-    return median, compared
+    return median, compared, level
 
 
 def similar_days_all(own: OwnDays, limits: Sequence[IntegrityThresholds], types: Sequence[str]) -> dict[int, Finding]:
     """Days far more alike than the days of the same type's facilities in the run: copies of a template, or a
-    weekly template, with noise added."""
-    distance, compared = nearest_day_distance(own, limits)
-    known = ~np.isnan(distance)
+    weekly template, with noise added. Peers are compared at the facility's size: counting noise shrinks as
+    1/√people, so a crowd of 100 honestly repeats itself more closely than a crowd of 20 (without this, every
+    large busy facility looked forged); each peer's distance is scaled by √(its people / the facility's)."""
+    distance, compared, level = nearest_day_distance(own, limits)
+    known = ~np.isnan(distance) & (level > 0) & (level >= _limit(limits, "similar_min_people"))
+    sized = np.where(known, distance * np.sqrt(np.maximum(level, 1e-9)), np.nan)
     kinds = np.array(types, dtype=object)
     found: dict[int, Finding] = {}
     for code in np.flatnonzero(known).tolist():
@@ -165,15 +174,17 @@ def similar_days_all(own: OwnDays, limits: Sequence[IntegrityThresholds], types:
             basis = "facilities of the run"
         if peers.sum() < check.similar_min_peers:
             continue
-        reference = float(np.median(distance[peers]))
+        reference = float(np.median(sized[peers])) / math.sqrt(float(level[code]))
         own_distance = float(distance[code])
         if not own_distance < check.similar_ratio * reference:
             continue
+        people = round(float(level[code]), 1)
         reason = (f"days too alike: a day's hourly peaks differ from its nearest other day by {percent(own_distance)} "
-                  f"(median of {int(compared[code])} days), against {percent(reference)} for {int(peers.sum())} "
-                  f"other {basis} (< {percent(check.similar_ratio)} of that); a template with noise does this, "
-                  f"it cannot prove one")
+                  f"(median of {int(compared[code])} days, {number(people)} people an hour on average), against "
+                  f"{percent(reference)} for {int(peers.sum())} other {basis} at that size (< "
+                  f"{percent(check.similar_ratio)} of that); a template with noise does this, it cannot prove one, "
+                  f"and a crowd steadier than its peers' looks the same")
         found[code] = Finding(Detector.SIMILAR_DAYS, reason, {
             "distance": round(own_distance, 4), "peer_distance": round(reference, 4), "days": int(compared[code]),
-            "peers": int(peers.sum()), "ratio": check.similar_ratio})
+            "mean_peak": people, "peers": int(peers.sum()), "ratio": check.similar_ratio})
     return found

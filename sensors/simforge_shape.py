@@ -63,10 +63,11 @@ def noisy_copy(source: Sequence[Measured], shift: int, factor: float, rng: rando
     return consistent(source, values, rng, turnover, uses_per_entry)
 
 
-def jittered(template: Sequence[Measured], rng: random.Random, turnover: float,
+def jittered(template: Sequence[Measured], capacity: int, rng: random.Random, turnover: float,
              uses_per_entry: float) -> list[Measured]:
-    """The template day with every reading's occupancy jittered by up to ±10 %."""
-    values = [round(m.reading["occupancy"] * rng.uniform(0.9, 1.1)) for m in template]
+    """The template day with every reading's occupancy jittered by up to ±10 %, kept within capacity (a forger
+    who has read the docs does not hand impossible_counts a reading over it)."""
+    values = [min(capacity, round(m.reading["occupancy"] * rng.uniform(0.9, 1.1))) for m in template]
     return consistent(template, values, rng, turnover, uses_per_entry)
 
 

@@ -135,7 +135,7 @@ def day_readings(sensor: SimSensor, seed: int, ordinal: int, interval: int = HEA
         return tuple(noisy_copy(source, shift, factor, rng, turnover, rhythm.uses_per_entry))
     readings = _measure(sensor, seed, ordinal, interval)
     if profile.forge == "jittered":
-        readings = jittered(readings, rng, turnover, rhythm.uses_per_entry)
+        readings = jittered(readings, sensor.capacity, rng, turnover, rhythm.uses_per_entry)
     elif profile.forge == "digits":
         readings = typed(readings, rng, turnover, rhythm.uses_per_entry)
     elif profile.stable_group and readings:
