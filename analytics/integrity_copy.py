@@ -101,9 +101,9 @@ def near_copy(own: OwnDays, ids: Sequence[str], limits: Sequence[IntegrityThresh
         check = limits[code]
         when = "at the same hour" if shift == 0 else f"{abs(shift)} h {'later' if shift > 0 else 'earlier'}"
         reason = (f"follows {ids[other]} hour by hour once each facility's own daily and weekly profile is taken "
-                  f"out: correlation {r:.2f} {when} over {n} hours (≥ {check.near_copy_min_corr:g}; honest "
-                  f"neighbours ~0); a copy with noise, shift or scaling does this, it cannot tell which is the "
-                  f"original")
+                  f"out: correlation {r:.2f} {when} over {n} hours (≥ {check.near_copy_min_corr:g} over ≥ "
+                  f"{check.near_copy_min_hours} hours; independent crowds stay lower); a copy with noise, shift or "
+                  f"scaling does this; both are flagged: the data cannot tell which of the two is the copy")
         found[code] = Finding(Detector.NEAR_COPY, reason, {"same_as": ids[other], "correlation": round(r, 3),
                                                            "lag_hours": shift, "hours": n,
                                                            "min_corr": check.near_copy_min_corr})
