@@ -1,8 +1,9 @@
 """Data integrity: does a facility's data look forged or broken? A flag beside its status, never instead of it.
 
-Ten detectors (model.Detector), each with thresholds per facility type (integrity_rules) and a one-line reason
-with the numbers that fired: flat_line, copied_days, impossible_counts, too_regular look at the facility's own
-days (integrity_series), and so do no_memory and digit_preference (integrity_shape); clone and late_arrival
+Eleven detectors (model.Detector), each with thresholds per facility type (integrity_rules) and a one-line
+reason with the numbers that fired: flat_line, copied_days, impossible_counts, too_regular look at the facility's
+own days (integrity_series), and so do no_memory and digit_preference (integrity_shape) and counts_drift
+(integrity_drift); clone and late_arrival
 compare it with the other facilities of the run (integrity_network), near_copy with their shapes
 (integrity_copy), similar_days with its type's days (integrity_shape). All of them read the current window's
 open days as analytics.figures.Days holds them, so a run judges integrity from the rollup as well as from fresh
@@ -16,7 +17,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from analytics import integrity_copy, integrity_network, integrity_series, integrity_shape
+from analytics import integrity_copy, integrity_drift, integrity_network, integrity_series, integrity_shape
 from analytics.figures import Days
 from analytics.integrity_days import CHECK_COLUMNS
 from analytics.integrity_series import TABLE_COLUMNS, OwnDays, Rows
@@ -26,7 +27,8 @@ from sensors.registry import Facility
 
 ORDER = tuple(Detector)
 _SERIES = (integrity_series.flat_line_all, integrity_series.copied_days_all, integrity_series.impossible_counts_all,
-           integrity_series.too_regular_all, integrity_shape.no_memory_all, integrity_shape.digit_preference_all)
+           integrity_series.too_regular_all, integrity_shape.no_memory_all, integrity_shape.digit_preference_all,
+           integrity_drift.counts_drift_all)
 
 
 def own_days(days: Days, facilities: Sequence[Facility], closed_active: Mapping[int, int],

@@ -19,7 +19,8 @@ Per (fac, day), CHECK_COLUMNS:
   pairs (for the memory check, analytics.integrity_shape.no_memory_all);
 * ``digit_0`` .. ``digit_9``: how many whole-number occupancies of at least DIGIT_MIN_VALUE, differing from the
   sensor's previous slot, end in each digit, and ``digit_sum``, ``digit_sq`` the sum and the sum of squares of
-  those values (their spread: a last digit is noise only when values spread well beyond ten people).
+  those values (their spread: a last digit is noise only when values spread well beyond ten people);
+* ``drift_max``, ``drift_entries``: counts that do not add up over the day (analytics.integrity_drift).
 
 Besides: ``prints`` (fac, day, fp), a fingerprint per sensor of the day's (slot, occupancy) pairs for sensors
 whose day varies, for the clone check; ``arrivals`` (fac, day, hour, arrival, uncertainty): per UTC hour, how many
@@ -34,12 +35,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from analytics.integrity_drift import DRIFT_COLUMNS, drift_days
 from analytics.schedule import SLOT_NS
 
 DIGIT_COLUMNS = tuple(f"digit_{d}" for d in range(10))
 #: The day values of the second-generation checks (analytics.integrity_shape); see integrity_shape for each.
 SHAPE_COLUMNS = ("flat_moves", "flat_counted", "step1_sq", "step1_n", "step2_sq", "step2_n", "step_level",
-                 *DIGIT_COLUMNS, "digit_sum", "digit_sq")
+                 *DIGIT_COLUMNS, "digit_sum", "digit_sq", *DRIFT_COLUMNS)
 CHECK_COLUMNS = ("flat_slots", "flat_value", "unexplained", "moves", "exits_sum", "exits_slots", "round_hits",
                  "round_base", *SHAPE_COLUMNS)
 SLOT_S = SLOT_NS // 10**9
@@ -214,7 +216,8 @@ def day_checks(open_slots: pd.DataFrame, readings: pd.DataFrame) -> tuple[pd.Dat
     fac, sensor, day, slot = (rows[c].to_numpy() for c in ("fac", "sensor", "day", "slot"))
     follows = np.concatenate(([False], (fac[1:] == fac[:-1]) & (sensor[1:] == sensor[:-1]) & (day[1:] == day[:-1])
                               & (slot[1:] == slot[:-1] + 1)))
-    checks = _moves(rows, follows).join(_round(rows, follows)).join(_steps(rows, follows)).join(_flat(rows, follows))
+    checks = _moves(rows, follows).join(_round(rows, follows)).join(_steps(rows, follows)).join(
+        drift_days(rows, follows)).join(_flat(rows, follows))
     flats = ["flat_slots", "flat_value", "flat_moves", "flat_counted"]
     checks[flats] = checks[flats].fillna(0.0)
     checks = checks[list(CHECK_COLUMNS)].astype(np.float64)

@@ -78,6 +78,11 @@ class IntegrityThresholds(BaseModel):
     digit_min_distance: Share = 0.1
     digit_min_values: int = Field(default=100, ge=20, le=10_000_000)
     digit_min_spread: float = Field(default=8.0, ge=0, allow_inf_nan=False)  # standard deviation of those values
+    # counts_drift: occupancy drifting from the day's accumulated entries minus exits by more than drift_share of
+    # the day's entries and at least drift_min_people, on drift_min_days days
+    drift_share: Share = 0.2
+    drift_min_people: float = Field(default=10.0, ge=0, allow_inf_nan=False)
+    drift_min_days: Days = 3
 
 
 def _optional(info: FieldInfo) -> Any:

@@ -103,6 +103,7 @@ class Detector(StrEnum):
     NO_MEMORY = "no_memory"
     SIMILAR_DAYS = "similar_days"
     DIGIT_PREFERENCE = "digit_preference"
+    COUNTS_DRIFT = "counts_drift"
 
 
 @dataclass(frozen=True, slots=True)

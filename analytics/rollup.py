@@ -33,8 +33,8 @@ from ingest.lineproto import FieldValue, line
 from sensors.registry import Facility
 
 MEASUREMENT = "analytics_day"
-VERSION = 4  # 2: integrity checks; 3: arrivals carry their uncertainty (exact ones from received_ms);
-# 4: peak hours and the second-generation checks' day values (integrity_days.SHAPE_COLUMNS)
+VERSION = 5  # 2: integrity checks; 3: arrivals carry their uncertainty (exact ones from received_ms);
+# 4: peak hours and the second-generation checks' day values (integrity_days.SHAPE_COLUMNS); 5: counts_drift's
 DAY_NS = 86400 * 10**9
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 INT_COLUMNS = ("open_slots", "covered_slots", "occ_slots", "entries_slots", "uses_slots")

@@ -8,7 +8,7 @@ coverage need the real pipeline (tests/integration/analytics/test_integrity_coun
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -62,14 +62,18 @@ def readings_frame(sensors: Sequence[SimSensor], codes: dict[str, int], seed: in
 
 
 def judge(registry: Registry, seed: int, first: date = date(2026, 10, 5), days: int = 28,
-          rules: Rules | None = None) -> dict[str, Integrity]:
-    """Integrity per facility id after simulating ``days`` days from ``first`` with ``seed``."""
+          rules: Rules | None = None,
+          alter: Callable[[pd.DataFrame, dict[str, int]], pd.DataFrame] | None = None) -> dict[str, Integrity]:
+    """Integrity per facility id after simulating ``days`` days from ``first`` with ``seed``; ``alter`` may
+    change the quarter-hour frame first (given the facility codes by id), as a forger or a broken counter would."""
     sensors, _ = plan(registry)
     facilities = list(registry.facilities)
     codes = {f.id: code for code, f in enumerate(facilities)}
     last = first + timedelta(days=days - 1)
     grid = figures.grid_frame([(slot_grid(f, first, last), first.toordinal()) for f in facilities])
     readings = readings_frame(sensors, codes, seed, first, days)
+    if alter is not None:
+        readings = alter(readings, codes)
     summary = figures.day_summaries(grid[~grid["closed"].to_numpy()], readings)
     rules = rules or Rules()
     limits = [rules.for_type(f.type) for f in facilities]
