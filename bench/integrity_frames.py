@@ -1,9 +1,9 @@
 """The integrity detectors on simulated data, in process: no broker, no database.
 
-The simulator's measured readings (sensors.simulate.day_readings, before delivery) become the 15-minute frame the
-analytics read from InfluxDB, one reading per sensor and quarter hour; analytics.figures sums the days and
-analytics.integrity judges them. Delivery habits (late uploads, offline stretches) are left out: late_arrival and
-coverage need the real pipeline (tests/integration/analytics/test_integrity_county.py).
+The simulator's measured readings (sensors.simulator.simulate.day_readings, before delivery) become the 15-minute
+frame the analytics read from InfluxDB, one reading per sensor and quarter hour; analytics.analysis.figures sums
+the days and analytics.integrity judges them. Delivery habits (late uploads, offline stretches) are left out:
+late_arrival and coverage need the real pipeline (tests/integration/analytics/test_integrity_county.py).
 """
 
 from __future__ import annotations
@@ -15,13 +15,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analytics import figures, integrity
-from analytics.model import Figures, Integrity
-from analytics.rules import Rules
-from analytics.schedule import SLOT_NS, slot_grid
+from analytics.analysis import figures
+from analytics.analysis.model import Figures, Integrity
+from analytics.analysis.rules import Rules
+from analytics.analysis.schedule import SLOT_NS, slot_grid
+from analytics.integrity import assess as integrity
 from sensors.registry import Registry, parse_registry
-from sensors.simplan import SimSensor, plan
-from sensors.simulate import day_readings
+from sensors.simulator.plan import SimSensor, plan
+from sensors.simulator.simulate import day_readings
 
 HOURS = {"library": ["08:30-20:30"], "elderly_care": ["08:00-17:00"], "sports_hall": ["07:00-22:00"],
          "community_center": ["08:00-21:00"]}

@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from analytics.model import Detector
-from analytics.rules import load_rules
+from analytics.analysis.model import Detector
+from analytics.analysis.rules import load_rules
 from bench.integrity_frames import HOURS, facility_entry, judge, registry_of
 
 HONEST = ("normal", "busy", "underused", "flaky")

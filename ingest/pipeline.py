@@ -20,14 +20,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from ingest.influx import (
+from facmon.core.influx import (
     InfluxAuthError,
     InfluxDatabaseMissing,
     InfluxError,
     InfluxRejected,
     InfluxUnavailable,
 )
-from ingest.lineproto import ReadingEncoder, line, refusal_line, status_line
+from facmon.core.lineproto import line
+from facmon.core.names import INGEST_STATS
+from ingest.points import ReadingEncoder, refusal_line, status_line
 from sensors.contract import (
     NOTICE_ITEMS,
     NOTICE_PAYLOAD_BYTES,
@@ -87,7 +89,7 @@ class Pipeline:
         clock_ns: Callable[[], int] = time.time_ns,
     ) -> None:
         self.parser = parser
-        self._now_ns = clock_ns  # facmon.clock's: FACMON_NOW pins it for tests
+        self._now_ns = clock_ns  # facmon.core.clock's: FACMON_NOW pins it for tests
         self.encoder = encoder
         self._write = write
         self._ack = ack
@@ -350,7 +352,7 @@ class Pipeline:
             "notices_dropped": c.notices_dropped,
             **(extra or {}),
         }
-        return line("ingest_stats", {"instance": instance}, dict(fields), stats_ts_ns)
+        return line(INGEST_STATS, {"instance": instance}, dict(fields), stats_ts_ns)
 
 
 PARTIAL_WRITE_BUDGET = 64  # extra write requests to single out the points of one partial write

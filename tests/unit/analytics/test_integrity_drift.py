@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics.model import Detector, Integrity
+from analytics.analysis.model import Detector, Integrity
 from bench.integrity_frames import facility_entry, judge, registry_of
 
 SEEDS = (1, 2, 3)

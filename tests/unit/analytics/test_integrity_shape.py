@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from analytics.integrity_rules import IntegrityThresholds
-from analytics.integrity_shape import chi_square_sf
-from analytics.model import Detector, Integrity
-from analytics.rules import Rules, Thresholds, load_rules
+from analytics.analysis.model import Detector, Integrity
+from analytics.analysis.rules import Rules, Thresholds, load_rules
+from analytics.integrity.rules import IntegrityThresholds
+from analytics.integrity.shape import chi_square_sf
 from bench.integrity_frames import facility_entry, judge, registry_of
 
 ROOT = Path(__file__).resolve().parents[3]
