@@ -36,7 +36,7 @@ _SHIFT = 32  # key = facility code << 32 | slot number; slot numbers stay below 
 @dataclass(frozen=True, slots=True)
 class Days:
     """Per (facility code, local day): ``table`` indexed by (fac, day) with DAY_COLUMNS, ``peaks`` with one
-    row (fac, day, peak) per opening hour that had occupancy data, and what the integrity checks need
+    row (fac, day, hour, peak) per opening hour that had occupancy data, and what the integrity checks need
     (analytics.integrity.days: ``checks``, ``prints``, ``arrivals``)."""
 
     table: pd.DataFrame
@@ -51,7 +51,7 @@ class Days:
         table = pd.DataFrame({c: np.empty(0, bool if c == "active" else np.float64) for c in DAY_COLUMNS},
                              index=index)
         peaks = pd.DataFrame({"fac": np.empty(0, np.int64), "day": np.empty(0, np.int64),
-                              "peak": np.empty(0, np.float64)})
+                              "hour": np.empty(0, np.int64), "peak": np.empty(0, np.float64)})
         return Days(table, peaks)
 
     @staticmethod
@@ -150,7 +150,7 @@ def day_summaries(open_slots: pd.DataFrame, readings: pd.DataFrame) -> Days:
     )
     table = table.astype({c: np.float64 for c in DAY_COLUMNS if c != "active"})
     peaks = slots.groupby(["fac", "day", "hour"], sort=True)["occ"].max().dropna().round(PEAK_DECIMALS)
-    peaks = peaks.reset_index()[["fac", "day", "occ"]].rename(columns={"occ": "peak"})
+    peaks = peaks.reset_index()[["fac", "day", "hour", "occ"]].rename(columns={"occ": "peak"})
     checks, prints, arrivals = integrity_days.day_checks(open_slots, readings)
     return Days(table, peaks, checks.reindex(table.index, fill_value=0.0), prints, arrivals)
 

@@ -99,6 +99,11 @@ class Detector(StrEnum):
     IMPOSSIBLE_COUNTS = "impossible_counts"
     LATE_ARRIVAL = "late_arrival"
     TOO_REGULAR = "too_regular"
+    NEAR_COPY = "near_copy"
+    NO_MEMORY = "no_memory"
+    SIMILAR_DAYS = "similar_days"
+    DIGIT_PREFERENCE = "digit_preference"
+    COUNTS_DRIFT = "counts_drift"
 
 
 @dataclass(frozen=True, slots=True)

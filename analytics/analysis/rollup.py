@@ -5,10 +5,11 @@ is a handful of sums, so after the first run a 28-day analysis mostly reads smal
 
 Measurement ``analytics_day``: tag facility; time = the local date at 00:00 UTC (a label, not an instant);
 fields open_slots, covered_slots, occ_slots, entries_slots, uses_slots (int), occ_sum, entries_sum, uses_sum
-(float), active (bool), peaks (hourly peaks, comma-separated), the integrity checks' day values
-(analytics.integrity.days: CHECK_COLUMNS, ``prints`` as hex fingerprints and ``arrivals`` as hour:seconds pairs,
-hour:seconds:uncertainty where the arrival was estimated, both comma-separated) and key. ``key`` hashes the
-format version, the facility's time zone and that weekday's opening hours: when the registry changes them, the
+(float), active (bool), peaks (hourly peaks, comma-separated), peak_hours (their local hours from midnight),
+the integrity checks' day values (analytics.integrity.days: CHECK_COLUMNS, ``prints`` as hex fingerprints and
+``arrivals`` as hour:seconds pairs, hour:seconds:uncertainty where the arrival was estimated, both
+comma-separated) and key. ``key`` hashes the format version, the facility's time zone and that weekday's
+opening hours: when the registry changes them, the
 stored day no longer matches and is computed again. Only settled days are stored: days with data once older than
 the settle period (late readings are rare after that), days without any data only once older than the ingester's
 oldest accepted reading (max_reading_age), since a sensor back online may still upload them. Pure: no I/O.
@@ -27,18 +28,21 @@ import pandas as pd
 
 from analytics.analysis.figures import DAY_COLUMNS, Days
 from analytics.analysis.schedule import week_hours
-from analytics.integrity.days import CHECK_COLUMNS, empty_arrivals, empty_prints
+from analytics.integrity.days import CHECK_COLUMNS, DIGIT_COLUMNS, empty_arrivals, empty_prints
 from facmon.core import names
 from facmon.core.lineproto import FieldValue, line
 from sensors.registry import Facility
 
 MEASUREMENT = names.ANALYTICS_DAY
-VERSION = 3  # 2: integrity checks; 3: arrivals carry their uncertainty (exact ones from received_ms)
+VERSION = 5  # 2: integrity checks; 3: arrivals carry their uncertainty (exact ones from received_ms);
+# 4: peak hours and the second-generation checks' day values (integrity.days.SHAPE_COLUMNS); 5: counts_drift's
+# day values (integrity.days.DRIFT_COLUMNS)
 DAY_NS = 86400 * 10**9
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 INT_COLUMNS = ("open_slots", "covered_slots", "occ_slots", "entries_slots", "uses_slots")
 FLOAT_COLUMNS = ("occ_sum", "entries_sum", "uses_sum")
-CHECK_INT = ("flat_slots", "exits_slots", "round_hits", "round_base")
+CHECK_INT = ("flat_slots", "exits_slots", "round_hits", "round_base", "flat_counted", "step1_n", "step2_n",
+             *DIGIT_COLUMNS)
 CHECK_FLOAT = tuple(c for c in CHECK_COLUMNS if c not in CHECK_INT)
 
 
@@ -68,12 +72,17 @@ def day_ns(ordinal: int) -> int:
     return (ordinal - _EPOCH_ORDINAL) * DAY_NS
 
 
-def _peaks_text(peaks: pd.DataFrame) -> dict[tuple[int, int], str]:
+def _peaks_text(peaks: pd.DataFrame) -> tuple[dict[tuple[int, int], str], dict[tuple[int, int], str]]:
+    """Each day's hourly peaks, and their local hours from the day's midnight (past 23 after midnight)."""
     if not len(peaks):
-        return {}
+        return {}, {}
     text = peaks["peak"].map(lambda v: f"{v:.3f}".rstrip("0").rstrip("."))
-    joined = text.groupby([peaks["fac"], peaks["day"]], sort=False).agg(",".join)
-    return {(int(fac), int(day)): value for (fac, day), value in joined.items()}
+    keys = [peaks["fac"], peaks["day"]]
+    joined = text.groupby(keys, sort=False).agg(",".join)
+    hours = pd.Series((peaks["hour"].to_numpy(np.int64) - (peaks["day"].to_numpy(np.int64) - _EPOCH_ORDINAL) * 24)
+                      .astype(str), index=peaks.index).groupby(keys, sort=False).agg(",".join)
+    return ({(int(fac), int(day)): value for (fac, day), value in joined.items()},
+            {(int(fac), int(day)): value for (fac, day), value in hours.items()})
 
 
 def _prints_text(prints: pd.DataFrame) -> dict[tuple[int, int], str]:
@@ -104,7 +113,7 @@ def rollup_lines(days: Days, facilities: Sequence[Facility], settled_before: int
     table = table[(data & (table["day"] < settled_before)) | (~data & (table["day"] < final_before))]
     if not len(table):
         return []
-    peaks = _peaks_text(days.peaks)
+    peaks, peak_hours = _peaks_text(days.peaks)
     prints, arrivals = _prints_text(days.prints), _arrivals_text(days.arrivals)
     checks = days.checks.reindex(pd.MultiIndex.from_arrays([table["fac"], table["day"]]), fill_value=0.0)
     table = table.assign(**{c: checks[c].to_numpy() for c in CHECK_COLUMNS})
@@ -116,7 +125,8 @@ def rollup_lines(days: Days, facilities: Sequence[Facility], settled_before: int
         fields.update({name: float(getattr(row, name)) for name in FLOAT_COLUMNS})
         fields.update({name: int(getattr(row, name)) for name in CHECK_INT})
         fields.update({name: float(getattr(row, name)) for name in CHECK_FLOAT})
-        fields.update(active=bool(row.active), peaks=peaks.get((fac, day), ""), prints=prints.get((fac, day), ""),
+        fields.update(active=bool(row.active), peaks=peaks.get((fac, day), ""),
+                      peak_hours=peak_hours.get((fac, day), ""), prints=prints.get((fac, day), ""),
                       arrivals=arrivals.get((fac, day), ""), key=key)
         lines.append(line(MEASUREMENT, {"facility": facilities[fac].id}, fields, day_ns(day)))
     return lines
@@ -128,7 +138,8 @@ def parse_rollup(text: str, facilities: Sequence[Facility], wanted: pd.DataFrame
     if not text.strip() or not len(wanted):
         return Days.empty()
     numbers = (*INT_COLUMNS, *FLOAT_COLUMNS, *CHECK_COLUMNS)
-    raw = pd.read_csv(io.StringIO(text), dtype={"facility": str, "key": str, "peaks": str, "prints": str,
+    raw = pd.read_csv(io.StringIO(text), dtype={"facility": str, "key": str, "peaks": str, "peak_hours": str,
+                                                "prints": str,
                                                 "arrivals": str},
                       keep_default_na=False, na_values={c: [""] for c in numbers})
     position = {f.id: index for index, f in enumerate(facilities)}
@@ -150,7 +161,11 @@ def parse_rollup(text: str, facilities: Sequence[Facility], wanted: pd.DataFrame
     )
     fac, day, text = _items(raw, "peaks")
     values = np.array(text.split(","), dtype=np.float64) if text else np.empty(0, np.float64)
-    peaks = pd.DataFrame({"fac": fac, "day": day, "peak": values})
+    _, _, hours_text = _items(raw, "peak_hours")
+    of_day = np.array(hours_text.split(","), dtype=np.int64) if hours_text else np.empty(0, np.int64)
+    if len(of_day) != len(values):
+        return Days.empty()  # damaged: everything is computed again
+    peaks = pd.DataFrame({"fac": fac, "day": day, "hour": of_day + (day - _EPOCH_ORDINAL) * 24, "peak": values})
     checks = raw.set_index(["fac", "day"])[list(CHECK_COLUMNS)].astype(np.float64)
     return Days(table.sort_index(), peaks, checks.sort_index(), _parse_prints(raw), _parse_arrivals(raw))
 

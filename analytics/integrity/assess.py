@@ -1,10 +1,12 @@
 """Data integrity: does a facility's data look forged or broken? A flag beside its status, never instead of it.
 
-Six detectors (model.Detector), each with thresholds per facility type (integrity_rules) and a one-line reason
-with the numbers that fired: flat_line, copied_days, impossible_counts, too_regular look at the facility's own
-days (integrity_series); clone and late_arrival compare it with the other facilities of the run
-(integrity_network). All of them read the current window's open days as analytics.analysis.figures.Days holds them, so
-a run judges integrity from the rollup as well as from fresh aggregates. Pure: no I/O.
+Eleven detectors (model.Detector), each with thresholds per facility type (integrity.rules) and a one-line
+reason with the numbers that fired: flat_line, copied_days, impossible_counts, too_regular look at the facility's
+own days (integrity.series), and so do no_memory and digit_preference (integrity.shape) and counts_drift
+(integrity.drift); clone and late_arrival compare it with the other facilities of the run (integrity.network),
+near_copy with their shapes (integrity.near_copy), similar_days with its type's days (integrity.shape). All of
+them read the current window's open days as analytics.analysis.figures.Days holds them, so a run judges
+integrity from the rollup as well as from fresh aggregates. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -17,15 +19,19 @@ import pandas as pd
 from analytics.analysis.figures import Days
 from analytics.analysis.model import Detector, Figures, Finding, Integrity
 from analytics.analysis.rules import Thresholds
+from analytics.integrity import drift as integrity_drift
+from analytics.integrity import near_copy as integrity_copy
 from analytics.integrity import network as integrity_network
 from analytics.integrity import series as integrity_series
+from analytics.integrity import shape as integrity_shape
 from analytics.integrity.days import CHECK_COLUMNS
 from analytics.integrity.series import TABLE_COLUMNS, OwnDays, Rows
 from sensors.registry import Facility
 
 ORDER = tuple(Detector)
 _SERIES = (integrity_series.flat_line_all, integrity_series.copied_days_all, integrity_series.impossible_counts_all,
-           integrity_series.too_regular_all)
+           integrity_series.too_regular_all, integrity_shape.no_memory_all, integrity_shape.digit_preference_all,
+           integrity_drift.counts_drift_all)
 
 
 def own_days(days: Days, facilities: Sequence[Facility], closed_active: Mapping[int, int],
@@ -40,7 +46,8 @@ def own_days(days: Days, facilities: Sequence[Facility], closed_active: Mapping[
     active = np.zeros(count, np.int64)
     for code, slots in closed_active.items():
         active[code] = slots
-    peaks = Rows.of(days.peaks["fac"], days.peaks["day"], days.peaks, ("peak",), count)
+    names = ("peak", "hour") if "hour" in days.peaks.columns else ("peak",)
+    peaks = Rows.of(days.peaks["fac"], days.peaks["day"], days.peaks, names, count)
     return OwnDays(np.array([f.capacity for f in facilities], np.int64), indexed(days.table, TABLE_COLUMNS),
                    indexed(days.checks, CHECK_COLUMNS), peaks, active, tuple(closure_reasons))
 
@@ -57,8 +64,15 @@ def assess(days: Days, facilities: Sequence[Facility], limits: Sequence[Threshol
     for detector in _SERIES:
         for code, finding in detector(own, checks).items():
             found[code].append(finding)
-    for code, finding in integrity_network.clone(days.prints, [f.id for f in facilities], checks).items():
+    ids = [f.id for f in facilities]
+    for code, finding in integrity_shape.similar_days_all(own, checks, [f.type for f in facilities]).items():
         found[code].append(finding)
+    clones = integrity_network.clone(days.prints, ids, checks)
+    for code, finding in clones.items():
+        found[code].append(finding)
+    for code, finding in integrity_copy.near_copy(own, ids, checks).items():
+        if code not in clones:  # an exact copy is clone's to report
+            found[code].append(finding)
     if checks:
         late_limit = np.array([c.late_hours for c in checks], dtype=np.float64)
         peers = min(c.late_min_peers for c in checks)

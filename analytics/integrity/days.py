@@ -10,7 +10,17 @@ Per (fac, day), CHECK_COLUMNS:
 * ``unexplained``: people by which occupancy rose beyond the entries of the two slots (or fell beyond their
   exits), summed over each sensor's consecutive slots; ``moves``: entries plus exits of those sensors;
 * ``exits_sum``, ``exits_slots``: the day's exits and the slots that reported them;
-* ``round_hits``, ``round_base``: whole-number slot occupancies of at least 10, and those that are multiples of 5.
+* ``round_hits``, ``round_base``: whole-number slot occupancies of at least 10 that differ from the sensor's
+  previous slot, and those that are multiples of 5 (a stable group holding 25 for hours is one value, not 30);
+* ``flat_moves``, ``flat_counted``: the entries plus exits the sensor counted during its longest flat run, and the
+  run's slots that reported them (a full house holds its value while people come and go);
+* ``step1_sq``, ``step1_n``, ``step2_sq``, ``step2_n``, ``step_level``: per sensor, the squared changes of
+  occupancy over one and over two consecutive slots and how many, and the occupancy summed over the one-slot
+  pairs (for the memory check, analytics.integrity.shape.no_memory_all);
+* ``digit_0`` .. ``digit_9``: how many whole-number occupancies of at least DIGIT_MIN_VALUE, differing from the
+  sensor's previous slot, end in each digit, and ``digit_sum``, ``digit_sq`` the sum and the sum of squares of
+  those values (their spread: a last digit is noise only when values spread well beyond ten people);
+* ``drift_max``, ``drift_entries``: counts that do not add up over the day (analytics.integrity.drift).
 
 Besides: ``prints`` (fac, day, fp), a fingerprint per sensor of the day's (slot, occupancy) pairs for sensors
 whose day varies, for the clone check; ``arrivals`` (fac, day, hour, arrival, uncertainty): per UTC hour, how many
@@ -27,12 +37,18 @@ import pandas as pd
 
 from analytics.analysis.schedule import SLOT_NS
 
+DIGIT_COLUMNS = tuple(f"digit_{d}" for d in range(10))
+DRIFT_COLUMNS = ("drift_max", "drift_entries")  # for counts_drift (analytics.integrity.drift)
+#: The day values of the second-generation checks (analytics.integrity.shape); see integrity.shape for each.
+SHAPE_COLUMNS = ("flat_moves", "flat_counted", "step1_sq", "step1_n", "step2_sq", "step2_n", "step_level",
+                 *DIGIT_COLUMNS, "digit_sum", "digit_sq", *DRIFT_COLUMNS)
 CHECK_COLUMNS = ("flat_slots", "flat_value", "unexplained", "moves", "exits_sum", "exits_slots", "round_hits",
-                 "round_base")
+                 "round_base", *SHAPE_COLUMNS)
 SLOT_S = SLOT_NS // 10**9
 HOUR_S = 3600
 #: How far an arrival estimated from the slot and the mean delay (points without received_ms) may be off.
 ESTIMATE_UNCERTAINTY_S = float(SLOT_S)
+DIGIT_MIN_VALUE = 20  # below this, the last digit of a count is not noise (a quiet room's 3 and 8 are real)
 PRINT_MIN_SLOTS = 8  # a sensor-day shorter than two hours says too little to call two series the same
 _SHIFT = 32
 
@@ -78,22 +94,28 @@ def sensor_rows(open_slots: pd.DataFrame, readings: pd.DataFrame) -> pd.DataFram
 
 
 def _flat(rows: pd.DataFrame, follows: np.ndarray) -> pd.DataFrame:
-    """Longest run per (fac, day) of one sensor's same non-zero occupancy in consecutive slots."""
+    """Longest run per (fac, day) of one sensor's same non-zero occupancy in consecutive slots, with the entries
+    and exits counted in the run's slots after its first (what came and went while the value held)."""
     occ = np.round(rows["occ_mean"].to_numpy(), 3)
     positive = occ > 0
     prev = np.concatenate(([np.nan], occ[:-1]))
     same = follows & positive & (occ == prev)
     run = np.cumsum(~same)
+    entries, exits = rows["entries"].to_numpy(), rows["exits"].to_numpy()
+    counted = same & ~np.isnan(entries) & ~np.isnan(exits)
     runs = pd.DataFrame({"run": run, "fac": rows["fac"].to_numpy(), "day": rows["day"].to_numpy(), "value": occ,
-                         "positive": positive})
+                         "moves": np.where(counted, np.nan_to_num(entries) + np.nan_to_num(exits), 0.0),
+                         "counted": counted})
     runs = runs[positive]
+    names = ["flat_slots", "flat_value", "flat_moves", "flat_counted"]
     if not len(runs):
-        return pd.DataFrame({"flat_slots": [], "flat_value": []},
+        return pd.DataFrame({name: [] for name in names},
                             index=pd.MultiIndex.from_arrays([[], []], names=["fac", "day"]))
     sized = runs.groupby("run", sort=False).agg(fac=("fac", "first"), day=("day", "first"),
-                                                 flat_value=("value", "first"), flat_slots=("value", "size"))
+                                                 flat_value=("value", "first"), flat_slots=("value", "size"),
+                                                 flat_moves=("moves", "sum"), flat_counted=("counted", "sum"))
     longest = sized.sort_values(["flat_slots", "flat_value"], ascending=False, kind="stable")
-    return longest.drop_duplicates(["fac", "day"]).set_index(["fac", "day"])[["flat_slots", "flat_value"]]
+    return longest.drop_duplicates(["fac", "day"]).set_index(["fac", "day"])[names]
 
 
 def _moves(rows: pd.DataFrame, follows: np.ndarray) -> pd.DataFrame:
@@ -115,13 +137,56 @@ def _moves(rows: pd.DataFrame, follows: np.ndarray) -> pd.DataFrame:
     return frame.groupby(["fac", "day"], sort=True).sum().astype(np.float64)
 
 
-def _round(rows: pd.DataFrame) -> pd.DataFrame:
+def _round(rows: pd.DataFrame, follows: np.ndarray) -> pd.DataFrame:
+    """Round numbers and last digits of the whole-number occupancies that changed since the sensor's last slot."""
     occ = rows["occ_mean"].to_numpy()
-    whole = ~np.isnan(occ) & (np.abs(occ - np.round(occ)) < 1e-9) & (occ >= 10)
-    hits = whole & (np.round(np.nan_to_num(occ)) % 5 == 0)
-    frame = pd.DataFrame({"fac": rows["fac"].to_numpy(), "day": rows["day"].to_numpy(), "round_hits": hits,
-                          "round_base": whole})
+    prev = np.concatenate(([np.nan], occ[:-1]))
+    changed = ~(follows & (occ == prev))
+    whole = ~np.isnan(occ) & (np.abs(occ - np.round(occ)) < 1e-9) & changed
+    value = np.round(np.nan_to_num(occ)).astype(np.int64)
+    base = whole & (occ >= 10)
+    columns: dict[str, np.ndarray] = {"fac": rows["fac"].to_numpy(), "day": rows["day"].to_numpy(),
+                                      "round_hits": base & (value % 5 == 0), "round_base": base}
+    large = whole & (occ >= DIGIT_MIN_VALUE)
+    for digit, name in enumerate(DIGIT_COLUMNS):
+        columns[name] = large & (value % 10 == digit)
+    columns["digit_sum"] = np.where(large, value, 0).astype(np.float64)
+    columns["digit_sq"] = columns["digit_sum"] ** 2
+    return pd.DataFrame(columns).groupby(["fac", "day"], sort=True).sum().astype(np.float64)
+
+
+def _steps(rows: pd.DataFrame, follows: np.ndarray) -> pd.DataFrame:
+    """Squared changes of each sensor's occupancy over one slot and over two consecutive slots, per (fac, day)."""
+    occ = rows["occ_mean"].to_numpy()
+    one, two = np.full(len(occ), np.nan), np.full(len(occ), np.nan)
+    one[1:], two[2:] = occ[1:] - occ[:-1], occ[2:] - occ[:-2]
+    follows2 = follows & np.concatenate(([False], follows[:-1]))
+    ok1 = follows & ~np.isnan(one)
+    ok2 = follows2 & ~np.isnan(two)
+    frame = pd.DataFrame({"fac": rows["fac"].to_numpy(), "day": rows["day"].to_numpy(),
+                          "step1_sq": np.where(ok1, np.nan_to_num(one) ** 2, 0.0), "step1_n": ok1,
+                          "step2_sq": np.where(ok2, np.nan_to_num(two) ** 2, 0.0), "step2_n": ok2,
+                          "step_level": np.where(ok1, np.nan_to_num(occ), 0.0)})
     return frame.groupby(["fac", "day"], sort=True).sum().astype(np.float64)
+
+
+def _drift(rows: pd.DataFrame, follows: np.ndarray) -> pd.DataFrame:
+    """Per (fac, day): DRIFT_COLUMNS, how far occupancy drifts from the door counts accumulated over each sensor's
+    run of consecutive slots, beyond what moved in the run's first slot and this one (analytics.integrity.drift)."""
+    occ, entries, exits = (rows[name].to_numpy() for name in ("occ_mean", "entries", "exits"))
+    ok = ~np.isnan(occ) & ~np.isnan(entries) & ~np.isnan(exits)
+    before_ok = np.concatenate(([False], ok[:-1]))
+    start = ~(follows & ok & before_ok)
+    first = np.flatnonzero(start)[np.cumsum(start) - 1]  # each row's run start
+    net = np.where(ok, entries - exits, 0.0)
+    total = np.cumsum(net)
+    drift = occ - occ[first] - (total - total[first])
+    moves = np.where(ok, entries + exits, 0.0)
+    excess = np.where(ok, np.maximum(np.abs(np.nan_to_num(drift)) - moves - moves[first], 0.0), 0.0)
+    frame = pd.DataFrame({"fac": rows["fac"].to_numpy(), "day": rows["day"].to_numpy(), "drift_max": excess,
+                          "drift_entries": np.where(ok, entries, 0.0)})
+    return frame.groupby(["fac", "day"], sort=True).agg(drift_max=("drift_max", "max"),
+                                                         drift_entries=("drift_entries", "sum")).astype(np.float64)
 
 
 def _prints(rows: pd.DataFrame) -> pd.DataFrame:
@@ -170,8 +235,10 @@ def day_checks(open_slots: pd.DataFrame, readings: pd.DataFrame) -> tuple[pd.Dat
     fac, sensor, day, slot = (rows[c].to_numpy() for c in ("fac", "sensor", "day", "slot"))
     follows = np.concatenate(([False], (fac[1:] == fac[:-1]) & (sensor[1:] == sensor[:-1]) & (day[1:] == day[:-1])
                               & (slot[1:] == slot[:-1] + 1)))
-    checks = _moves(rows, follows).join(_round(rows)).join(_flat(rows, follows))
-    checks[["flat_slots", "flat_value"]] = checks[["flat_slots", "flat_value"]].fillna(0.0)
+    checks = _moves(rows, follows).join(_round(rows, follows)).join(_steps(rows, follows)).join(
+        _drift(rows, follows)).join(_flat(rows, follows))
+    flats = ["flat_slots", "flat_value", "flat_moves", "flat_counted"]
+    checks[flats] = checks[flats].fillna(0.0)
     checks = checks[list(CHECK_COLUMNS)].astype(np.float64)
     return checks, _prints(rows), _arrivals(rows)
 

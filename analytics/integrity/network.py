@@ -59,7 +59,8 @@ def clone(prints: pd.DataFrame, ids: Sequence[str], limits: Sequence[IntegrityTh
             reason = f"two of its sensors report the same occupancy series on {count} days (≥ {need})"
         else:
             more = f" (and {len(pairs) - 1} more)" if len(pairs) > 1 else ""
-            reason = f"the same occupancy series as {ids[other]}{more} on {count} days (≥ {need})"
+            reason = (f"the same occupancy series as {ids[other]}{more} on {count} days (≥ {need}); one feed under "
+                      f"two names, both flagged: the data cannot tell which of the two is the copy")
         found[fac] = Finding(Detector.CLONE, reason, {"same_as": ids[other], "days": count, "min_days": need,
                                                       "facilities": len(pairs)})
     return found

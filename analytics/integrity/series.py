@@ -23,6 +23,9 @@ from analytics.integrity.days import CHECK_COLUMNS
 from analytics.integrity.rules import IntegrityThresholds
 
 COPY_MIN_HOURS = 6  # fewer hourly peaks than this match by chance too often to call a day a copy
+STABLE_WITHIN = 0.85  # a stable group's hour: its peak within 15 % of the day's highest
+FULL_MIN_HOURS = 3  # hours at capacity that make a day a full house's …
+FULL_MAX_RATIO = 1.1  # … at capacity, not beyond: far above it is impossible_counts' business
 EXIT_SLACK_PEOPLE = 10  # a day's exits may exceed its entries by this many people plus exit_excess_share
 ROUND_BASE = 5
 #: The columns of figures.DAY_COLUMNS that the detectors read.
@@ -44,9 +47,11 @@ class Rows:
     @staticmethod
     def of(fac: np.ndarray | pd.Index | pd.Series, day: np.ndarray | pd.Index | pd.Series, frame: pd.DataFrame,
            names: Sequence[str], count: int) -> Rows:
-        """``names`` of ``frame`` for codes 0..count-1, the rows' codes and days given beside it."""
+        """``names`` of ``frame`` for codes 0..count-1, the rows' codes and days given beside it (a column the
+        frame lacks, as in days built by hand before a check existed, is all zeros)."""
         fac, day = np.asarray(fac, np.int64), np.asarray(day, np.int64)
-        columns = {name: frame[name].to_numpy(np.float64) for name in names}
+        columns = {name: frame[name].to_numpy(np.float64) if name in frame.columns else np.zeros(len(frame))
+                   for name in names}
         if len(fac) > 1 and not ((fac[1:] > fac[:-1]) | ((fac[1:] == fac[:-1]) & (day[1:] >= day[:-1]))).all():
             order = np.lexsort((day, fac))  # stable
             fac, day = fac[order], day[order]
@@ -173,7 +178,8 @@ def flat_line_all(own: OwnDays, limits: Sequence[IntegrityThresholds]) -> dict[i
     checks = own.checks
     slots, value = checks["flat_slots"], checks["flat_value"]
     need = _slots_needed(_limit(limits, "flat_min_hours"))
-    hit = np.flatnonzero(slots >= need[checks.fac])
+    full = full_house(own, limits)
+    hit = np.flatnonzero((slots >= need[checks.fac]) & ~full)
     days = checks.tally(hit)
     if not (days >= _limit(limits, "flat_min_days")).any():
         return {}
@@ -194,6 +200,50 @@ def flat_line_all(own: OwnDays, limits: Sequence[IntegrityThresholds]) -> dict[i
                                                            "value": level, "min_hours": check.flat_min_hours,
                                                            "min_days": check.flat_min_days})
     return found
+
+
+def full_house(own: OwnDays, limits: Sequence[IntegrityThresholds]) -> np.ndarray:
+    """Per row of ``own.checks``: whether the day's longest flat run is a full house, not a stuck sensor: at
+    least flat_full_share of capacity, with entries and exits counted in every slot of the run and at least
+    flat_min_turnover of those present coming and going per hour (saturation: people still come and go)."""
+    checks = own.checks
+    slots, value, moves = checks["flat_slots"], checks["flat_value"], checks["flat_moves"]
+    fac = checks.fac
+    hours = np.maximum(slots - 1, 1) / SLOTS_PER_HOUR
+    counted = (slots > 1) & (checks["flat_counted"] >= slots - 1)
+    at_capacity = value >= _limit(limits, "flat_full_share")[fac] * own.capacity[fac] - 1e-9
+    turnover = moves / 2 / hours >= _limit(limits, "flat_min_turnover")[fac] * value
+    full: np.ndarray = counted & at_capacity & turnover
+    return full
+
+
+def _day_keys(fac: np.ndarray, day: np.ndarray) -> np.ndarray:
+    return fac.astype(np.int64) << 32 | day.astype(np.int64)
+
+
+def stable_days(own: OwnDays, limits: Sequence[IntegrityThresholds], fac: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Whether each (fac, day) is a day whose shape the crowd does not set: a stable group's (at least
+    stable_plateau_share of the hours in use within 15 % of the day's highest peak: the same people all day, an
+    elderly day-care, a class) or a full house's (3 or more hours from flat_full_share of capacity to 110 % of
+    it: the door, not the crowd, sets the peak). Such days are alike honestly, so their likeness proves nothing."""
+    peaks = own.peaks
+    out = np.zeros(len(fac), bool)
+    if not len(peaks) or not len(fac):
+        return out
+    values = peaks["peak"]
+    starts = _firsts(peaks.fac, peaks.day)
+    owner = peaks.fac[starts]
+    high = np.maximum.reduceat(values, starts)
+    row_high = np.repeat(high, np.diff(np.append(starts, len(values))))
+    used = np.add.reduceat((values > 0).astype(np.int64), starts)
+    plateau = np.add.reduceat(((values > 0) & (values >= STABLE_WITHIN * row_high)).astype(np.int64), starts)
+    full_level = (_limit(limits, "flat_full_share") * own.capacity)[peaks.fac]
+    at_door = (values >= full_level - 1e-9) & (values <= FULL_MAX_RATIO * own.capacity[peaks.fac] + 1e-9)
+    full = np.add.reduceat(at_door.astype(np.int64), starts)
+    share = plateau / np.maximum(used, 1)
+    odd = (high > 0) & ((share >= _limit(limits, "stable_plateau_share")[owner] - 1e-9) | (full >= FULL_MIN_HOURS))
+    keys = _day_keys(owner[odd], peaks.day[starts][odd])
+    return np.isin(_day_keys(fac, day), keys)
 
 
 def _alike_days(vectors: np.ndarray, tolerance: float) -> np.ndarray:
@@ -219,6 +269,7 @@ def copied_days_all(own: OwnDays, limits: Sequence[IntegrityThresholds]) -> dict
     high, low = np.maximum.reduceat(values, starts), np.minimum.reduceat(values, starts)
     used = np.add.reduceat((values != 0).astype(np.int64), starts)
     compared_day = (used >= COPY_MIN_HOURS) & (high >= _limit(limits, "copy_min_people")[fac]) & (high > low)
+    compared_day &= ~stable_days(own, limits, fac, peaks.day[starts])
     compared = np.bincount(fac[compared_day], minlength=own.count)
     # Only facilities with enough compared days can have enough copies: their days by length, in day order.
     may_fire = compared >= _limit(limits, "copy_min_days")
@@ -358,7 +409,7 @@ def too_regular_all(own: OwnDays, limits: Sequence[IntegrityThresholds]) -> dict
     table = own.table
     totals, what = _daily_totals(table)
     totals = np.round(totals, 1)
-    used = totals > 0
+    used = (totals > 0) & ~stable_days(own, limits, table.fac, table.day)
     fac, totals = table.fac[used], totals[used]
     days = np.bincount(fac, minlength=own.count)
     same, value = _most_common(fac, totals, own.count)

@@ -2,7 +2,7 @@
 
 - `facmon.conf`: the Mosquitto settings the ingester relies on. `facmon broker-config` copies them into the
   mosquitto.conf it writes; the local brokers of the tests, the demo and the benchmarks run with the same lines.
-- `county.yaml`: the sample county (65 facilities of 缙云县 with a known mix of simulator profiles) that
+- `county.yaml`: the sample county (71 facilities of 缙云县 with a known mix of simulator profiles) that
   `facmon demo` backfills and analyzes.
 
 They are found with importlib.resources, never by walking up from a module's `__file__`: in a wheel there is

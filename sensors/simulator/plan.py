@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from facmon.core.errors import ConfigError
 from sensors.contract import is_valid_id
 from sensors.registry import Facility, Registry
-from sensors.simulator.profiles import CLONE, DEFAULT_PROFILE, PROFILES, Profile, rhythm_for
+from sensors.simulator.profiles import DEFAULT_PROFILE, PROFILES, SOURCED, Profile, rhythm_for
 
 SIMULATION_KEYS = frozenset({"profile", "sensors", "noise", "source"})
 MAX_SENSORS = 50
@@ -33,7 +33,7 @@ class SimSensor:
     count: int
     profile: Profile
     noise: float = 0.25
-    source: SimSensor | None = None  # clone_of: the sensor whose readings this one republishes
+    source: SimSensor | None = None  # clone_of, noisy_copy_of: the sensor whose readings this one republishes
 
     @property
     def capacity(self) -> int:
@@ -55,14 +55,14 @@ def check_choice(facility: str | None, name: str, registry: Registry | None = No
     flag = f"--profile {facility}={name}" if facility else f"--profile {name}"
     if base not in PROFILES:
         raise SimulationError(f"unknown profile {base!r}; use one of {', '.join(PROFILES)}")
-    if base != CLONE:
+    if base not in SOURCED:
         if source is not None:
-            raise SimulationError(f"{flag}: only {CLONE} takes a facility after ':'")
+            raise SimulationError(f"{flag}: only {' and '.join(SOURCED)} take a facility after ':'")
     elif facility is None:
-        raise SimulationError(f"{flag}: {CLONE} copies one facility into another: --profile FACILITY={CLONE}:SOURCE")
+        raise SimulationError(f"{flag}: {base} copies one facility into another: --profile FACILITY={base}:SOURCE")
     elif not source:
-        raise SimulationError(f"{flag}: {CLONE} needs the facility whose readings it republishes: "
-                              f"--profile {facility}={CLONE}:SOURCE")
+        raise SimulationError(f"{flag}: {base} needs the facility whose readings it republishes: "
+                              f"--profile {facility}={base}:SOURCE")
     elif not is_valid_id(source):
         raise SimulationError(f"{flag}: {source!r} is not a facility id")
     elif source == facility:
@@ -118,12 +118,12 @@ def _choose(facility: Facility, given: str | None, registry: Registry, warnings:
     if name not in PROFILES:
         warnings.append(f"{facility.id}: unknown simulation profile {name!r}; using {DEFAULT_PROFILE}")
         return DEFAULT_PROFILE, None
-    if name != CLONE:
+    if name not in SOURCED:
         if source is not None:
-            warnings.append(f"{facility.id}: simulation.source is only for {CLONE}; ignored")
+            warnings.append(f"{facility.id}: simulation.source is only for {' and '.join(SOURCED)}; ignored")
         return name, None
     if not isinstance(source, str) or source not in registry or source == facility.id:
-        warnings.append(f"{facility.id}: {CLONE} needs simulation.source, the id of another facility in the "
+        warnings.append(f"{facility.id}: {name} needs simulation.source, the id of another facility in the "
                         f"registry (got {source!r}); using {DEFAULT_PROFILE}")
         return DEFAULT_PROFILE, None
     return name, source

@@ -37,9 +37,12 @@ class Profile:
     gaps: bool = False  # store-and-forward gaps, sent later as one array
     lost_gap_share: float = 0.0  # gaps whose buffer a reboot loses
     over_capacity: float = 1.0  # occupancy may reach this multiple of capacity
-    forge: str = ""  # how the figures are faked: flat, copy, clone, impossible or late (docs/simulator.md)
+    forge: str = ""  # how the figures are faked: flat, copy, clone, impossible, late (docs/simulator.md), or
+    # noisy_copy, memoryless, jittered, digits (sensors/simulator/forge_shape.py)
     late_days: int = 0  # forge == "late": silent this many days of every late_period_days, uploaded afterwards
     late_period_days: int = 28
+    full_house: bool = False  # at capacity exactly (not just under) while people come and go (exam season)
+    stable_group: bool = False  # the same group (rate x capacity people) all day, every open day
 
     @property
     def honest(self) -> bool:
@@ -61,10 +64,18 @@ PROFILES: dict[str, Profile] = {
         Profile("clone_of", rate=0.30, forge="clone"),
         Profile("impossible", rate=0.30, forge="impossible"),
         Profile("late_backfill", rate=0.30, forge="late", late_days=14),
+        Profile("forged_noisy_copy", rate=0.30, forge="noisy_copy"),
+        Profile("forged_memoryless", rate=0.30, forge="memoryless"),
+        Profile("forged_jittered_days", rate=0.30, forge="jittered"),
+        Profile("forged_digits", rate=0.30, forge="digits"),
+        Profile("full_house", rate=0.55, full_house=True),
+        Profile("stable_group", rate=0.62, stable_group=True),
     )
 }
 DEFAULT_PROFILE = "normal"
-CLONE = "clone_of"  # the one profile that needs an argument: the facility whose series it republishes
+CLONE = "clone_of"  # profiles that need an argument: the facility whose series they republish
+NOISY_COPY = "forged_noisy_copy"
+SOURCED = (CLONE, NOISY_COPY)
 NIGHT_START = 19 * 60  # night_only activity runs from 19:00 to midnight where the facility is closed then
 
 

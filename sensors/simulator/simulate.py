@@ -30,6 +30,7 @@ from sensors.simulator.forge import (
     template_weekday,
     uploaded_on,
 )
+from sensors.simulator.forge_shape import consistent, copy_shift, jittered, noisy_copy, stable_group, typed
 from sensors.simulator.plan import SimSensor
 from sensors.simulator.profiles import (
     DAY_MINUTES,
@@ -122,9 +123,28 @@ def day_readings(sensor: SimSensor, seed: int, ordinal: int, interval: int = HEA
         if sensor.source is None:
             raise ValueError(f"{facility.id}: clone_of needs the facility whose readings it republishes")
         return day_readings(sensor.source, seed, ordinal, interval)  # verbatim: same ts, same counts
+    rhythm = rhythm_for(facility.type)
+    rng = random.Random(f"{seed}:{facility.id}:{sensor.sensor}:{ordinal}:forge")
+    turnover = rhythm.turnover * interval / HEARTBEAT
+    if profile.forge == "noisy_copy":
+        if sensor.source is None:
+            raise ValueError(f"{facility.id}: forged_noisy_copy needs the facility whose readings it copies")
+        shift, factor = copy_shift(seed, facility.id)
+        source = day_readings(sensor.source, seed, ordinal, interval)
+        factor *= sensor.capacity / max(1, sensor.source.capacity)
+        return tuple(noisy_copy(source, shift, factor, rng, turnover, rhythm.uses_per_entry))
     readings = _measure(sensor, seed, ordinal, interval)
+    if profile.forge == "jittered":
+        readings = jittered(readings, sensor.capacity, rng, turnover, rhythm.uses_per_entry)
+    elif profile.forge == "digits":
+        readings = typed(readings, rng, turnover, rhythm.uses_per_entry)
+    elif profile.stable_group and readings:
+        opened = [m for m in readings if not m.closing]
+        values = stable_group(len(opened), round(profile.rate * sensor.capacity), rng)
+        it = iter(values)
+        readings = consistent(readings, [0 if m.closing else next(it) for m in readings], rng, 0.0,
+                              rhythm.uses_per_entry)
     if profile.forge == "impossible":
-        rng = random.Random(f"{seed}:{facility.id}:{sensor.sensor}:{ordinal}:forge")
         readings = inflate(readings, sensor.capacity, max(1, HEARTBEAT // interval), rng)
     return tuple(readings)
 
@@ -175,24 +195,29 @@ def _measure(sensor: SimSensor, seed: int, ordinal: int, interval: int) -> list[
     day = date.fromordinal(ordinal)
     weekday, rhythm = day.weekday(), rhythm_for(facility.type)
     copy = profile.forge == "copy"  # every day with the same hours replays one generated day
-    key = "copy" if copy else ordinal
+    weekly = profile.forge == "jittered"  # every Monday replays one generated Monday (then jittered), and so on
+    key: int | str = "copy" if copy else f"week:{weekday}" if weekly else ordinal
     shape = template_weekday(facility, weekday) if copy else weekday
     flat = flat_level(sensor.capacity, profile.rate, seed, facility.id, sensor.sensor) \
         if profile.forge == "flat" else None
     fac_rng = random.Random(f"{seed}:{facility.id}:{key}")
     rng = random.Random(f"{seed}:{facility.id}:{sensor.sensor}:{key}")
     day_factor = fac_rng.uniform(1 - sensor.noise, 1 + sensor.noise)
-    happening = {e for e in rhythm.events if fac_rng.random() < e.chance or copy}  # a copied day is a good one
+    happening = {e for e in rhythm.events if fac_rng.random() < e.chance or copy or weekly}  # a good day
     open_runs = _runs(facility, weekday)
     rate = profile.rate
     if profile.idle_every and (_open_day_index(facility, ordinal) + _phase(seed, facility.id, profile.idle_every)
                                ) % profile.idle_every:
         rate = 0.0
     level = rate * sensor.capacity * day_factor / mean_weight(facility)
+    if profile.full_house and fac_rng.random() < 0.4:  # an exam day or an event: more want in than fit
+        level *= 2.2
     runs = sorted([(s, e, False) for s, e in open_runs] + [(s, e, True) for s, e in
                    (_night_runs(open_runs) if profile.night_rate else ())])
     step_min = interval / 60
     keep = 0.5 ** (interval / HEARTBEAT)  # how much of the last occupancy carries over (people stay)
+    if profile.forge == "memoryless":
+        keep = 0.0  # drawn afresh each quarter hour around the rhythm, as if no one stayed
     turnover = rhythm.turnover * interval / HEARTBEAT
     cap = int(sensor.capacity * profile.over_capacity)
     jitter = min(45, interval // 4)
@@ -212,7 +237,9 @@ def _measure(sensor: SimSensor, seed: int, ordinal: int, interval: int) -> list[
                     weight += sum(e.amp for e in event_hits(rhythm, shape, int(minute)) if e in happening)
                 lam = level * weight
             new = poisson(rng, keep * occupancy + (1 - keep) * lam)
-            if new >= cap:  # full: the count hovers just below the limit, as people come and go, never flat
+            if new >= cap and profile.full_house:  # full: held at capacity by the door, people still come and go
+                new = cap
+            elif new >= cap:  # full: the count hovers just below the limit, as people come and go, never flat
                 new = max(0, cap - poisson(rng, max(1.0, cap * 0.03)))
             if flat is not None:
                 new = flat  # the scripted figure, whatever the counters say

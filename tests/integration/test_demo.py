@@ -35,8 +35,11 @@ COUNTY = load_registry(sample_county())
 WINDOW_DAYS = 28
 #: What each honest profile makes of a facility (docs/simulator.md); other profiles are not flagged.
 FLAGGING_PROFILES = {"underused": "UNDERUSED", "idle": "IDLE", "night_only": "IDLE", "offline": "NO_DATA"}
-#: Profiles whose sensors fake their figures, one for each integrity check.
-FORGED_PROFILES = {"forged_flat", "forged_copy", "clone_of", "impossible", "late_backfill"}
+#: Profiles whose sensors fake their figures, one for each integrity check but too_regular (forged_copy trips it).
+FORGED_PROFILES = {"forged_flat", "forged_copy", "clone_of", "impossible", "late_backfill", "forged_noisy_copy",
+                   "forged_memoryless", "forged_jittered_days", "forged_digits"}
+#: Profiles that copy another facility's feed, exactly or with noise: the source is flagged with the copy.
+COPYING_PROFILES = {"clone_of", "forged_noisy_copy"}
 EXEMPT_CLOSED_SHARE = 0.5  # docs/analytics.md: EXEMPT when closed on purpose for more than half the opening hours
 FLAGGED = {"IDLE", "UNDERUSED", "NO_DATA"}
 STATUSES = ("IDLE", "UNDERUSED", "NO_DATA", "EXEMPT", "ACTIVE")
@@ -161,10 +164,10 @@ def test_the_counts_and_the_exempt_facility_follow_the_county(demo: DemoRun) -> 
 
 
 def expected_suspects() -> set[str]:
-    """The forged facilities, and the facility each clone copies: one series under two names, and nothing in the
-    data tells which is the copy, so the clone check names both."""
+    """The forged facilities, and the facility each copy (clone_of, forged_noisy_copy) copies: one series or one
+    shape under two names, and nothing in the data tells which is the copy, so the check names both."""
     forged = {f.id for f in COUNTY if profile(f) in FORGED_PROFILES}
-    sources = {str(f.simulation["source"]) for f in COUNTY if profile(f) == "clone_of"}
+    sources = {str(f.simulation["source"]) for f in COUNTY if profile(f) in COPYING_PROFILES}
     return forged | sources
 
 

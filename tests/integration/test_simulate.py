@@ -284,7 +284,9 @@ def county_statuses() -> dict[str, str]:
     """docs/simulator.md's table: the status each facility of the sample county lands on."""
     status = {"busy": "ACTIVE", "normal": "ACTIVE", "flaky": "ACTIVE", "underused": "UNDERUSED", "idle": "IDLE",
               "night_only": "IDLE", "offline": "NO_DATA", "forged_flat": "ACTIVE", "forged_copy": "ACTIVE",
-              "clone_of": "ACTIVE", "impossible": "ACTIVE", "late_backfill": "ACTIVE"}
+              "clone_of": "ACTIVE", "impossible": "ACTIVE", "late_backfill": "ACTIVE", "full_house": "ACTIVE",
+              "stable_group": "ACTIVE", "forged_noisy_copy": "ACTIVE", "forged_memoryless": "ACTIVE",
+              "forged_jittered_days": "ACTIVE", "forged_digits": "ACTIVE"}
     return {f.id: "EXEMPT" if f.id == "jy-wy-gym-01" else status[f.simulation["profile"]]
             for f in load_registry(COUNTY)}
 

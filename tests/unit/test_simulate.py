@@ -140,10 +140,15 @@ def expected_status(fig: Figures) -> str:
 
 
 PROFILE_STATUS = {"busy": "ACTIVE", "normal": "ACTIVE", "flaky": "ACTIVE", "underused": "UNDERUSED",
-                  "idle": "IDLE", "night_only": "IDLE", "offline": "NO_DATA"}
+                  "idle": "IDLE", "night_only": "IDLE", "offline": "NO_DATA", "full_house": "ACTIVE",
+                  "stable_group": "ACTIVE"}
 #: Forged profiles fake use so as to look ACTIVE (tests/unit/test_simulate_forged.py checks how).
 FORGED_STATUS = {"forged_flat": "ACTIVE", "forged_copy": "ACTIVE", "clone_of": "ACTIVE", "impossible": "ACTIVE",
-                 "late_backfill": "ACTIVE"}
+                 "late_backfill": "ACTIVE", "forged_noisy_copy": "ACTIVE", "forged_memoryless": "ACTIVE",
+                 "forged_jittered_days": "ACTIVE", "forged_digits": "ACTIVE"}
+#: The forgeries the sample county holds, one facility each.
+COUNTY_FORGERIES = ("clone_of", "forged_copy", "forged_digits", "forged_flat", "forged_jittered_days",
+                    "forged_memoryless", "forged_noisy_copy", "impossible", "late_backfill")
 
 
 @pytest.fixture(scope="module")
@@ -250,10 +255,10 @@ def test_the_county_lands_on_the_documented_statuses(county: Registry, county_se
     want = {f.id: "EXEMPT" if f.id == "jy-wy-gym-01" else statuses[f.simulation["profile"]] for f in county}
     assert got == want
     honest = {f.id for f in county if f.simulation["profile"] in PROFILE_STATUS}
-    assert len(honest) == 60
-    assert sorted(f.simulation["profile"] for f in county if f.id not in honest) == sorted(FORGED_STATUS)
-    assert Counter(got[fid] for fid in honest) == {"ACTIVE": 47, "UNDERUSED": 6, "IDLE": 5, "NO_DATA": 1, "EXEMPT": 1}
-    assert Counter(got.values()) == {"ACTIVE": 52, "UNDERUSED": 6, "IDLE": 5, "NO_DATA": 1, "EXEMPT": 1}
+    assert len(honest) == 62  # 60 and the two honest patterns (full_house, stable_group)
+    assert sorted(f.simulation["profile"] for f in county if f.id not in honest) == sorted(COUNTY_FORGERIES)
+    assert Counter(got[fid] for fid in honest) == {"ACTIVE": 49, "UNDERUSED": 6, "IDLE": 5, "NO_DATA": 1, "EXEMPT": 1}
+    assert Counter(got.values()) == {"ACTIVE": 58, "UNDERUSED": 6, "IDLE": 5, "NO_DATA": 1, "EXEMPT": 1}
 
 
 def test_flaky_batches_carry_the_original_ts() -> None:
@@ -410,7 +415,7 @@ def test_profiles_come_from_overrides_then_the_command_line_then_the_registry(co
     ((None, {"jy-dd-fld-02": "clone_of:jy-nowhere"}), "no facility 'jy-nowhere'"),
     ((None, {"jy-dd-fld-02": "clone_of:jy-dd-fld-02"}), "cannot be a clone of itself"),
     ((None, {"jy-dd-fld-02": "clone_of:jy-dd-fld-03"}), "jy-dd-fld-03 is itself a clone"),
-    ((None, {"jy-wy-lib-01": "busy:jy-dd-fld-02"}), "only clone_of takes a facility"),
+    ((None, {"jy-wy-lib-01": "busy:jy-dd-fld-02"}), "only clone_of and forged_noisy_copy take a facility"),
 ])
 def test_plan_refuses_what_the_command_line_got_wrong(county: Registry, args: tuple[Any, ...], message: str) -> None:
     with pytest.raises(SimulationError, match=message):

@@ -35,7 +35,9 @@ from tests.unit.test_simulate import (
 GRAMMAR_PREFIX = "facmon/v1"
 HONEST_ACTIVE = ("busy", "normal", "flaky")
 FORGED_IN_COUNTY = {"forged_flat": "jy-xj-lib-03", "forged_copy": "jy-hz-eld-03", "clone_of": "jy-dd-fld-03",
-                    "impossible": "jy-sh-gym-03", "late_backfill": "jy-wy-com-03"}
+                    "impossible": "jy-sh-gym-03", "late_backfill": "jy-wy-com-03",
+                    "forged_noisy_copy": "jy-xj-fld-04", "forged_memoryless": "jy-dd-lib-02",
+                    "forged_jittered_days": "jy-sh-cul-03", "forged_digits": "jy-xj-fld-03"}
 LONG_RUN = 8  # readings (two hours at 15 minutes): no honest sensor holds one non-zero count that long
 
 
@@ -83,13 +85,14 @@ def sent_readings(sent: list[Message]) -> list[tuple[int, dict[str, Any]]]:
                    for t, r in zip(m.times, m.readings, strict=True)), key=lambda item: item[0])
 
 
-def pair(kind: str, source_profile: str = "normal", capacity: int = 120) -> tuple[Facility, Facility]:
+def pair(kind: str, source_profile: str = "normal", capacity: int = 120,
+         copier: str = "clone_of") -> tuple[Facility, Facility]:
     """A source facility and its clone, same type, hours and capacity."""
     data = {"type": kind, "region": "zhejiang/test", "capacity": capacity, "opening_hours": HOURS[kind],
             "name": "测试设施"}
     registry = parse_registry({"facilities": [
         {**data, "id": "t-source", "simulation": {"profile": source_profile}},
-        {**data, "id": "t-clone", "simulation": {"profile": "clone_of", "source": "t-source"}},
+        {**data, "id": "t-clone", "simulation": {"profile": copier, "source": "t-source"}},
     ]})
     return registry.facilities[0], registry.facilities[1]
 
@@ -98,8 +101,8 @@ def pair(kind: str, source_profile: str = "normal", capacity: int = 120) -> tupl
 @pytest.mark.parametrize("kind", sorted(HOURS))
 @pytest.mark.parametrize("profile", sorted(FORGED_STATUS))
 def test_each_forged_profile_looks_active_for_each_type(kind: str, profile: str) -> None:
-    if profile == "clone_of":
-        sensors = [s for s in plan(Registry(facilities=pair(kind)))[0] if s.facility.id == "t-clone"]
+    if profile in ("clone_of", "forged_noisy_copy"):
+        sensors = [s for s in plan(Registry(facilities=pair(kind, copier=profile)))[0] if s.facility.id == "t-clone"]
     else:
         sensors = sensors_of(facility(kind, profile))
     fig = figures(sensors, upload=True)
@@ -113,7 +116,7 @@ def test_each_forged_profile_looks_active_for_each_type(kind: str, profile: str)
 def test_the_county_has_one_facility_of_each_forgery(county: Registry) -> None:
     assert {f.simulation["profile"]: f.id for f in county if f.simulation["profile"] in FORGED_STATUS} == \
         FORGED_IN_COUNTY
-    assert len({f.id for f in county}) == len(county.facilities) == 65
+    assert len({f.id for f in county}) == len(county.facilities) == 71
 
 
 # -- forged_flat -> flat_line ------------------------------------------------------------------------------
@@ -144,8 +147,11 @@ def test_forged_flat_keeps_its_counters_consistent(county_sensors: dict[str, lis
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_honest_sensors_never_hold_a_non_zero_count_for_two_hours(
         county_sensors: dict[str, list[SimSensor]], seed: int) -> None:
+    # A full house (held at capacity by the door) and a stable group (the same people all day) hold a count by
+    # design: flat_line and the other checks leave their days out (tests/unit/analytics/test_integrity_shape.py).
     longest = {(s.facility.id, s.sensor): max(longest_flat_run(s, seed))
-               for sensors in county_sensors.values() for s in sensors if s.profile.honest}
+               for sensors in county_sensors.values() for s in sensors
+               if s.profile.honest and not (s.profile.full_house or s.profile.stable_group)}
     assert len(longest) == 66
     assert max(longest.values()) < LONG_RUN, sorted(longest.items(), key=lambda kv: -kv[1])[:3]
     assert max(longest.values()) >= 2  # the measure itself sees runs
@@ -256,7 +262,7 @@ def test_registry_clone_settings_are_checked() -> None:
         "a: clone_of needs simulation.source, the id of another facility in the registry (got None); using normal",
         "b: clone_of needs simulation.source, the id of another facility in the registry (got 'nowhere'); "
         "using normal",
-        "c: simulation.source is only for clone_of; ignored",
+        "c: simulation.source is only for clone_of and forged_noisy_copy; ignored",
         "d: simulation.source e is itself a clone; using normal",
     ]
     only, _ = plan(registry, None, {"a": "clone_of:c"}, {"a"})

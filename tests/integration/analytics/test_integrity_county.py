@@ -18,11 +18,16 @@ from tests.integration.test_simulate import COUNTY, COUNTY_AS_OF, county_now, ru
 
 pytestmark = pytest.mark.servers
 
-HONEST = {"busy", "normal", "underused", "idle", "offline", "flaky", "night_only"}
+HONEST = {"busy", "normal", "underused", "idle", "offline", "flaky", "night_only", "full_house", "stable_group"}
 #: late_backfill too, though the backfill replays weeks in seconds: readings store their receive time to the
 #: millisecond, and its upload comes after everything else (docs/analytics.md, late_arrival).
 CAUGHT_BY = {"forged_flat": "flat_line", "forged_copy": "copied_days", "clone_of": "clone",
-             "impossible": "impossible_counts", "late_backfill": "late_arrival"}
+             "impossible": "impossible_counts", "late_backfill": "late_arrival",
+             "forged_noisy_copy": "near_copy", "forged_memoryless": "no_memory",
+             "forged_jittered_days": "similar_days", "forged_digits": "digit_preference"}
+#: A copy's source shares its series (clone) or its shape (near_copy): the data cannot tell which name is the
+#: original, so the source is flagged by the same check, and by that one only.
+SOURCE_FLAG = {"clone_of": "clone", "forged_noisy_copy": "near_copy"}
 
 
 def test_honest_profiles_raise_nothing_and_forged_ones_are_caught(
@@ -46,13 +51,14 @@ def test_honest_profiles_raise_nothing_and_forged_ones_are_caught(
     assert code == 0, out.err
     integrity = {f["facility_id"]: f["integrity"] for f in json.loads(out.out)["facilities"]}
     profiles = {f.id: (f.simulation or {}).get("profile", "normal") for f in registry}
-    # A clone's source shares its series: the data cannot tell which name is the real one, so both are flagged.
-    sources = {f.simulation.get("source") for f in registry if f.simulation and profiles[f.id] == "clone_of"}
+    sources = {f.simulation["source"]: SOURCE_FLAG[profiles[f.id]] for f in registry
+               if f.simulation and profiles[f.id] in SOURCE_FLAG}
     false_alarms = {fid: found["findings"] for fid, found in integrity.items()
                     if profiles[fid] in HONEST and fid not in sources and found["suspect"]}
     assert false_alarms == {}
     for fid, profile in profiles.items():
         if profile in CAUGHT_BY:
             assert CAUGHT_BY[profile] in integrity[fid]["detectors"], (fid, integrity[fid])
-    for source in sources:
-        assert integrity[source]["detectors"] == ["clone"]
+    assert len(sources) == 2
+    for source, detector in sources.items():
+        assert integrity[source]["detectors"] == [detector], (source, integrity[source])

@@ -15,6 +15,7 @@ from analytics.integrity.rules import IntegrityThresholds
 from analytics.integrity.series import FacilityDays, copied_days, flat_line, impossible_counts, too_regular
 from tests.unit.analytics.helpers import facility
 
+ALONE = {Detector.FLAT_LINE, Detector.COPIED_DAYS, Detector.IMPOSSIBLE_COUNTS, Detector.TOO_REGULAR}
 FIRST = 739530
 DAYS = list(range(FIRST, FIRST + 10))
 SHAPE = np.array([10, 12, 20, 26, 18, 15, 22, 30], dtype=float)
@@ -151,8 +152,8 @@ def test_a_run_finds_what_each_facility_alone_would():
         data = alone(days, code, capacity[code], closed.get(code, 0), reasons[code])
         each = [detector(data, limits[code].integrity) for detector in (flat_line, copied_days, impossible_counts,
                                                                         too_regular)]
-        assert found[code].findings == tuple(f for f in each if f is not None), code
-        fired += len(found[code].findings)
+        own = tuple(f for f in found[code].findings if f.detector in ALONE)  # similar_days needs the others
+        assert own == tuple(f for f in each if f is not None), code
+        fired += len(own)
     assert fired >= count  # the data make every detector fire somewhere
-    assert {f.detector for result in found for f in result.findings} == {
-        Detector.FLAT_LINE, Detector.COPIED_DAYS, Detector.IMPOSSIBLE_COUNTS, Detector.TOO_REGULAR}
+    assert {f.detector for result in found for f in result.findings} >= ALONE

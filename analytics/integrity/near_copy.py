@@ -1,0 +1,130 @@
+"""near_copy: another facility's series with noise added, shifted, or scaled — compared by shape, not bytes. Pure.
+
+Each facility's hourly peaks become residuals: the peak minus the facility's own profile for that weekday and
+hour, that profile scaled to the day's level first (so a busy day, or weather shared with the neighbours, is
+taken out). What remains is the facility's own visitors, hour by hour; two honest facilities' residuals do not
+agree, a copy's do, whatever noise or factor was put on top. Correlations are taken at lags of -1, 0 and +1 hour
+(a copy shifted by 15-60 minutes).
+
+Cheap for thousands of facilities: candidate pairs come first from coarse signatures (the residuals summed in
+6-hour blocks, one matrix product over all facilities); only the best few candidates of each facility are
+compared hour by hour.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import date
+from itertools import pairwise
+
+import numpy as np
+
+from analytics.analysis.model import Detector, Finding
+from analytics.integrity.rules import IntegrityThresholds
+from analytics.integrity.series import OwnDays
+
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()  # local hours (schedule.SlotGrid) count from its midnight
+BLOCK_HOURS = 6
+CANDIDATE_MIN = 0.3  # coarse correlation a pair needs to be compared hour by hour (copies reach ~0.7 and more)
+CANDIDATES = 5  # per facility, the best coarse matches compared hour by hour
+LAGS = (-1, 0, 1)
+
+
+def residuals(own: OwnDays, hour: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """(matrix facilities x hours of the run, observed mask, first hour): each facility's residuals scaled to
+    unit length, 0 where it has no data."""
+    peaks = own.peaks
+    fac, day, value = peaks.fac, peaks.day, peaks["peak"]
+    first = int(hour.min())
+    column = hour - first
+    width = int(column.max()) + 1
+    of_day = hour - (day - _EPOCH_ORDINAL) * 24  # local hour of the day (past 23 after midnight)
+    # The facility's profile: mean peak per (weekday, hour of day) over the window.
+    key = (fac * 7 + day % 7) * 64 + np.clip(of_day, 0, 63)
+    _, slot_of, sizes = np.unique(key, return_inverse=True, return_counts=True)
+    profile = (np.bincount(slot_of, weights=value) / sizes)[slot_of]
+    # Scaled to each day's level: p - f * profile, f = day's sum / profile's sum.
+    _, day_of = np.unique(fac * 1_000_000 + (day - day.min()), return_inverse=True)
+    level = np.bincount(day_of, weights=value) / np.maximum(np.bincount(day_of, weights=profile), 1e-9)
+    residual = value - level[day_of] * profile
+    matrix = np.zeros((own.count, width), np.float64)
+    observed = np.zeros((own.count, width), bool)
+    matrix[fac, column] = residual
+    observed[fac, column] = True
+    norm = np.sqrt((matrix**2).sum(axis=1))
+    matrix /= np.where(norm > 0, norm, 1.0)[:, None]
+    return matrix, observed, first
+
+
+def _correlation(a: np.ndarray, b: np.ndarray, seen_a: np.ndarray, seen_b: np.ndarray, lag: int) -> tuple[float, int]:
+    """Correlation of a's hour t with b's hour t + lag over hours both observed, and how many."""
+    if lag > 0:
+        a, seen_a, b, seen_b = a[:-lag], seen_a[:-lag], b[lag:], seen_b[lag:]
+    elif lag < 0:
+        a, seen_a, b, seen_b = a[-lag:], seen_a[-lag:], b[:lag], seen_b[:lag]
+    both = seen_a & seen_b
+    n = int(both.sum())
+    x, y = a[both], b[both]
+    x, y = x - x.mean() if n else x, y - y.mean() if n else y
+    scale = float(np.sqrt((x**2).sum() * (y**2).sum()))
+    return (float((x * y).sum()) / scale if scale > 0 else 0.0), n
+
+
+def near_copy(own: OwnDays, ids: Sequence[str], limits: Sequence[IntegrityThresholds]) -> dict[int, Finding]:
+    """Facilities whose hour-by-hour residuals follow another facility's (codes = positions in ``ids``)."""
+    peaks = own.peaks
+    if own.count < 2 or not len(peaks) or "hour" not in peaks.columns:
+        return {}
+    matrix, observed, _ = residuals(own, peaks["hour"].astype(np.int64))
+    width = matrix.shape[1]
+    blocks = -(-width // BLOCK_HOURS)
+    coarse = np.zeros((own.count, blocks * BLOCK_HOURS))
+    coarse[:, :width] = matrix
+    coarse = coarse.reshape(own.count, blocks, BLOCK_HOURS).sum(axis=2)
+    coarse -= coarse.mean(axis=1, keepdims=True)
+    norm = np.sqrt((coarse**2).sum(axis=1))
+    coarse /= np.where(norm > 0, norm, 1.0)[:, None]
+    gram = coarse @ coarse.T
+    np.fill_diagonal(gram, -1.0)
+    best: dict[int, tuple[float, int, int, int]] = {}
+    order = np.argsort(-gram, axis=1)[:, :CANDIDATES]
+    pairs = {(min(a, b), max(a, b)) for a in range(own.count) for b in order[a].tolist() if gram[a, b] >= CANDIDATE_MIN}
+    for a, b in sorted(pairs):
+        r, lag, n = _best(matrix, observed, a, b)
+        for me, other, shift in ((a, b, lag), (b, a, -lag)):
+            if n >= limits[me].near_copy_min_hours and r >= limits[me].near_copy_min_corr - 1e-9 and (
+                    me not in best or r > best[me][0]):
+                best[me] = (r, other, shift, n)
+    found: dict[int, Finding] = {}
+    for code, (r, other, shift, n) in sorted(best.items()):
+        check = limits[code]
+        when = "at the same hour" if shift == 0 else f"{abs(shift)} h {'later' if shift > 0 else 'earlier'}"
+        reason = (f"follows {ids[other]} hour by hour once each facility's own daily and weekly profile is taken "
+                  f"out: correlation {r:.2f} {when} over {n} hours (≥ {check.near_copy_min_corr:g} over ≥ "
+                  f"{check.near_copy_min_hours} hours; independent crowds stay lower); a copy with noise, shift or "
+                  f"scaling does this; both are flagged: the data cannot tell which of the two is the copy")
+        found[code] = Finding(Detector.NEAR_COPY, reason, {"same_as": ids[other], "correlation": round(r, 3),
+                                                           "lag_hours": shift, "hours": n,
+                                                           "min_corr": check.near_copy_min_corr})
+    return found
+
+
+def _best(matrix: np.ndarray, observed: np.ndarray, a: int, b: int) -> tuple[float, int, int]:
+    """(correlation, lag, hours) where a and b agree best: at one lag, or at two neighbouring lags together (the
+    multiple correlation of a with b's hours t and t + 1: a copy shifted by half an hour mixes two hours), the
+    lag then being the nearer one."""
+    single = {lag: _correlation(matrix[a], matrix[b], observed[a], observed[b], lag) for lag in LAGS}
+    r, lag = max((single[lag][0], lag) for lag in LAGS)
+    n = single[lag][1]
+    step, _ = _correlation(matrix[b], matrix[b], observed[b], observed[b], 1)  # b's own lag-1 correlation
+    for low, high in pairwise(LAGS):
+        r0, r1 = single[low][0], single[high][0]
+        if r0 <= 0 or r1 <= 0 or abs(step) >= 0.99:
+            continue
+        both = math.sqrt(max(0.0, (r0**2 + r1**2 - 2 * r0 * r1 * step) / (1 - step**2)))
+        if both > r:
+            r, lag = min(both, 1.0), low if r0 >= r1 else high
+            n = min(single[low][1], single[high][1])
+    return r, lag, n
+

@@ -1,0 +1,190 @@
+"""Second-generation own-days detectors, for the forger who adds noise: no_memory, similar_days, digit_preference.
+Pure.
+
+Like integrity.series they judge every facility of a run at once from the current window's open days (the day
+values of integrity.days and the hourly peaks), so they work from the rollup alike. similar_days judges a facility
+against the other facilities of its type in the run, not against a fixed tolerance: how alike honest days are
+depends on the crowd.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from itertools import pairwise
+
+import numpy as np
+
+from analytics.analysis.model import Detector, Finding
+from analytics.integrity.days import DIGIT_COLUMNS, DIGIT_MIN_VALUE
+from analytics.integrity.rules import IntegrityThresholds
+from analytics.integrity.series import COPY_MIN_HOURS, OwnDays, _firsts, _limit, number, percent, stable_days
+
+DIGITS = 10
+
+
+def chi_square_sf(statistic: float, df: int) -> float:
+    """P(X >= statistic) for X chi-square with ``df`` degrees of freedom: the regularized upper incomplete gamma
+    Q(df/2, statistic/2), in closed form (a finite sum; an erfc term for odd df), exact to float precision."""
+    if statistic <= 0:
+        return 1.0
+    half = statistic / 2
+    if df % 2 == 0:
+        term, total = 1.0, 1.0
+        for k in range(1, df // 2):
+            term *= half / k
+            total += term
+        return min(1.0, math.exp(-half) * total)
+    term, total = math.sqrt(statistic) * math.sqrt(2 / math.pi), 0.0
+    for k in range(1, (df - 1) // 2 + 1):
+        total += term
+        term *= statistic / (2 * k + 1)
+    return min(1.0, math.erfc(math.sqrt(half)) + math.exp(-half) * total)
+
+
+def memory(own: OwnDays) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per facility code: the lag-1 autocorrelation of quarter-hour occupancy estimated from its changes,
+    gamma(2) / gamma(1) - 1 with gamma(k) the mean squared change over k slots (0 for numbers drawn
+    independently, about the autocorrelation for people who stay, higher with a daily rhythm); the pairs counted;
+    and the mean occupancy over them."""
+    checks = own.checks
+    one, two = checks.sums("step1_sq"), checks.sums("step2_sq")
+    n1, n2 = checks.sums("step1_n"), checks.sums("step2_n")
+    level = np.divide(checks.sums("step_level"), n1, out=np.zeros(own.count), where=n1 > 0)
+    gamma1 = np.divide(one, n1, out=np.zeros(own.count), where=n1 > 0)
+    gamma2 = np.divide(two, n2, out=np.zeros(own.count), where=n2 > 0)
+    estimate = np.divide(gamma2, gamma1, out=np.full(own.count, np.nan), where=gamma1 > 0) - 1
+    return estimate, n1, level
+
+
+def no_memory_all(own: OwnDays, limits: Sequence[IntegrityThresholds]) -> dict[int, Finding]:
+    """Occupancy that forgets from one quarter hour to the next: people stay an hour or two, so real occupancy
+    changes smoothly; numbers drawn afresh each quarter hour jump as much in 15 minutes as in 30."""
+    estimate, pairs, level = memory(own)
+    fires = ((pairs >= _limit(limits, "memory_min_pairs")) & (level >= _limit(limits, "memory_min_people"))
+             & (estimate < _limit(limits, "memory_max")))
+    found: dict[int, Finding] = {}
+    for code in np.flatnonzero(fires).tolist():
+        check, value = limits[code], float(estimate[code])
+        reason = (f"occupancy has no memory: lag-1 autocorrelation {value:.2f} over {int(pairs[code]):,} quarter-hour "
+                  f"pairs at {number(round(float(level[code]), 1))} people on average (< {check.memory_max:g}; "
+                  f"honest sensors here give 0.45 or more); it cannot tell a forger from a sensor that resets each "
+                  f"reading")
+        found[code] = Finding(Detector.NO_MEMORY, reason, {"lag1_autocorrelation": round(value, 3),
+                                                           "pairs": int(pairs[code]),
+                                                           "mean_occupancy": round(float(level[code]), 1),
+                                                           "max": check.memory_max})
+    return found
+
+
+def digit_preference_all(own: OwnDays, limits: Sequence[IntegrityThresholds]) -> dict[int, Finding]:
+    """Last digits of occupancies that favour some digits: people typing numbers prefer 0 and 5. A chi-square
+    test against uniform, on values of at least 20 (where the last digit of a real count is noise) whose standard
+    deviation reaches digit_min_spread (a stable group of 23 to 25 people ends in 3, 4 and 5, honestly)."""
+    counts = np.stack([own.checks.sums(name) for name in DIGIT_COLUMNS], axis=1)
+    total = counts.sum(axis=1)
+    safe = np.maximum(total, 1.0)
+    mean = own.checks.sums("digit_sum") / safe
+    spread = np.sqrt(np.maximum(own.checks.sums("digit_sq") / safe - mean**2, 0.0))
+    found: dict[int, Finding] = {}
+    judged = (total >= _limit(limits, "digit_min_values")) & (spread >= _limit(limits, "digit_min_spread"))
+    for code in np.flatnonzero(judged).tolist():
+        check, n = limits[code], float(total[code])
+        expected = n / DIGITS
+        statistic = float(((counts[code] - expected) ** 2).sum() / expected)
+        p_value = chi_square_sf(statistic, DIGITS - 1)
+        shares = counts[code] / n
+        distance = float(np.abs(shares - 1 / DIGITS).sum() / 2)
+        if p_value >= check.digit_max_p or distance < check.digit_min_distance - 1e-9:
+            continue
+        favoured = np.argsort(-shares, kind="stable")[:2].tolist()
+        reason = (f"last digits not uniform: {percent(shares[favoured[0]])} of {number(n)} occupancies ≥ "
+                  f"{DIGIT_MIN_VALUE} end in {favoured[0]} and {percent(shares[favoured[1]])} in {favoured[1]} "
+                  f"(10% each expected; chi-square {statistic:.0f}, p = {p_value:.1e} < {check.digit_max_p:g}); "
+                  f"typed-in numbers do this, a real counter does not, but it cannot tell who typed them")
+        found[code] = Finding(Detector.DIGIT_PREFERENCE, reason, {
+            "values": int(n), "chi_square": round(statistic, 1), "p_value": float(f"{p_value:.3g}"),
+            "distance": round(distance, 3), "share_0_or_5": round(float(shares[0] + shares[5]), 3),
+            "spread": round(float(spread[code]), 1),
+            "max_p": check.digit_max_p})
+    return found
+
+
+def nearest_day_distance(own: OwnDays, limits: Sequence[IntegrityThresholds]
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per facility code: the median over its compared days of the distance from the day's hourly peaks to the
+    nearest other day with as many hours (sum of |differences| / sum of the larger peaks: 0 for a copy), NaN
+    with fewer than similar_min_days compared days; how many days were compared; and the mean hourly peak of
+    those days (the crowd's size). Days as copied_days picks them (6 or more hours in use, a peak of
+    copy_min_people or more, not a stable group's)."""
+    peaks = own.peaks
+    median, compared = np.full(own.count, np.nan), np.zeros(own.count, np.int64)
+    level = np.zeros(own.count)
+    if not len(peaks):
+        return median, compared, level
+    values = peaks["peak"]
+    starts = _firsts(peaks.fac, peaks.day)
+    hours = np.diff(np.append(starts, len(values)))
+    fac = peaks.fac[starts]
+    high, low = np.maximum.reduceat(values, starts), np.minimum.reduceat(values, starts)
+    used = np.add.reduceat((values != 0).astype(np.int64), starts)
+    day_ok = (used >= COPY_MIN_HOURS) & (high >= _limit(limits, "copy_min_people")[fac]) & (high > low)
+    day_ok &= ~stable_days(own, limits, fac, peaks.day[starts])
+    days = np.flatnonzero(day_ok)
+    days = days[np.lexsort((hours[days], fac[days]))]
+    nearest = np.full(len(starts), np.nan)
+    for a, b in pairwise(np.append(_firsts(fac[days], hours[days]), len(days)).tolist()):
+        if b - a < 2:
+            continue
+        group = days[a:b]
+        vectors = values[starts[group][:, None] + np.arange(hours[group[0]])]
+        diff = np.abs(vectors[:, None, :] - vectors[None, :, :]).sum(axis=2)
+        scale = np.maximum(vectors[:, None, :], vectors[None, :, :]).sum(axis=2)
+        distance = diff / np.where(scale > 0, scale, 1.0)
+        np.fill_diagonal(distance, np.inf)
+        nearest[group] = distance.min(axis=1)
+    known = ~np.isnan(nearest)
+    compared = np.bincount(fac[known], minlength=own.count)
+    day_sum, day_hours = np.add.reduceat(values, starts), hours.astype(np.float64)
+    level = np.bincount(fac[known], weights=day_sum[known], minlength=own.count) / np.maximum(
+        np.bincount(fac[known], weights=day_hours[known], minlength=own.count), 1.0)
+    for code in np.flatnonzero(compared >= _limit(limits, "similar_min_days")).tolist():
+        median[code] = float(np.median(nearest[known & (fac == code)]))
+    return median, compared, level
+
+
+def similar_days_all(own: OwnDays, limits: Sequence[IntegrityThresholds], types: Sequence[str]) -> dict[int, Finding]:
+    """Days far more alike than the days of the same type's facilities in the run: copies of a template, or a
+    weekly template, with noise added. Peers are compared at the facility's size: counting noise shrinks as
+    1/√people, so a crowd of 100 honestly repeats itself more closely than a crowd of 20 (without this, every
+    large busy facility looked forged); each peer's distance is scaled by √(its people / the facility's)."""
+    distance, compared, level = nearest_day_distance(own, limits)
+    known = ~np.isnan(distance) & (level > 0) & (level >= _limit(limits, "similar_min_people"))
+    sized = np.where(known, distance * np.sqrt(np.maximum(level, 1e-9)), np.nan)
+    kinds = np.array(types, dtype=object)
+    found: dict[int, Finding] = {}
+    for code in np.flatnonzero(known).tolist():
+        check = limits[code]
+        peers = known & (kinds == types[code])
+        peers[code] = False
+        basis = f"{types[code]} facilities"
+        if peers.sum() < check.similar_min_peers:
+            peers = known.copy()
+            peers[code] = False
+            basis = "facilities of the run"
+        if peers.sum() < check.similar_min_peers:
+            continue
+        reference = float(np.median(sized[peers])) / math.sqrt(float(level[code]))
+        own_distance = float(distance[code])
+        if not own_distance < check.similar_ratio * reference:
+            continue
+        people = round(float(level[code]), 1)
+        reason = (f"days too alike: a day's hourly peaks differ from its nearest other day by {percent(own_distance)} "
+                  f"(median of {int(compared[code])} days, {number(people)} people an hour on average), against "
+                  f"{percent(reference)} for {int(peers.sum())} other {basis} at that size (< "
+                  f"{percent(check.similar_ratio)} of that); a template with noise does this, it cannot prove one, "
+                  f"and a crowd steadier than its peers' looks the same")
+        found[code] = Finding(Detector.SIMILAR_DAYS, reason, {
+            "distance": round(own_distance, 4), "peer_distance": round(reference, 4), "days": int(compared[code]),
+            "mean_peak": people, "peers": int(peers.sum()), "ratio": check.similar_ratio})
+    return found
