@@ -41,7 +41,7 @@ _PREFIX_RE = re.compile(r"[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*")
 _NO_SECRETS = "secrets do not belong in this file: name an environment variable (password_env) or a file"
 _SECRET_FIELDS = frozenset({"password_env", "password_file"})
 
-Access = Literal["read", "write"]
+Access = Literal["read", "write", "deny-write"]
 Role = Literal["ingester", "analytics", "simulator", "integrator"]
 SERVICE_ROLES: frozenset[str] = frozenset({"ingester", "analytics", "simulator"})
 
@@ -268,6 +268,7 @@ def acl_rules(account: Account, prefix: str) -> list[tuple[Access, str]]:
         return [
             ("read", f"{prefix}/#"),
             ("write", f"{prefix}/+/+/rejected"),
+            ("write", f"{prefix}/+/_rejected"),
             ("write", f"{prefix}/_rejected"),
             ("write", f"{prefix}/alerts/#"),
         ]
@@ -279,15 +280,29 @@ def acl_rules(account: Account, prefix: str) -> list[tuple[Access, str]]:
             ("write", f"{prefix}/+/+/reading"),
             ("write", f"{prefix}/+/+/status"),
             ("read", f"{prefix}/+/+/rejected"),
+            ("read", f"{prefix}/+/_rejected"),
         ]
+    # An integrator may write anything below its own facilities, so that a topic mistake (`…/readings`, a sensor id
+    # in capitals, a level too many) reaches the ingester and is answered with a notice instead of vanishing at the
+    # broker; the facility id in capitals, as printed on labels, too. The notice topics stay the ingester's alone
+    # (deny-write wins over write: dynamic security checks the higher priority first).
     for facility in account.facilities:
         if not is_valid_id(facility) or facility == "alerts":
             raise ValueError(f"{account.label}: facility id {facility!r} cannot go into an ACL")
         rules += [
-            ("write", f"{prefix}/{facility}/+/reading"),
-            ("write", f"{prefix}/{facility}/+/status"),
+            ("deny-write", f"{prefix}/{facility}/+/rejected"),
+            ("deny-write", f"{prefix}/{facility}/_rejected"),
+            ("write", f"{prefix}/{facility}/#"),
             ("read", f"{prefix}/{facility}/+/rejected"),
+            ("read", f"{prefix}/{facility}/_rejected"),
         ]
+        upper = facility.upper()
+        if upper != facility:
+            rules += [
+                ("deny-write", f"{prefix}/{upper}/+/rejected"),
+                ("deny-write", f"{prefix}/{upper}/_rejected"),
+                ("write", f"{prefix}/{upper}/#"),
+            ]
     return rules
 
 
@@ -356,6 +371,9 @@ def dynsec_config(
         role = f"integrator-{account.username}"
         acls = [{"acltype": "subscribePattern", "topic": f"{prefix}/#", "allow": True}]
         for access, topic in acl_rules(account, prefix):
+            if access == "deny-write":
+                acls.append({"acltype": "publishClientSend", "topic": topic, "priority": 10, "allow": False})
+                continue
             kind = "publishClientSend" if access == "write" else "publishClientReceive"
             acls.append({"acltype": kind, "topic": topic, "allow": True})
         roles.append({"rolename": role, "acls": acls})

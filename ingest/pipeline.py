@@ -17,7 +17,7 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from ingest.influx import (
@@ -28,13 +28,13 @@ from ingest.influx import (
     InfluxUnavailable,
 )
 from ingest.lineproto import ReadingEncoder, line, refusal_line, status_line
+from sensors.attribution import route
 from sensors.contract import (
     NOTICE_ITEMS,
     NOTICE_PAYLOAD_BYTES,
     NOTICE_TOPIC_CHARS,
     Refusal,
     RefusalReason,
-    TopicGrammar,
 )
 from sensors.parse import MessageParser
 
@@ -68,6 +68,7 @@ class Counters:
     last_lag_ms: int = 0
     notices_dropped: int = 0
     points_not_stored: int = 0  # points InfluxDB answered as dropped (partial write), readings or not
+    unattributed: int = 0  # refused messages no facility can be held to: answered on the operators' topic only
 
 
 class Pipeline:
@@ -160,14 +161,19 @@ class Pipeline:
         A batch of 1,000 bad readings once made 1,000 notices and 1,000 points (issue 19); now it makes one notice
         and one point per reason (with its count), while the counters still count every refused reading.
         """
-        known = refusals[0].facility is not None and refusals[0].facility in self.parser.capacities
+        where = route(self.parser.grammar, topic, refusals[0], self.parser.capacities)
+        if where.facility is None:
+            self.counters.unattributed += 1
+        elif refusals[0].facility is None:  # a topic mistake under a known facility: its integrator's
+            refusals = [replace(r, facility=where.facility, sensor=where.sensor) for r in refusals]
+        known = where.facility is not None
         refused = self.counters.refused
         for refusal in refusals:
             refused[refusal.reason.value] += 1
         if len(refusals) <= NOTICE_ITEMS:
             for offset, refusal in enumerate(refusals):
                 lines.append(refusal_line(refusal, known, received + offset))
-                self._notify(*self._notice(topic, payload, refusal, received))
+                self._notify(where.topic, self._notice(topic, payload, refusal, received))
             self._clock_ns = received + len(refusals)
             return
         by_reason: dict[str, list[Refusal]] = {}
@@ -176,7 +182,7 @@ class Pipeline:
         for offset, group in enumerate(by_reason.values()):
             lines.append(refusal_line(group[0], known, received + offset, count=len(group)))
         self._clock_ns = received + len(by_reason)
-        self._notify(*self._notice(topic, payload, refusals[0], received, summary=(refusals, by_reason)))
+        self._notify(where.topic, self._notice(topic, payload, refusals[0], received, summary=(refusals, by_reason)))
 
     def add_points(self, lines: list[str]) -> None:
         """Points of facmon's own (counters) that ride along with the next batch."""
@@ -190,12 +196,7 @@ class Pipeline:
         refusal: Refusal,
         received_ns: int,
         summary: tuple[list[Refusal], dict[str, list[Refusal]]] | None = None,
-    ) -> tuple[str, bytes]:
-        grammar: TopicGrammar = self.parser.grammar
-        if refusal.facility and refusal.sensor:
-            notice_topic = grammar.notice(refusal.facility, refusal.sensor)
-        else:
-            notice_topic = grammar.unparseable_notice_topic
+    ) -> bytes:
         body: dict[str, object] = {
             "reason": refusal.reason.value,
             "detail": refusal.detail,
@@ -218,7 +219,7 @@ class Pipeline:
             body["refusals"] = [
                 {"reason": r.reason.value, "detail": r.detail, "path": r.path} for r in refusals[:NOTICE_ITEMS]
             ]
-        return notice_topic, json.dumps(body, ensure_ascii=False).encode("utf-8", "backslashreplace")
+        return json.dumps(body, ensure_ascii=False).encode("utf-8", "backslashreplace")
 
     def _seal_locked(self) -> None:
         batch = self._open
@@ -323,7 +324,9 @@ class Pipeline:
             when = datetime.fromtimestamp(ts_ns / 1e9, UTC).isoformat(timespec="milliseconds")
             refusal = Refusal(RefusalReason.NOT_STORED, f"ts {when}: {detail}", None, facility, sensor)
             refusal_lines.append(refusal_line(refusal, facility in self.parser.capacities, now + offset))
-            self._notify(*self._notice(self.parser.grammar.reading(facility, sensor), b"", refusal, now))
+            grammar = self.parser.grammar
+            body = self._notice(grammar.reading(facility, sensor), b"", refusal, now)
+            self._notify(grammar.notice(facility, sensor), body)
         if unplaced:
             log.error("InfluxDB dropped %d more points that could not be singled out; counted as not stored", unplaced)
         self.add_points(refusal_lines)
@@ -348,6 +351,7 @@ class Pipeline:
             "lag_ms": c.last_lag_ms,
             "write_retries": c.write_retries,
             "notices_dropped": c.notices_dropped,
+            "unattributed": c.unattributed,
             **(extra or {}),
         }
         return line("ingest_stats", {"instance": instance}, dict(fields), stats_ts_ns)

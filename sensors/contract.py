@@ -130,7 +130,14 @@ class TopicGrammar:
 
     @property
     def unparseable_notice_topic(self) -> str:
+        """The operators' notice topic: refusals no facility can be held to (no integrator may read it)."""
         return self._head + "_rejected"
+
+    def facility_notice(self, facility: str) -> str:
+        """Where a topic mistake under a known facility is answered (its integrator may read it)."""
+        if not is_valid_id(facility):
+            raise ValueError(f"invalid facility id {facility!r}")
+        return f"{self._head}{facility}/_rejected"
 
     def reading(self, facility: str, sensor: str) -> str:
         return self._build(facility, sensor, "reading")
@@ -181,7 +188,7 @@ class TopicGrammar:
         if rest == "_rejected" or rest.startswith("alerts/"):
             return True
         parts = rest.split("/")
-        return len(parts) == 3 and parts[2] == "rejected"
+        return (len(parts) == 3 and parts[2] == "rejected") or (len(parts) == 2 and parts[1] == "_rejected")
 
     def parse(self, topic: str) -> Topic | Refusal:
         """Read a reading or status topic; anything else under the prefix is a bad_topic refusal."""

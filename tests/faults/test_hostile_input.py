@@ -33,6 +33,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from facmon.localstack import LocalInfluxDB, LocalMosquitto
+from sensors.attribution import route
 from sensors.contract import NOTICE_PAYLOAD_BYTES, RefusalReason, TopicGrammar, is_valid_id
 from sensors.parse import MessageParser
 from tests.faults.hostile import Case, Generator
@@ -70,7 +71,7 @@ SCHEMA: dict[str, tuple[set[str], dict[str, str]]] = {
         {"instance"},
         dict.fromkeys(
             ("received", "readings_accepted", "readings_written", "refused", "write_retries", "pending", "lag_ms",
-             "notices_dropped", "silent", "silence_alerts"),
+             "notices_dropped", "unattributed", "silent", "silence_alerts"),
             "integer",
         ),
     ),
@@ -112,17 +113,14 @@ class Prediction:
         if parsed.status is not None:
             self.statuses[(parsed.status.facility, parsed.status.sensor, parsed.status.online)] += 1
         payload_text = case.payload[:NOTICE_PAYLOAD_BYTES].decode("utf-8", "replace")
+        where = route(self.grammar, case.topic, parsed.refusals[0], CAPACITIES) if parsed.refusals else None
         for refusal in parsed.refusals:
+            assert where is not None
             reason = refusal.reason.value
             self.reasons[reason] += 1
-            known = refusal.facility if refusal.facility in CAPACITIES else None
             path = stored_text(refusal.path[:200]) if refusal.path else None
-            self.refusal_points[(reason, known, refusal.sensor or None, path)] += 1
-            if refusal.facility and refusal.sensor:
-                notice_topic = self.grammar.notice(refusal.facility, refusal.sensor)
-            else:
-                notice_topic = self.grammar.unparseable_notice_topic
-            self.notices[(notice_topic, reason, refusal.path, case.topic, payload_text)] += 1
+            self.refusal_points[(reason, where.facility, refusal.sensor or where.sensor, path)] += 1
+            self.notices[(where.topic, reason, refusal.path, case.topic, payload_text)] += 1
 
     def _check_expectation(self, case: Case, parsed: Any) -> None:
         """The generator knows some outcomes for sure; the parser must agree (else the prediction is vacuous)."""

@@ -86,7 +86,7 @@ def test_anonymous_and_wrong_passwords_are_refused(secure_broker: LocalMosquitto
     assert login(broker_files.port, INGEST_USER, broker_files.passwords[INGEST_USER]).is_failure
 
 
-def test_an_integrator_writes_only_readings_and_statuses_of_its_own_facilities(
+def test_an_integrator_writes_only_below_its_own_facilities_and_never_a_notice(
     accounts: dict[str, Account], broker_files: BrokerFiles
 ) -> None:
     p, alpha = broker_files.prefix, accounts[ALPHA]
@@ -95,14 +95,18 @@ def test_an_integrator_writes_only_readings_and_statuses_of_its_own_facilities(
         f"{p}/{COMMUNITY}/door-1/status",
         f"{p}/{LIBRARY}/door-1/rejected",  # forging the ingester's notices, even for its own facility
         f"{p}/_rejected",
+        f"{p}/{LIBRARY}/_rejected",
         f"{p}/alerts/{LIBRARY}",
-        f"{p}/{LIBRARY}/door-1/other",
+        f"{p}/{LIBRARY.upper()}/door-1/rejected",
     ]
     for topic in forbidden:
         alpha.publish(topic)
+    # a topic mistake below its own facility reaches the ingester, which answers it with a notice (issue 17)
+    alpha.publish(f"{p}/{LIBRARY}/door-1/other")
     alpha.publish(f"{p}/{LIBRARY}/door-1/status", b"online")
     alpha.publish(f"{p}/{LIBRARY}/door-1/reading")  # the barrier
     assert accounts["watcher"].received_until(f"{p}/{LIBRARY}/door-1/reading") == [
+        f"{p}/{LIBRARY}/door-1/other",
         f"{p}/{LIBRARY}/door-1/status",
         f"{p}/{LIBRARY}/door-1/reading",
     ]
