@@ -10,7 +10,6 @@ stays bounded by (max_sealed + 1) x batch_size points plus the in-flight window.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import threading
@@ -18,7 +17,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 
 from ingest.influx import (
     InfluxAuthError,
@@ -28,11 +27,10 @@ from ingest.influx import (
     InfluxUnavailable,
 )
 from ingest.lineproto import ReadingEncoder, line, refusal_line, status_line
+from ingest.notices import RetainedNotices, notice_body
 from sensors.attribution import route
 from sensors.contract import (
     NOTICE_ITEMS,
-    NOTICE_PAYLOAD_BYTES,
-    NOTICE_TOPIC_CHARS,
     Refusal,
     RefusalReason,
 )
@@ -42,7 +40,8 @@ log = logging.getLogger(__name__)
 
 Writer = Callable[[bytes], None]
 Acker = Callable[[list[int]], None]
-Notifier = Callable[[str, bytes], None]
+#: Publishes a notice (topic, body, retain); False when it was dropped (the notice queue was full).
+Notifier = Callable[[str, bytes, bool], bool]
 
 
 @dataclass(slots=True)
@@ -86,8 +85,13 @@ class Pipeline:
         create_database: Callable[[], None] | None = None,
         max_sealed: int = 2,
         clock_ns: Callable[[], int] = time.time_ns,
+        zones: Mapping[str, tzinfo] | None = None,
     ) -> None:
+        """`zones`: each facility's time zone, in which notices show a refused reading's ts."""
         self.parser = parser
+        self.zones: Mapping[str, tzinfo] = zones or {}
+        #: Sensors whose last notice is retained on the broker, cleared by their next accepted message.
+        self.retained = RetainedNotices()
         self._now_ns = clock_ns  # facmon.clock's: FACMON_NOW pins it for tests
         self.encoder = encoder
         self._write = write
@@ -131,6 +135,8 @@ class Pipeline:
         refusals = parsed.refusals
         if refusals:
             self._refused(topic, payload, refusals, received, lines)
+        elif self.retained and parsed.readings and parsed.topic is not None:
+            self._clear_notice(parsed.topic.facility, parsed.topic.sensor)
         elif parsed.ignored and self.on_ignored is not None:
             self.on_ignored(topic)
         if (parsed.readings or parsed.status is not None) and parsed.topic is not None:
@@ -173,7 +179,8 @@ class Pipeline:
         if len(refusals) <= NOTICE_ITEMS:
             for offset, refusal in enumerate(refusals):
                 lines.append(refusal_line(refusal, known, received + offset))
-                self._notify(where.topic, self._notice(topic, payload, refusal, received))
+                self._send_notice(where.topic, where.facility, where.sensor,
+                                  self._notice(topic, payload, refusal, received))
             self._clock_ns = received + len(refusals)
             return
         by_reason: dict[str, list[Refusal]] = {}
@@ -182,7 +189,21 @@ class Pipeline:
         for offset, group in enumerate(by_reason.values()):
             lines.append(refusal_line(group[0], known, received + offset, count=len(group)))
         self._clock_ns = received + len(by_reason)
-        self._notify(where.topic, self._notice(topic, payload, refusals[0], received, summary=(refusals, by_reason)))
+        body = self._notice(topic, payload, refusals[0], received, summary=(refusals, by_reason))
+        self._send_notice(where.topic, where.facility, where.sensor, body)
+
+    def _send_notice(self, topic: str, facility: str | None, sensor: str | None, body: bytes) -> None:
+        """Publish a notice; a sensor's is retained (while there is room) until its next accepted message."""
+        retain = facility is not None and sensor is not None and self.retained.may_retain(facility, sensor)
+        if self._notify(topic, body, retain) and retain:
+            self.retained.retained(str(facility), str(sensor))
+
+    def _clear_notice(self, facility: str, sensor: str) -> None:
+        """The sensor's message was accepted: clear its retained notice (kept tracked if the clear was dropped)."""
+        if (facility, sensor) not in self.retained:
+            return
+        if self._notify(self.parser.grammar.notice(facility, sensor), b"", True):
+            self.retained.cleared(facility, sensor)
 
     def add_points(self, lines: list[str]) -> None:
         """Points of facmon's own (counters) that ride along with the next batch."""
@@ -197,29 +218,8 @@ class Pipeline:
         received_ns: int,
         summary: tuple[list[Refusal], dict[str, list[Refusal]]] | None = None,
     ) -> bytes:
-        body: dict[str, object] = {
-            "reason": refusal.reason.value,
-            "detail": refusal.detail,
-            "path": refusal.path,
-            "topic": topic[:NOTICE_TOPIC_CHARS],
-            "received": datetime.fromtimestamp(received_ns / 1e9, UTC).isoformat(timespec="milliseconds"),
-            "payload": payload[:NOTICE_PAYLOAD_BYTES].decode("utf-8", "replace"),
-        }
-        if summary is not None:
-            refusals, by_reason = summary
-            counts = {reason: len(group) for reason, group in by_reason.items()}
-            body["detail"] = (
-                f"{len(refusals)} readings of this message were refused ("
-                + ", ".join(f"{reason} {count}" for reason, count in counts.items())
-                + f"); the first {NOTICE_ITEMS} are listed in 'refusals'"
-            )
-            body["path"] = None
-            body["refused"] = len(refusals)
-            body["reasons"] = counts
-            body["refusals"] = [
-                {"reason": r.reason.value, "detail": r.detail, "path": r.path} for r in refusals[:NOTICE_ITEMS]
-            ]
-        return json.dumps(body, ensure_ascii=False).encode("utf-8", "backslashreplace")
+        zone = self.zones.get(refusal.facility) if refusal.facility else None
+        return notice_body(topic, payload, refusal, received_ns, zone, summary)
 
     def _seal_locked(self) -> None:
         batch = self._open
@@ -326,7 +326,7 @@ class Pipeline:
             refusal_lines.append(refusal_line(refusal, facility in self.parser.capacities, now + offset))
             grammar = self.parser.grammar
             body = self._notice(grammar.reading(facility, sensor), b"", refusal, now)
-            self._notify(grammar.notice(facility, sensor), body)
+            self._send_notice(grammar.notice(facility, sensor), facility, sensor, body)
         if unplaced:
             log.error("InfluxDB dropped %d more points that could not be singled out; counted as not stored", unplaced)
         self.add_points(refusal_lines)

@@ -24,6 +24,7 @@ MAX_FUTURE_SECONDS = 300
 NOTICE_PAYLOAD_BYTES = 512
 NOTICE_TOPIC_CHARS = 512  # a notice echoes at most this much of the topic it answers
 NOTICE_ITEMS = 10  # a message with more refused readings gets one summary notice listing the first ones
+READING_ERRORS = 8  # problems of one reading a notice lists, so an integrator fixes them in one round
 COUNT_FIELDS = ("occupancy", "entries", "exits", "uses")
 ACTIVITY_FIELDS = ("occupancy", "entries", "uses")
 STATUS_VALUES = ("online", "offline")
@@ -100,6 +101,8 @@ class Refusal:
     path: str | None = None
     facility: str | None = None
     sensor: str | None = None
+    ts_ns: int | None = None  # the reading's ts as decoded, when it could be (the notice shows it as dates)
+    more: tuple[Refusal, ...] = ()  # the same reading's further problems, up to READING_ERRORS in all
 
 
 @dataclass(frozen=True, slots=True)
