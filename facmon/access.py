@@ -24,7 +24,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, StrictStr, ValidationError, model_validator
 
 from ingest.influxql import ident
-from sensors.contract import ID_PATTERN, MAX_PAYLOAD_BYTES, is_valid_id
+from sensors.contract import ID_PATTERN, MAX_PACKET_BYTES, is_valid_id
 from sensors.registry import Registry, explain, field_path
 
 DEFAULT_INGEST_USER = "facmon-ingest"
@@ -394,9 +394,11 @@ class BrokerFiles:
     plugin: str = DYNSEC_PLUGIN
 
 
-#: The broker's per-message ceiling, derived from the contract: a payload up to this size still reaches the
-#: ingester and gets an `oversize` refusal notice; a larger packet makes Mosquitto drop the connection.
-MAX_PACKET_BYTES = 4 * MAX_PAYLOAD_BYTES
+#: The broker's per-packet ceiling is the contract's (sensors.contract.MAX_PACKET_BYTES): the payload limit and
+#: 4 KiB for header and topic. Every packet the broker takes reaches the ingester, and one whose payload is over
+#: the limit gets an `oversize` notice; a larger packet makes Mosquitto drop the connection (issue 17: at 4 x the
+#: payload limit, payloads between 256 KiB and 1 MiB got a notice and larger ones just a lost connection, while
+#: the contract promised a notice for all).
 #: Bytes Mosquitto queues per session beyond those in flight; with max_queued_messages (shipped facmon.conf,
 #: 2,000,000) at 512 bytes each, far above a reading's size, so the ingester's backlog fits and nobody's grows
 #: without bound (an integrator's persistent session piling up notices, say).

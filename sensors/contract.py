@@ -17,6 +17,12 @@ RESERVED_FACILITY_IDS = frozenset({"alerts"})
 PROBE_RE = re.compile(r"[a-z0-9]{8,32}")  # the nonce of a liveness probe (facmon check-config)
 
 MAX_PAYLOAD_BYTES = 256 * 1024
+#: The broker's packet limit (facmon.access): the payload limit plus room for the MQTT header, the topic (facmon's
+#: longest is ~150 characters under a short prefix) and MQTT 5 properties. So a payload over MAX_PAYLOAD_BYTES but
+#: within the packet limit still reaches the ingester and gets an `oversize` notice; a larger packet never reaches
+#: it: the broker drops the connection (MQTT 5: DISCONNECT with reason code 0x95, "Packet too large").
+PACKET_HEADROOM_BYTES = 4 * 1024
+MAX_PACKET_BYTES = MAX_PAYLOAD_BYTES + PACKET_HEADROOM_BYTES
 MAX_BATCH_ITEMS = 1000
 MAX_COUNT = 100_000
 MAX_SEQ = 2**63 - 1
