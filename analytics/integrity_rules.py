@@ -48,6 +48,8 @@ class IntegrityThresholds(BaseModel):
     regular_min_days: Days = 7
     regular_round_share: Share = 0.6  # share of occupancy values >= 10 that are multiples of 5 (honest: ~20%)
     regular_min_values: int = Field(default=40, ge=1, le=10_000_000)
+    # revisions: stored readings re-sent with other values (same sensor and ts), at least this many in the window
+    revision_min_count: int = Field(default=1, ge=1, le=10_000_000)
 
 
 def _optional(info: FieldInfo) -> Any:

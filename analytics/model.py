@@ -99,6 +99,7 @@ class Detector(StrEnum):
     IMPOSSIBLE_COUNTS = "impossible_counts"
     LATE_ARRIVAL = "late_arrival"
     TOO_REGULAR = "too_regular"
+    REVISIONS = "revisions"
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from analytics import rollup
+from analytics import integrity_revisions, rollup
 from analytics.figures import Days
 from analytics.schedule import SLOT_NS
 from ingest.influx import InfluxClient, InfluxDatabaseMissing, InfluxError
@@ -217,6 +217,10 @@ class InfluxSource:
             write_lines(self.evidence, lines)
         except InfluxError as exc:
             log.warning("could not keep %d days in the rollup: %s", len(lines), exc)
+
+    def revisions(self, facility_ids: Sequence[str], start_ns: int, end_ns: int) -> pd.DataFrame:
+        (text,) = run_statements(self.client, [integrity_revisions.statement(facility_ids, start_ns, end_ns)])
+        return integrity_revisions.parse(text)
 
     def release(self) -> None:
         self.client.close()

@@ -28,6 +28,7 @@ from ingest.influx import (
 )
 from ingest.lineproto import ReadingEncoder, line, refusal_line, status_line
 from ingest.notices import RetainedNotices, notice_body
+from ingest.revisions import RevisionWatch
 from sensors.attribution import route
 from sensors.contract import (
     NOTICE_ITEMS,
@@ -90,6 +91,8 @@ class Pipeline:
         """`zones`: each facility's time zone, in which notices show a refused reading's ts."""
         self.parser = parser
         self.zones: Mapping[str, tzinfo] = zones or {}
+        #: Recent readings per sensor, to record a changed resend as a revision (issue 17).
+        self.revisions = RevisionWatch()
         #: Sensors whose last notice is retained on the broker, cleared by their next accepted message.
         self.retained = RetainedNotices()
         self._now_ns = clock_ns  # facmon.clock's: FACMON_NOW pins it for tests
@@ -130,6 +133,8 @@ class Pipeline:
         received = self._clock_ns = max(now, self._clock_ns + 1)
         parsed = self.parser.parse(topic, payload, received, retained)
         lines: list[str] = [self.encoder.reading(r) for r in parsed.readings]
+        if parsed.readings:
+            self.revisions.check(parsed.readings, lines)
         if parsed.status is not None:
             lines.append(status_line(parsed.status))
         refusals = parsed.refusals
@@ -352,6 +357,8 @@ class Pipeline:
             "write_retries": c.write_retries,
             "notices_dropped": c.notices_dropped,
             "unattributed": c.unattributed,
+            "revisions": self.revisions.revisions,
+            "resends_unchecked": self.revisions.unchecked,
             **(extra or {}),
         }
         return line("ingest_stats", {"instance": instance}, dict(fields), stats_ts_ns)

@@ -251,9 +251,11 @@ class Ingester:
         refused = " ".join(f"{reason}={n}" for reason, n in sorted(c.refused.items())) or "none"
         log.info(
             "counters received=%d accepted=%d written=%d statuses=%d ignored=%d refused=[%s] pending=%d lag_ms=%d "
-            "retries=%d notices_dropped=%d unattributed=%d silent=%d silence_alerts=%d",
+            "retries=%d notices_dropped=%d unattributed=%d revisions=%d resends_unchecked=%d silent=%d "
+            "silence_alerts=%d",
             c.received, c.readings_accepted, c.readings_written, c.statuses, c.ignored, refused,
             self.pipeline.pending_readings, c.last_lag_ms, c.write_retries, c.notices_dropped, c.unattributed,
+            self.pipeline.revisions.revisions, self.pipeline.revisions.unchecked,
             self.silence.silent, self.silence.alerts,
         )
         extra = {"silent": int(self.silence.silent), "silence_alerts": self.silence.alerts}

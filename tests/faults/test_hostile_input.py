@@ -66,12 +66,17 @@ SCHEMA: dict[str, tuple[set[str], dict[str, str]]] = {
          "received_ms": "integer"},
     ),
     "sensor_status": ({"facility", "sensor"}, {"online": "boolean"}),
+    "revision": (
+        {"facility", "sensor"},
+        {**{f"{age}_{name}": "integer" for age in ("old", "new") for name in COUNT_FIELDS},
+         "old_received_ms": "integer", "new_received_ms": "integer"},
+    ),
     "refusal": ({"reason", "facility"}, {"count": "integer", "sensor": "string", "path": "string"}),
     "ingest_stats": (
         {"instance"},
         dict.fromkeys(
             ("received", "readings_accepted", "readings_written", "refused", "write_retries", "pending", "lag_ms",
-             "notices_dropped", "unattributed", "silent", "silence_alerts"),
+             "notices_dropped", "unattributed", "revisions", "resends_unchecked", "silent", "silence_alerts"),
             "integer",
         ),
     ),
