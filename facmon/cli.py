@@ -218,6 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
     from analytics import command as analytics_command
 
     analytics_command.register(sub)
+    from analytics import devices_cli
+
+    devices_cli.register(sub)
     from facmon import access_commands
 
     access_commands.register(sub)

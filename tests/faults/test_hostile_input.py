@@ -71,7 +71,8 @@ SCHEMA: dict[str, tuple[set[str], dict[str, str]]] = {
         {**{f"{age}_{name}": "integer" for age in ("old", "new") for name in COUNT_FIELDS},
          "old_received_ms": "integer", "new_received_ms": "integer"},
     ),
-    "refusal": ({"reason", "facility"}, {"count": "integer", "sensor": "string", "path": "string"}),
+    "refusal": ({"reason", "facility"}, {"count": "integer", "sensor": "string", "path": "string",
+                                         "unknown_facility": "string"}),
     "ingest_stats": (
         {"instance"},
         dict.fromkeys(
