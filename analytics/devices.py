@@ -187,3 +187,20 @@ def render(devices: Sequence[Device], fmt: str, now: datetime) -> str:
                    "latest_reason", "status", "revisions"]]
     header = f"{len(devices)} sensors, as of {instant(int(now.timestamp()) * _NS)}\n"
     return header + (shown.to_string(index=False) if len(shown) else "(none)") + "\n"
+
+
+def summary_lines(devices: Sequence[Mapping[str, object]]) -> list[str]:
+    """A few lines for the demo: how many sensors, which are behind or refused, from `--format json` rows."""
+    registered = [d for d in devices if d["registered"]]
+    behind = [d for d in registered if int(d["readings_today"]) < int(d["expected_today"])]  # type: ignore[call-overload]
+    offline = [d for d in registered if d["status"] == "offline"]
+    refused = [d for d in registered if int(d["refusals_24h"])]  # type: ignore[call-overload]
+    revised = sum(int(d["revisions"]) for d in registered)  # type: ignore[call-overload]
+    lines = [f"{len(registered)} sensors: {len(registered) - len(behind)} on their heartbeat today, "
+             f"{len(behind)} behind, {len(offline)} offline, {len(refused)} refused in 24 h, {revised} revisions"]
+    unknown = len(devices) - len(registered)
+    if unknown:
+        lines.append(f"{unknown} sensors tried facilities that are not in the registry")
+    for d in refused[:3]:
+        lines.append(f"  {d['facility']}/{d['sensor']}: {d['refusals_24h']} refused, latest {d['latest_reason']}")
+    return lines

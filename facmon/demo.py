@@ -129,6 +129,21 @@ def analyze_county(run: Run, steps: Steps) -> dict[str, Any]:
     return data
 
 
+def show_devices(run: Run, out: TextIO) -> None:
+    """`facmon devices --format json` as its own process, summed up in a few lines (the integrators' view)."""
+    from analytics.devices import summary_lines
+    from facmon.demo_stack import child_env
+
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("FACMON_")}
+    command = [sys.executable, "-m", "facmon.cli", "devices", "--format", "json"]
+    done = subprocess.run(command, env={**env, **child_env(run.servers.settings)}, cwd=run.work,
+                          capture_output=True, text=True, timeout=ANALYZE_TIMEOUT, check=False)
+    if done.returncode != 0:
+        raise DemoError(f"facmon devices exited with {done.returncode}:\n{done.stderr.strip()[-2000:]}")
+    lines = summary_lines(json.loads(done.stdout)["devices"])
+    view.write_lines(out, ["Devices (facmon devices):", *(f"  {line}" for line in lines), ""])
+
+
 def show_analysis(data: dict[str, Any], out: TextIO) -> None:
     width = shutil.get_terminal_size().columns if out.isatty() else None
     facilities = data["facilities"]
@@ -227,6 +242,7 @@ def _steps(stack: contextlib.ExitStack, work: Path, steps: Steps, output: Path, 
     steps.start("running facmon analyze")
     data = analyze_county(run, steps)
     show_analysis(data, out)
+    show_devices(run, out)
     steps.start("writing the evidence report")
     paths = write_reports(run, steps, data, output)
     view.write_lines(out, ["", "Evidence report for auditors:", *(f"  {path}" for path in paths), "",

@@ -92,3 +92,12 @@ def test_filters_and_formats(influxdb, seeded, capsys):
     header, *lines = text.splitlines()
     assert header.startswith("facility,sensor,registered,region,last_reading,age,readings_today,expected_today")
     assert len(lines) == 3
+
+
+def test_the_demos_short_version(influxdb, seeded, capsys):
+    from analytics.devices import summary_lines
+
+    lines = summary_lines(json.loads(devices(influxdb, seeded, capsys))["devices"])
+    assert lines[0] == "2 sensors: 0 on their heartbeat today, 2 behind, 1 offline, 1 refused in 24 h, 1 revisions"
+    assert lines[1] == "1 sensors tried facilities that are not in the registry"
+    assert lines[2] == f"  {LIBRARY}/door-2: 1 refused, latest out_of_range"
