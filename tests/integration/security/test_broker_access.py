@@ -15,7 +15,7 @@ import pytest
 from paho.mqtt.reasoncodes import ReasonCode
 
 from facmon.localstack import LocalInfluxDB, LocalMosquitto
-from tests.integration.ingester import InfluxReader, IngesterProcess, now_ms, unique
+from tests.integration.ingester import InfluxReader, now_ms
 from tests.integration.security.clients import Account, login
 from tests.integration.security.conftest import (
     ALPHA,
@@ -24,8 +24,8 @@ from tests.integration.security.conftest import (
     COMMUNITY,
     INGEST_USER,
     LIBRARY,
-    REGISTRY_YAML,
     BrokerFiles,
+    ingester_process,
 )
 
 pytestmark = pytest.mark.servers
@@ -174,15 +174,7 @@ def test_the_ingester_with_its_account_stores_the_integrators_reading_and_never_
     tmp_path: Path,
 ) -> None:
     password = broker_files.passwords[INGEST_USER]
-    ingester = IngesterProcess(
-        tmp_path / "ingester",
-        mqtt_url=f"mqtt://{INGEST_USER}:{password}@127.0.0.1:{broker_files.services_port}",
-        influx_url=influxdb.url,
-        influx_db=influx_db_name,
-        topic_prefix=broker_files.prefix,
-        client_id=unique("ingest-acl-"),
-        registry_text=REGISTRY_YAML,
-    )
+    ingester = ingester_process(tmp_path / "ingester", broker_files, influxdb.url, influx_db_name)
     ingester.start()
     alpha = Account(broker_files.port, ALPHA, broker_files.passwords[ALPHA])
     ts = now_ms() - 1000

@@ -25,7 +25,15 @@ from facmon.localstack import LocalInfluxDB, LocalMosquitto
 from sensors.contract import MAX_PACKET_BYTES, MAX_PAYLOAD_BYTES
 from tests.integration.ingester import IngesterProcess, now_ms, unique
 from tests.integration.security.clients import TIMEOUT, Account
-from tests.integration.security.conftest import ALPHA, BETA, COMMUNITY, INGEST_USER, LIBRARY, REGISTRY_YAML, BrokerFiles
+from tests.integration.security.conftest import (
+    ALPHA,
+    BETA,
+    COMMUNITY,
+    INGEST_USER,
+    LIBRARY,
+    BrokerFiles,
+    ingester_process,
+)
 
 pytestmark = pytest.mark.servers
 
@@ -35,15 +43,7 @@ def ingester(
     secure_broker: LocalMosquitto, broker_files: BrokerFiles, influxdb: LocalInfluxDB, influx_db_name: str,
     tmp_path: Path,
 ) -> Iterator[IngesterProcess]:
-    process = IngesterProcess(
-        tmp_path / "ingester",
-        mqtt_url=f"mqtt://{INGEST_USER}:{broker_files.passwords[INGEST_USER]}@127.0.0.1:{broker_files.services_port}",
-        influx_url=influxdb.url,
-        influx_db=influx_db_name,
-        topic_prefix=broker_files.prefix,
-        client_id=unique("ingest-notices-"),
-        registry_text=REGISTRY_YAML,
-    )
+    process = ingester_process(tmp_path / "ingester", broker_files, influxdb.url, influx_db_name)
     process.start()
     try:
         yield process
