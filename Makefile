@@ -16,6 +16,7 @@ lint: setup
 test: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/pytest -q
 
 # `make demo DEMO_ARGS=--keep-running` keeps the stack up until Ctrl-C; DEMO_ARGS='--output DIR' moves the report.

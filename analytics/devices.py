@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
-from ingest.influxql import ident, literal
+from facmon.core.influxql import ident, literal
 from sensors.registry import Facility
 from sensors.wording import duration, instant
 

@@ -1,6 +1,6 @@
 """Analytics benchmark: `facmon analyze` over F facilities x 28 days of 5-minute readings in a real InfluxDB.
 
-Starts a private InfluxDB 1.x (facmon.localstack) in a temporary directory, loads the readings with large
+Starts a private InfluxDB 1.x (facmon.demo.localstack) in a temporary directory, loads the readings with large
 line-protocol POSTs, waits for InfluxDB to finish compacting, then runs `facmon analyze` as a child process
 three times. Reports each run's wall time, the child's peak resident memory (ru_maxrss from wait4, which covers
 the whole process, numpy and pandas included) and the CPU time InfluxDB spent on it, the medians, and the
@@ -34,8 +34,8 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 
 import numpy as np  # noqa: E402
 
-from facmon.localstack import LocalInfluxDB, cpu_seconds  # noqa: E402
-from ingest.influx import InfluxClient, InfluxUnavailable  # noqa: E402
+from facmon.core.influx import InfluxClient, InfluxUnavailable  # noqa: E402
+from facmon.demo.localstack import LocalInfluxDB, cpu_seconds  # noqa: E402
 
 TARGET_SECONDS = 30.0
 TARGET_GIB = 1.5
@@ -199,7 +199,7 @@ def run_analyze(influx: LocalInfluxDB, registry: Path, workdir: Path, run: int,
                 extra: list[str]) -> tuple[float, float]:
     """One `facmon analyze` child: (wall seconds, peak RSS MiB); checks it exited 0 and printed its counts."""
     out_path, err_path = workdir / f"run{run}.json", workdir / f"run{run}.log"
-    command = [sys.executable, "-m", "facmon.cli", "analyze", "--influx-url", influx.url, "--influx-db", DATABASE,
+    command = [sys.executable, "-m", "facmon", "analyze", "--influx-url", influx.url, "--influx-db", DATABASE,
                "--registry", str(registry), "--as-of", AS_OF.isoformat(), "--format", "json", *extra]
     influx_cpu = cpu_seconds(influx.pid or 0)
     with out_path.open("wb") as out, err_path.open("wb") as err:

@@ -86,8 +86,8 @@ def load_targets(instrument: bool) -> dict[str, Any]:
 
 
 def _imports() -> dict[str, Any]:
-    from ingest.lineproto import ReadingEncoder, refusal_line, status_line
     from ingest.pipeline import Pipeline
+    from ingest.points import ReadingEncoder, refusal_line, status_line
     from sensors.contract import MAX_COUNT, MAX_FUTURE_SECONDS, MAX_SEQ, TopicGrammar
     from sensors.parse import MessageParser
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from facmon.localstack import LocalInfluxDB, LocalMosquitto
+from facmon.demo.localstack import LocalInfluxDB, LocalMosquitto
 from tests.integration.ingester import COMMUNITY, LIBRARY, IngesterProcess, StreamPublisher, wait_until
 
 TARGET_MIB = 150

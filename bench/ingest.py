@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from backlog import publish_backlog
 
-from facmon.localstack import LocalInfluxDB, LocalMosquitto, cpu_seconds
+from facmon.demo.localstack import LocalInfluxDB, LocalMosquitto, cpu_seconds
 
 PREFIX = "facmon/v1"
 TARGET_RATE = 30_000
@@ -121,7 +121,7 @@ def drain_ingester(mosquitto: LocalMosquitto, influx: LocalInfluxDB, registry: P
         FACMON_MQTT_CLIENT_ID=f"bench-ingest-{run}",
         FACMON_LOG_LEVEL="WARNING",
     )
-    command = [sys.executable, "-m", "facmon.cli", "ingest"]
+    command = [sys.executable, "-m", "facmon", "ingest"]
     log = (workdir / f"ingest-{run}.log").open("w")
     # First start makes the persistent session; then stop, queue the backlog, and time the restart.
     first = subprocess.Popen(command, env=env, stdout=log, stderr=log)

@@ -8,20 +8,18 @@ and end the regex early, so the lint (dashboards.lint) refuses any other use.
 
 from __future__ import annotations
 
-from analytics.model import DISPLAY_ORDER, Status
+from analytics.analysis.model import DISPLAY_ORDER, Status
 from dashboards.model import JSON, QueryVariable
-from ingest.influxql import ident, literal
+from facmon.core import names
+from facmon.core.influxql import ident, literal
 
 OVERVIEW_UID = "facmon-overview"
 DETAIL_UID = "facmon-facility"
 PIPELINE_UID = "facmon-pipeline"
 DETAIL_SLUG = "facmon-facility"
 
-STATUS = "facility_status"
-INFO = "facility_info"
-ALERT = "alert"
-REVIEW = "review"
-READING = "reading"
+STATUS, INFO = names.FACILITY_STATUS, names.FACILITY_INFO
+ALERT, REVIEW, READING = names.ALERT, names.REVIEW, names.READINGS
 
 #: Statuses in the order managers read them, and their colours (NO_DATA is a sensor problem: never red).
 STATUSES: tuple[str, ...] = tuple(status.value for status in DISPLAY_ORDER)

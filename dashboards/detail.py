@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dashboards import common as c
 from dashboards.model import Annotation, Dashboard, Grid, Panel, QueryVariable, Target
-from ingest.influxql import ident
+from facmon.core.influxql import ident
 
 FACILITY = c.var_match("facility", "facility")
 LOCAL_TZ = "tz('${tz:raw}')"  # the facility's own time zone (facility_info), for day and hour boundaries

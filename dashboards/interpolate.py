@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from dashboards.lint import VARIABLE_RE
+from facmon.core.errors import FacmonError
 
 #: Grafana's escapeRegex (packages/grafana-data/src/text/string.ts).
 _REGEX_SPECIAL = re.compile(r"[\\^$*+?.()|\[\]{}/]")
@@ -38,7 +39,7 @@ _ROUND = (
 DEFAULT_MAX_DATA_POINTS = 1000
 
 
-class UnresolvedVariable(KeyError):
+class UnresolvedVariable(FacmonError, KeyError):
     """A query names a variable or macro that Grafana would leave in the text."""
 
 

@@ -14,17 +14,19 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from facmon.core import names
+
 JSON = dict[str, Any]
 DATASOURCE_UID = "facmon-influxdb"
 EVIDENCE_UID = "facmon-evidence"
 DATASOURCE_TYPE = "influxdb"
-#: Grafana's data source is per database: readings (the ingester's) and evidence (analytics': analytics.evidence).
+#: Grafana's data source is per database: readings (the ingester's) and evidence (analytics':
+#: analytics.analysis.evidence).
 DATASOURCE: JSON = {"type": DATASOURCE_TYPE, "uid": DATASOURCE_UID}
 EVIDENCE: JSON = {"type": DATASOURCE_TYPE, "uid": EVIDENCE_UID}
 MIXED: JSON = {"type": "datasource", "uid": "-- Mixed --"}
-#: Measurements of the evidence database (analytics.evidence.MEASUREMENTS, spelled out to keep this module light).
-EVIDENCE_MEASUREMENTS = frozenset({"facility_status", "analytics_day", "alert", "alert_delivery", "review",
-                                   "facility_info"})
+#: Measurements of the evidence database.
+EVIDENCE_MEASUREMENTS = frozenset(names.EVIDENCE_MEASUREMENTS)
 _FROM_RE = re.compile(r'\bFROM\s+"((?:[^"\\]|\\.)*)"', re.IGNORECASE)
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from analytics.alerts import Kind
+from analytics.alerts.decide import Kind
 from dashboards import common as c
 from dashboards.model import JSON, Dashboard, Grid, GridPos, Panel, Target
-from ingest.influxql import ident
+from facmon.core.influxql import ident
 
 ALERT_COLUMNS = ("kind", "status", "as_of", "recipients", "failed", "message")
 #: Each alert track's panel: title, who receives its notices.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dashboards import common as c
 from dashboards.model import Dashboard, Grid, Panel, Target
-from ingest.influxql import ident
+from facmon.core.influxql import ident
 
 REGION = c.var_match("region", "region")
 #: The contract's heartbeat: a sensor sends at least every 15 minutes while its facility is open.

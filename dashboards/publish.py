@@ -14,6 +14,7 @@ from typing import Any
 
 from dashboards.model import JSON
 from dashboards.provisioning import InfluxSource, datasources
+from facmon.core.errors import FacmonError
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +22,7 @@ MESSAGE = "published by facmon dashboards publish"
 INSTALL_HINT = "publishing needs grafana-client: pip install 'facmon[grafana]'"
 
 
-class PublishError(RuntimeError):
+class PublishError(FacmonError, RuntimeError):
     """Grafana refused or could not be reached; the message never carries the token."""
 
 

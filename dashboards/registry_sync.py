@@ -11,14 +11,15 @@ from __future__ import annotations
 import logging
 import time
 
-from ingest.influx import InfluxClient
-from ingest.influxql import ident
-from ingest.lineproto import FieldValue, line
+from facmon.core import names
+from facmon.core.influx import InfluxClient
+from facmon.core.influxql import ident
+from facmon.core.lineproto import FieldValue, line
 from sensors.registry import Facility, Registry
 
 log = logging.getLogger(__name__)
 
-MEASUREMENT = "facility_info"
+MEASUREMENT = names.FACILITY_INFO
 
 
 def info_line(facility: Facility, ts_ns: int) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 
 from dashboards.interpolate import Mode, Selection, TimeRange, interpolate, interval
 from dashboards.model import EVIDENCE_UID, JSON
-from ingest.influx import InfluxClient
+from facmon.core.influx import InfluxClient
 
 #: The data source's minimum interval (jsonData.timeInterval in dashboards.provisioning).
 DATASOURCE_MIN_INTERVAL = "10s"
@@ -109,7 +109,7 @@ def dashboard_range(model: JSON, now_ms: int) -> TimeRange:
 
 def live_problems(model: JSON, clients: Clients, now_ms: int) -> tuple[list[str], list[str]]:
     """(queries InfluxDB refused, queries that answered nothing) with All selected and the default range."""
-    from ingest.influx import InfluxError
+    from facmon.core.influx import InfluxError
 
     time_range = dashboard_range(model, now_ms)
     try:

@@ -19,16 +19,15 @@ broker's `max_inflight_messages` (facmon/resources/facmon.conf), and its session
 from __future__ import annotations
 
 import logging
-import socket
-import ssl
 import struct
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import MQTTErrorCode
 
-from facmon.settings import Settings
+from facmon.core.mqttclient import explain_connect_error, new_client
+from facmon.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -38,40 +37,6 @@ _PUBACK = 0x40
 _PUBACK_PACK = struct.Struct("!BBH")
 
 RawHandler = Callable[[bytes, bytes, int, int, bool], None]
-
-
-class MqttSetupError(ValueError):
-    """The MQTT settings cannot be used as they are (the CA file does not load); retrying will not help."""
-
-
-def tls_context(settings: Settings) -> ssl.SSLContext:
-    """A verifying TLS context trusting FACMON_MQTT_CA_FILE, or the system CAs when it is not set."""
-    cafile = settings.mqtt_ca_file
-    try:
-        return ssl.create_default_context(cafile=str(cafile) if cafile else None)
-    except OSError as exc:  # ssl.SSLError is an OSError too
-        reason = exc.strerror or getattr(exc, "reason", None) or str(exc)
-        raise MqttSetupError(f"cannot load CA certificates from FACMON_MQTT_CA_FILE {cafile}: {reason}") from None
-
-
-def explain_connect_error(exc: OSError) -> str:
-    """Why a connection attempt failed, in words that point at the setting to fix."""
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return (
-            f"the broker's TLS certificate is not trusted ({exc.verify_message}); check FACMON_MQTT_CA_FILE and "
-            "that FACMON_MQTT_URL names the host the certificate was issued for"
-        )
-    if isinstance(exc, ssl.SSLError):
-        return f"TLS handshake failed ({exc.reason or exc}); is the port a TLS listener?"
-    if isinstance(exc, ConnectionRefusedError):
-        return "connection refused: no broker listens on that host and port"
-    if isinstance(exc, socket.gaierror):
-        return f"unknown host ({exc.strerror})"
-    if isinstance(exc, TimeoutError):
-        return "no answer (timed out)"
-    if isinstance(exc, ConnectionResetError | BrokenPipeError):
-        return "the broker closed the connection at once (mqtts:// to a plain listener?)"
-    return exc.strerror or str(exc) or type(exc).__name__
 
 
 def frame(buffer: bytes, pos: int) -> tuple[int, int, int] | None:
@@ -228,18 +193,7 @@ class BufferedClient(paho.Client):
 
 def make_client(settings: Settings, client_id: str, manual_ack: bool) -> BufferedClient:
     """A client configured from settings: credentials, TLS, reconnect backoff. Not yet connected."""
-    url = settings.mqtt
-    client = BufferedClient(
-        callback_api_version=CallbackAPIVersion.VERSION2,
-        client_id=client_id,
-        protocol=paho.MQTTv311,
-        clean_session=False,
-        manual_ack=manual_ack,
-    )
-    if url.username:
-        client.username_pw_set(url.username, url.password.get_secret_value() if url.password else None)
-    if url.tls:
-        client.tls_set_context(tls_context(settings))
+    client = new_client(settings, client_id, clean_session=False, cls=BufferedClient, manual_ack=manual_ack)
     client.reconnect_delay_set(min_delay=1, max_delay=30)
     client.max_queued_messages_set(0)
     client.max_inflight_messages_set(1000)

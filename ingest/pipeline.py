@@ -19,15 +19,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, tzinfo
 
-from ingest.influx import (
+from facmon.core.influx import (
     InfluxAuthError,
     InfluxDatabaseMissing,
     InfluxError,
     InfluxRejected,
     InfluxUnavailable,
 )
-from ingest.lineproto import ReadingEncoder, line, refusal_line, status_line
+from facmon.core.lineproto import line
+from facmon.core.names import INGEST_STATS
 from ingest.notices import RetainedNotices, notice_body
+from ingest.points import ReadingEncoder, refusal_line, status_line
 from ingest.revisions import RevisionWatch
 from sensors.attribution import route
 from sensors.contract import (
@@ -95,7 +97,7 @@ class Pipeline:
         self.revisions = RevisionWatch()
         #: Sensors whose last notice is retained on the broker, cleared by their next accepted message.
         self.retained = RetainedNotices()
-        self._now_ns = clock_ns  # facmon.clock's: FACMON_NOW pins it for tests
+        self._now_ns = clock_ns  # facmon.core.clock's: FACMON_NOW pins it for tests
         self.encoder = encoder
         self._write = write
         self._ack = ack
@@ -361,7 +363,7 @@ class Pipeline:
             "resends_unchecked": self.revisions.unchecked,
             **(extra or {}),
         }
-        return line("ingest_stats", {"instance": instance}, dict(fields), stats_ts_ns)
+        return line(INGEST_STATS, {"instance": instance}, dict(fields), stats_ts_ns)
 
 
 PARTIAL_WRITE_BUDGET = 64  # extra write requests to single out the points of one partial write

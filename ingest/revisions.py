@@ -12,7 +12,7 @@ before the ingester started) cannot be compared: it is counted (`resends_uncheck
 
 from __future__ import annotations
 
-from ingest.lineproto import line
+from facmon.core.lineproto import line
 from sensors.contract import Reading
 
 READINGS_PER_SENSOR = 16  # 4 hours at the contract's 15-minute heartbeat

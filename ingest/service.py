@@ -14,11 +14,13 @@ from typing import Any
 import paho.mqtt.client as paho
 from paho.mqtt.reasoncodes import ReasonCode
 
-from facmon.settings import Settings
-from ingest.influx import InfluxAuthError, InfluxClient, InfluxDatabaseMissing, InfluxError, InfluxPermissionDenied
-from ingest.lineproto import ReadingEncoder
-from ingest.mqtt import BufferedClient, MqttSetupError, make_client, subscription_topic
+from facmon.core.errors import FacmonError
+from facmon.core.influx import InfluxAuthError, InfluxClient, InfluxDatabaseMissing, InfluxError, InfluxPermissionDenied
+from facmon.core.mqttclient import MqttSetupError
+from facmon.core.settings import Settings
+from ingest.mqtt import BufferedClient, make_client, subscription_topic
 from ingest.pipeline import Pipeline
+from ingest.points import ReadingEncoder
 from ingest.silence import SilenceWatch
 from sensors.contract import TopicGrammar, is_valid_id
 from sensors.parse import MessageParser
@@ -27,7 +29,7 @@ from sensors.registry import Registry
 log = logging.getLogger(__name__)
 
 
-class IngestError(RuntimeError):
+class IngestError(FacmonError, RuntimeError):
     """The ingester cannot start (bad credentials, no rights to create its database)."""
 
 
@@ -42,7 +44,7 @@ def facility_zones(registry: Registry) -> dict[str, tzinfo]:
 
 
 def make_influx(settings: Settings) -> InfluxClient:
-    return InfluxClient(settings.influx_url, settings.influx_db, settings.influx_auth(), settings.influx_timeout)
+    return InfluxClient.from_settings(settings)
 
 
 def prepare_database(influx: InfluxClient) -> None:

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
 
+from facmon.core.names import ACTIVITY_FIELDS as ACTIVITY_FIELDS
+from facmon.core.names import COUNT_FIELDS as COUNT_FIELDS
+
 ID_PATTERN = r"[a-z0-9][a-z0-9_-]{0,62}"
 ID_RE = re.compile(ID_PATTERN)
 RESERVED_FACILITY_IDS = frozenset({"alerts"})
@@ -31,8 +34,6 @@ NOTICE_PAYLOAD_BYTES = 512
 NOTICE_TOPIC_CHARS = 512  # a notice echoes at most this much of the topic it answers
 NOTICE_ITEMS = 10  # a message with more refused readings gets one summary notice listing the first ones
 READING_ERRORS = 8  # problems of one reading a notice lists, so an integrator fixes them in one round
-COUNT_FIELDS = ("occupancy", "entries", "exits", "uses")
-ACTIVITY_FIELDS = ("occupancy", "entries", "uses")
 STATUS_VALUES = ("online", "offline")
 
 

@@ -6,7 +6,6 @@ and the field, and a misspelt key is an error rather than a setting silently ign
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import unicodedata
@@ -31,14 +30,15 @@ from pydantic import (
     model_validator,
 )
 
-from sensors import yamlload
+from facmon.core import config, yamlload
+from facmon.core.config import ConfigFileError, Loc, StrictModel, show
 from sensors.contract import ID_PATTERN, RESERVED_FACILITY_IDS, is_valid_id
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 MAX_TEXT = 200
 #: Facilities per registry: far above a province, low enough that a hostile file fails with this line instead
-#: of exhausting memory (the file's bytes and YAML nodes are limited before this: sensors.yamlload.REGISTRY).
+#: of exhausting memory (the file's bytes and YAML nodes are limited before this: facmon.core.yamlload.REGISTRY).
 MAX_FACILITIES = 200_000
 _DAY = 24 * 60
 _MIDNIGHT = time(0, 0)
@@ -48,23 +48,10 @@ _RANGE_RE = re.compile(r"(\d{2}):(\d{2})\s*-\s*(\d{2}):(\d{2})")
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _BAD_TEXT = frozenset({"Cc", "Cs", "Zl", "Zp"})  # control characters, surrogates, line/paragraph breaks
 _QUOTE_HINT = 'write times as quoted strings like "09:00-12:00"'
-Loc = tuple[int | str, ...]
 
 
-class RegistryError(ValueError):
+class RegistryError(ConfigFileError):
     """The registry is unusable; ``str()`` gives one problem per line, each prefixed with the source."""
-
-    def __init__(self, problems: str | Iterable[str], source: str | None = None) -> None:
-        self.problems: tuple[str, ...] = (problems,) if isinstance(problems, str) else tuple(problems)
-        self.source = source
-        prefix = f"{source}: " if source else ""
-        super().__init__("\n".join(prefix + problem for problem in self.problems))
-
-
-def _show(value: object, limit: int = 60) -> str:
-    """A short repr, so one huge or multi-line value cannot swamp the message."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _check_text(value: str) -> str:
@@ -81,7 +68,7 @@ def _check_text(value: str) -> str:
 
 def _check_id(value: str) -> str:
     if not is_valid_id(value):
-        raise ValueError(f"must match {ID_PATTERN}: lowercase letters, digits, - and _ (got {_show(value)})")
+        raise ValueError(f"must match {ID_PATTERN}: lowercase letters, digits, - and _ (got {show(value)})")
     if value in RESERVED_FACILITY_IDS:
         raise ValueError(f"{value!r} is reserved and cannot name a facility")
     return value
@@ -90,7 +77,7 @@ def _check_id(value: str) -> str:
 def _matching(pattern: re.Pattern[str], hint: str) -> AfterValidator:
     def check(value: str) -> str:
         if not pattern.fullmatch(value):
-            raise ValueError(f"must be {hint} (got {_show(value)})")
+            raise ValueError(f"must be {hint} (got {show(value)})")
         return value
 
     return AfterValidator(check)
@@ -100,7 +87,7 @@ def _check_timezone(value: str) -> str:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise ValueError(f"unknown time zone {_show(value)}; use an IANA name like Asia/Shanghai") from None
+        raise ValueError(f"unknown time zone {show(value)}; use an IANA name like Asia/Shanghai") from None
     return value
 
 
@@ -115,7 +102,7 @@ def _to_date(value: object) -> date:
             return date.fromisoformat(value.strip())
         except ValueError:
             raise ValueError(f"{value!r} is not a calendar date") from None
-    raise ValueError(f"must be a date like 2025-10-01 (got {_show(value)})")
+    raise ValueError(f"must be a date like 2025-10-01 (got {show(value)})")
 
 
 Text = Annotated[StrictStr, AfterValidator(_check_text)]
@@ -133,7 +120,7 @@ def _start(span: TimeRange) -> int:
 def _parse_range(text: str) -> dict[str, time]:
     match = _RANGE_RE.fullmatch(text.strip())
     if not match:
-        raise ValueError(f'must look like "09:00-12:00", HH:MM-HH:MM on a 24-hour clock (got {_show(text)})')
+        raise ValueError(f'must look like "09:00-12:00", HH:MM-HH:MM on a 24-hour clock (got {show(text)})')
     sh, sm, eh, em = (int(part) for part in match.groups())
     if sh > 23 or sm > 59:
         raise ValueError(f"{text!r} starts at a time that does not exist")
@@ -145,10 +132,8 @@ def _parse_range(text: str) -> dict[str, time]:
     return {"start": time(sh, sm), "end": time(eh % 24, em)}
 
 
-class TimeRange(BaseModel):
+class TimeRange(StrictModel):
     """One opening period. ``end`` at or before ``start`` runs past midnight; ``end`` 00:00 is 24:00."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     start: time = Field(strict=True)
     end: time = Field(strict=True)
@@ -162,7 +147,7 @@ class TimeRange(BaseModel):
             return value
         if isinstance(value, int | float) and not isinstance(value, bool):
             raise ValueError(f"got the number {value}: YAML reads unquoted 10:30 as a number; {_QUOTE_HINT}")
-        raise ValueError(f"must be a time range; {_QUOTE_HINT} (got {_show(value)})")
+        raise ValueError(f"must be a time range; {_QUOTE_HINT} (got {show(value)})")
 
     @model_validator(mode="after")
     def _whole_minutes(self) -> TimeRange:
@@ -204,10 +189,10 @@ def _overlaps(hours: Mapping[str, tuple[TimeRange, ...]]) -> list[str]:
     return problems
 
 
-class Closure(BaseModel):
+class Closure(StrictModel):
     """Dates a facility is closed on purpose, so idle time then is not counted as underuse."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True)
 
     start: Day = Field(alias="from")
     end: Day = Field(alias="to")
@@ -222,19 +207,15 @@ class Closure(BaseModel):
         return end
 
 
-class Location(BaseModel):
+class Location(StrictModel):
     """Where the facility is, for maps; WGS84 degrees."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     lat: float = Field(ge=-90, le=90, strict=True, allow_inf_nan=False)
     lon: float = Field(ge=-180, le=180, strict=True, allow_inf_nan=False)
 
 
-class Facility(BaseModel):
+class Facility(StrictModel):
     """One monitored facility. Hashes by id, so it can sit in sets and dict keys."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: Annotated[StrictStr, AfterValidator(_check_id)]
     name: Text
@@ -252,14 +233,14 @@ class Facility(BaseModel):
     @classmethod
     def _known_days(cls, value: object) -> object:
         if not isinstance(value, Mapping):
-            raise ValueError(f"must map days (mon..sun) to lists of time ranges (got {_show(value)})")
+            raise ValueError(f"must map days (mon..sun) to lists of time ranges (got {show(value)})")
         unknown = [key for key in value if key not in DAYS]
         if unknown:
-            names = ", ".join(_show(key) for key in unknown)
+            names = ", ".join(show(key) for key in unknown)
             raise ValueError(f"unknown day {names}; use {', '.join(DAYS)}")
         for day, spans in value.items():
             if isinstance(spans, str | int):
-                raise ValueError(f"{day} must be a list (got {_show(spans)}); {_QUOTE_HINT} in [ ]")
+                raise ValueError(f"{day} must be a list (got {show(spans)}); {_QUOTE_HINT} in [ ]")
         return {day: () if value[day] is None else value[day] for day in DAYS if day in value}
 
     @field_validator("opening_hours")
@@ -306,10 +287,8 @@ def _duplicates(ids: Iterable[tuple[int, object]]) -> list[str]:
     return problems
 
 
-class Registry(BaseModel):
+class Registry(StrictModel):
     """All facilities; iterate it, or look one up by id."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     facilities: tuple[Facility, ...]
     _by_id: dict[str, Facility] = PrivateAttr(default_factory=dict)
@@ -367,37 +346,16 @@ def _keys_at(loc: Loc) -> list[str]:
     return [info.alias or name for name, info in model.model_fields.items()] if model else []
 
 
-_SIMPLE = (str, int, float, bool, date, time, type(None))
-_MESSAGES = {
-    **dict.fromkeys(("model_type", "model_attributes_type", "dict_type"), "must be a mapping of key: value"),
-    **dict.fromkeys(("tuple_type", "list_type"), "must be a list"),
-    **dict.fromkeys(("int_type", "int_from_float"), "must be a whole number"),
-    "missing": "is required",
-    "float_type": "must be a number",
-    "string_type": "must be text",
-}
-
-
 def explain(error: ValidationError) -> list[tuple[Loc, str]]:
-    """Reword pydantic's errors for the person editing the file, as (location, message) pairs."""
-    pairs: list[tuple[Loc, str]] = []
-    for item in error.errors(include_url=False):
-        loc, kind, value = tuple(item["loc"]), item["type"], item.get("input")
-        if kind == "value_error":
-            message = item["msg"].removeprefix("Value error, ")
-            pairs.extend((loc, line) for line in message.splitlines())
-            continue
-        if kind == "extra_forbidden":
-            guess = difflib.get_close_matches(str(loc[-1]), _keys_at(loc), n=1, cutoff=0.7)
-            pairs.append((loc, "unknown key" + (f"; did you mean {guess[0]!r}?" if guess else "")))
-            continue
-        message = _MESSAGES.get(kind) or item["msg"].replace("Input should be", "must be", 1)
-        if kind != "missing" and isinstance(value, _SIMPLE):
-            message += f" (got {_show(value)})"
-            if kind == "string_type" and value is not None:
-                message += "; put it in quotes"
-        pairs.append((loc, message))
-    return pairs
+    """Reword pydantic's errors on registry data (facmon.core.config.explain), suggesting registry keys."""
+    return config.explain(error, _keys_at)
+
+
+def _where(data: object, loc: Loc) -> tuple[str, Loc]:
+    """A facility's entry by its index and id, and the rest of the location."""
+    if len(loc) >= 2 and loc[0] == "facilities" and isinstance(loc[1], int):
+        return _label(data, loc[1]), loc[2:]
+    return "", loc
 
 
 def _label(data: object, index: int) -> str:
@@ -406,18 +364,7 @@ def _label(data: object, index: int) -> str:
         fid = data["facilities"][index]["id"]  # type: ignore[index]
     except (KeyError, IndexError, TypeError):
         return f"facilities[{index}]"
-    return f"facilities[{index}] " + (f"({fid})" if is_valid_id(fid) else f"(id {_show(fid, 40)})")
-
-
-def field_path(loc: Loc) -> str:
-    """``opening_hours.tue[1]`` from ``('opening_hours', 'tue', 1)``."""
-    path = ""
-    for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        else:  # pydantic names a bad mapping key "[key]"
-            path += part if not path or part.startswith("[") else f".{part}"
-    return path
+    return f"facilities[{index}] " + (f"({fid})" if is_valid_id(fid) else f"(id {show(fid, 40)})")
 
 
 def parse_registry(data: object, source: str = "<registry>") -> Registry:
@@ -435,13 +382,7 @@ def parse_registry(data: object, source: str = "<registry>") -> Registry:
     try:
         return Registry.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for loc, message in explain(exc):
-            if len(loc) >= 2 and loc[0] == "facilities" and isinstance(loc[1], int):
-                where = " ".join(filter(None, (_label(data, loc[1]), field_path(loc[2:]))))
-            else:
-                where = field_path(loc)
-            problems.append(f"{where}: {message}" if where else message)
+        problems = config.problems(exc, lambda loc: _where(data, loc), _keys_at)
         if not any("id: duplicate of" in p for p in problems):
             raw = data.get("facilities")
             if isinstance(raw, list):
@@ -450,7 +391,7 @@ def parse_registry(data: object, source: str = "<registry>") -> Registry:
 
 
 def read_yaml(text: str, source: str, limits: yamlload.Limits = yamlload.CONFIG) -> object:
-    """Parse YAML text within the limits (sensors.yamlload), turning its one-line errors into a RegistryError."""
+    """Parse YAML text within the limits (facmon.core.yamlload), turning its one-line errors into a RegistryError."""
     try:
         return yamlload.load(text, limits)
     except yamlload.YamlError as exc:

@@ -15,8 +15,9 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from facmon.core.config import Loc
 from sensors.contract import is_valid_id
-from sensors.registry import DAYS, Facility, Loc, Registry, RegistryError, explain
+from sensors.registry import DAYS, Facility, Registry, RegistryError, explain
 
 COLUMNS = (
     *("id", "name", "type", "region", "capacity", "timezone"),

@@ -1,4 +1,4 @@
-"""Shared fixtures: real Mosquitto and InfluxDB servers (facmon.localstack), never mocks."""
+"""Shared fixtures: real Mosquitto and InfluxDB servers (facmon.demo.localstack), never mocks."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import NoReturn, TypeVar
 
 import pytest
 
-from facmon.clock import parse_instant
-from facmon.localstack import LocalInfluxDB, LocalMosquitto, ServerUnavailable
+from facmon.core.clock import parse_instant
+from facmon.demo.localstack import LocalInfluxDB, LocalMosquitto, ServerUnavailable
 from tests.logstate import kept_logging
 
 S = TypeVar("S", LocalMosquitto, LocalInfluxDB)
@@ -29,7 +29,7 @@ def pinned_env() -> dict[str, str]:
 
 @pytest.fixture(autouse=True)
 def _kept_logging() -> Iterator[None]:
-    """A command run in-process configures logging (facmon.logs); the next test starts from what was before."""
+    """A command run in-process configures logging (facmon.core.logs); the next test starts from what was before."""
     with kept_logging():
         yield
 

@@ -1,4 +1,4 @@
-"""Logging state kept across a test: facmon's CLI, run in-process, configures the root logger (facmon.logs), and
+"""Logging state kept across a test: facmon's CLI, run in-process, configures the root logger (facmon.core.logs), and
 that must not leak into the next test."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from facmon.logs import LOGGERS
+from facmon.core.logs import LOGGERS
 
 
 @contextmanager

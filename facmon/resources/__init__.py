@@ -6,7 +6,7 @@
   `facmon demo` backfills and analyzes.
 
 They are found with importlib.resources, never by walking up from a module's `__file__`: in a wheel there is
-no repository around the package. Standard library only, like facmon.localstack, which reads the broker settings.
+no repository around the package. Standard library only, like facmon.demo.localstack, which reads the broker settings.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from facmon.localstack import SHIPPED_MOSQUITTO_CONF
+from facmon.demo.localstack import SHIPPED_MOSQUITTO_CONF
 from tests.integration.ingester import COMMUNITY, LIBRARY, InfluxReader
 
 

@@ -14,7 +14,7 @@ import re
 
 import pytest
 
-from facmon.localstack import LocalMosquitto
+from facmon.demo.localstack import LocalMosquitto
 from tests.faults.streams import (
     BROKER_INFLIGHT_WINDOW,
     assert_stored_exactly_once,

@@ -32,7 +32,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from facmon.localstack import LocalInfluxDB, LocalMosquitto
+from facmon.demo.localstack import LocalInfluxDB, LocalMosquitto
 from sensors.attribution import route
 from sensors.contract import NOTICE_PAYLOAD_BYTES, RefusalReason, TopicGrammar, is_valid_id
 from sensors.parse import MessageParser

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from facmon.localstack import LocalInfluxDB, LocalMosquitto, ServerUnavailable
+from facmon.demo.localstack import LocalInfluxDB, LocalMosquitto, ServerUnavailable
 from tests.conftest import server_missing
 from tests.faults.streams import reading_topic
 from tests.integration.ingester import (

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from facmon.localstack import LocalInfluxDB, LocalMosquitto
+from facmon.demo.localstack import LocalInfluxDB, LocalMosquitto
 from tests.faults.memory import MemorySampler, mib
 from tests.faults.streams import assert_stored_exactly_once, count_readings, reading_stream
 from tests.integration.ingester import InfluxReader, IngesterFactory, StreamPublisher, wait_until

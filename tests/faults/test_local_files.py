@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from facmon.localstack import LocalMosquitto
+from facmon.demo.localstack import LocalMosquitto
 from tests.faults.streams import reading_topic
 from tests.integration.ingester import (
     COMMUNITY,

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from facmon.localstack import LocalMosquitto
+from facmon.demo.localstack import LocalMosquitto
 from tests.faults.streams import assert_stored_exactly_once, count_readings, reading_stream
 from tests.integration.ingester import (
     InfluxReader,

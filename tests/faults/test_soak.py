@@ -22,7 +22,7 @@ import time
 
 import pytest
 
-from facmon.localstack import LocalMosquitto
+from facmon.demo.localstack import LocalMosquitto
 from tests.faults.memory import MemorySampler, mib
 from tests.faults.streams import reading_topic
 from tests.integration.ingester import InfluxReader, IngesterFactory, StreamPublisher, wait_until

@@ -1,12 +1,12 @@
 """Test helpers for end-to-end ingester tests: the real `facmon ingest` process, real MQTT, real InfluxDB.
 
-- `IngesterProcess` runs `python -m facmon.cli ingest` with FACMON_* settings in its environment, logs to a file,
+- `IngesterProcess` runs `python -m facmon ingest` with FACMON_* settings in its environment, logs to a file,
   and is stopped with SIGTERM (clean) or SIGKILL (crash);
 - `Publisher` publishes at QoS 1 and waits for each PUBACK, so a message is in the broker when it returns;
 - `StreamPublisher` streams many QoS-1 messages fast (or at a set rate) on a raw socket and records exactly which
   ones the broker acknowledged, reconnecting and resending like a store-and-forward device;
 - `NoticeListener` collects the refusal notices the ingester publishes;
-- `InfluxReader` reads points back over InfluxDB's HTTP API (stdlib only, independent of ingest/influx.py);
+- `InfluxReader` reads points back over InfluxDB's HTTP API (stdlib only, independent of facmon/core/influx.py);
 - `wait_until` polls a condition with a timeout;
 - the `make_ingester` and `reader` fixtures, shared by tests/integration/test_ingest.py and tests/faults (each
   package supplies its own `prefix` fixture).
@@ -39,7 +39,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from facmon.localstack import LocalInfluxDB, LocalMosquitto
+from facmon.demo.localstack import LocalInfluxDB, LocalMosquitto
 
 TIMEOUT = 15.0
 T = TypeVar("T")
@@ -141,7 +141,7 @@ class IngesterProcess:
         base = {key: value for key, value in os.environ.items() if not key.upper().startswith("FACMON_")}
         with (self.output_path or self.log_path).open("ab") as log:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "facmon.cli", "ingest", *self.args],
+                [sys.executable, "-m", "facmon", "ingest", *self.args],
                 env={**base, **self.env},
                 stdin=subprocess.DEVNULL,
                 stdout=log,

@@ -17,7 +17,7 @@ import jsonschema
 import pytest
 import yaml
 
-from facmon.localstack import LocalInfluxDB, LocalMosquitto, free_port, require_binary
+from facmon.demo.localstack import LocalInfluxDB, LocalMosquitto, free_port, require_binary
 from tests.integration.ingester import (
     LIBRARY,
     REGISTRY_YAML,
@@ -35,10 +35,10 @@ SECRET_FORMS = (SECRET, base64.b64encode(f"u:{SECRET}".encode()).decode())
 
 
 def facmon(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run `python -m facmon.cli ARGS` with only the FACMON_* settings given here."""
+    """Run `python -m facmon ARGS` with only the FACMON_* settings given here."""
     base = {key: value for key, value in os.environ.items() if not key.upper().startswith("FACMON_")}
     return subprocess.run(
-        [sys.executable, "-m", "facmon.cli", *args],
+        [sys.executable, "-m", "facmon", *args],
         env={**base, **(env or {})},
         cwd=cwd or REPO,
         capture_output=True,

@@ -17,9 +17,9 @@ import pytest
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
-from facmon.access import DYNSEC_PLUGIN
-from facmon.cli import main
-from facmon.localstack import ServerUnavailable, free_port, require_binary
+from facmon.access.rules import DYNSEC_PLUGIN
+from facmon.cli.main import main
+from facmon.demo.localstack import ServerUnavailable, free_port, require_binary
 from tests.conftest import server_missing
 from tests.unit.test_compose import ROOT, SERVICES, filled_env, resolved
 

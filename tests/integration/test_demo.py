@@ -23,7 +23,7 @@ import pytest
 from openpyxl import load_workbook
 from paho.mqtt.enums import CallbackAPIVersion
 
-from facmon.localstack import LocalInfluxDB, LocalMosquitto, ServerUnavailable, require_binary
+from facmon.demo.localstack import LocalInfluxDB, LocalMosquitto, ServerUnavailable, require_binary
 from facmon.resources import sample_county
 from sensors.registry import Facility, load_registry
 from tests.conftest import pinned_env, server_missing
@@ -79,7 +79,7 @@ def env() -> dict[str, str]:
 
 
 def command(output: Path) -> list[str]:
-    return [sys.executable, "-m", "facmon.cli", "demo", "--output", str(output)]
+    return [sys.executable, "-m", "facmon", "demo", "--output", str(output)]
 
 
 def section(lines: list[str], title: str) -> list[str]:
@@ -289,8 +289,8 @@ def session_present(broker: LocalMosquitto, client_id: str) -> bool:
 def test_the_ingesters_session_is_forgotten_after_it_stopped(
     mosquitto: LocalMosquitto, influxdb: LocalInfluxDB, influx_db_name: str, tmp_path: Path
 ) -> None:
-    from facmon.demo_stack import forget_session, ingester
-    from facmon.settings import load_settings
+    from facmon.core.settings import load_settings
+    from facmon.demo.stack import forget_session, ingester
 
     client_id = f"facmon-demo-{uuid.uuid4().hex[:8]}"
     settings = load_settings({"mqtt_url": mosquitto.url, "influx_url": influxdb.url, "influx_db": influx_db_name,

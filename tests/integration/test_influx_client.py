@@ -11,15 +11,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from facmon.localstack import LocalInfluxDB, free_port
-from ingest.influx import (
+from facmon.core.influx import (
     InfluxAuthError,
     InfluxClient,
     InfluxDatabaseMissing,
     InfluxRejected,
     InfluxUnavailable,
 )
-from ingest.influxql import ident, literal
+from facmon.core.influxql import ident, literal
+from facmon.demo.localstack import LocalInfluxDB, free_port
 
 pytestmark = pytest.mark.servers
 

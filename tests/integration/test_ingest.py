@@ -20,7 +20,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from facmon.localstack import LocalInfluxDB, LocalMosquitto
+from facmon.demo.localstack import LocalInfluxDB, LocalMosquitto
 from sensors.contract import MAX_BATCH_ITEMS, MAX_PAYLOAD_BYTES, NOTICE_PAYLOAD_BYTES, RefusalReason, TopicGrammar
 from sensors.parse import MessageParser
 from tests.integration.ingester import (

@@ -13,9 +13,9 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from facmon.checkconfig import check_ingester
-from facmon.localstack import LocalInfluxDB, LocalMosquitto
-from facmon.settings import Settings
+from facmon.access.checkconfig import check_ingester
+from facmon.core.settings import Settings
+from facmon.demo.localstack import LocalInfluxDB, LocalMosquitto
 from ingest.service import Ingester
 from sensors.registry import parse_registry
 from tests.integration.ingester import (

@@ -11,10 +11,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from facmon.localstack import LocalInfluxDB
-from ingest.influx import InfluxClient
-from ingest.influxql import ident, literal, regex_literal
-from ingest.lineproto import ReadingEncoder, line, refusal_line, status_line
+from facmon.core.influx import InfluxClient
+from facmon.core.influxql import ident, literal, regex_literal
+from facmon.core.lineproto import line
+from facmon.demo.localstack import LocalInfluxDB
+from ingest.points import ReadingEncoder, refusal_line, status_line
 from sensors.contract import Reading, Refusal, RefusalReason, StatusChange
 
 pytestmark = pytest.mark.servers

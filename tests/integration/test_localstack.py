@@ -20,7 +20,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from facmon.localstack import LocalInfluxDB, LocalIngester, LocalMosquitto, ServerStartError, free_port
+from facmon.demo.localstack import LocalInfluxDB, LocalIngester, LocalMosquitto, ServerStartError, free_port
 
 pytestmark = pytest.mark.servers
 

@@ -8,7 +8,7 @@ import time
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from facmon.localstack import LocalMosquitto
+from facmon.demo.localstack import LocalMosquitto
 from ingest.mqtt import BufferedClient
 
 TOPIC = "facmon-test/buffered"

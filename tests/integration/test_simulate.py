@@ -1,4 +1,4 @@
-"""`facmon simulate` against a real Mosquitto, with a real ingester (in a thread, as facmon/demo.py runs it) writing
+"""`facmon simulate` against a real Mosquitto, with a real ingester (in a thread, as facmon/demo/run.py runs it) writing
 to a real InfluxDB: every reading the simulator reports arrives as a point, every bad message as a refusal, and
 the sensors' status topics say online, then offline, whether they stop cleanly or die (Last Will). The sample
 county's 28 days, analysed by `facmon analyze`, land on the statuses docs/simulator.md documents.
@@ -29,14 +29,14 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from facmon.cli import main
-from facmon.localstack import LocalInfluxDB, LocalMosquitto
+from facmon.cli.main import main
+from facmon.core.settings import Settings, load_settings
+from facmon.demo.localstack import LocalInfluxDB, LocalMosquitto
 from facmon.resources import sample_county
-from facmon.settings import Settings, load_settings
 from ingest.service import Ingester
-from sensors.publisher import Fleet, backfill, backfill_messages
 from sensors.registry import load_registry
-from sensors.simplan import plan
+from sensors.simulator.plan import plan
+from sensors.simulator.publisher import Fleet, backfill, backfill_messages
 from tests.conftest import TEST_NOW
 from tests.integration.ingester import InfluxReader, unique, wait_until
 
@@ -73,7 +73,7 @@ class Stack:
     now: datetime
 
     def command(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "facmon.cli", "simulate", "--registry", str(self.registry),
+        return [sys.executable, "-m", "facmon", "simulate", "--registry", str(self.registry),
                 "--mqtt-url", self.mosquitto.url, "--topic-prefix", self.prefix, "--now", self.now.isoformat(), *args]
 
     @staticmethod
@@ -107,7 +107,7 @@ def running_stack(mosquitto: LocalMosquitto, influxdb: LocalInfluxDB, database: 
         yield Stack(prefix, registry, mosquitto, InfluxReader(influxdb.url, database), settings, now)
     finally:
         # The ingester's writer thread keeps its InfluxDB connection in a thread-local that shutdown() cannot
-        # close (ingest/influx.py); in-process, the socket is only reclaimed when that thread ends.
+        # close (facmon/core/influx.py); in-process, the socket is only reclaimed when that thread ends.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ResourceWarning)
             stop.set()
@@ -266,7 +266,7 @@ def test_a_killed_simulator_leaves_its_last_will(stack: Stack) -> None:
 def test_a_broker_that_is_not_there_is_one_line(tmp_path: Path) -> None:
     registry = tmp_path / "registry.yaml"
     registry.write_text(REGISTRY, encoding="utf-8")
-    result = subprocess.run([sys.executable, "-m", "facmon.cli", "simulate", "--registry", str(registry),
+    result = subprocess.run([sys.executable, "-m", "facmon", "simulate", "--registry", str(registry),
                              "--mqtt-url", "mqtt://127.0.0.1:1", "--days", "1"], capture_output=True, text=True,
                             env=Stack.env(), cwd=REPO, timeout=60, check=False)
     assert result.returncode == 1

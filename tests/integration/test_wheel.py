@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from facmon.localstack import ServerUnavailable, require_binary
+from facmon.demo.localstack import ServerUnavailable, require_binary
 from sensors.registry import load_registry
 from tests.conftest import server_missing
 from tests.integration.ingester import LIBRARY, REGISTRY_YAML

@@ -1,4 +1,5 @@
-"""facmon.access: the integrators file, its checks against the registry, and the ACL/mosquitto.conf text (pure)."""
+"""facmon.access.rules: the integrators file, its checks against the registry, and the ACL/mosquitto.conf text
+(pure)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from facmon.access import (
+from facmon.access.rules import (
     AccessError,
     Account,
     BrokerFiles,
@@ -300,7 +301,7 @@ def test_influx_grants_keep_the_ingester_off_the_evidence_and_analytics_off_writ
 def test_the_example_integrators_file_fits_the_example_registry() -> None:
     from pathlib import Path
 
-    from facmon.brokerconfig import load_integrators
+    from facmon.access.brokerconfig import load_integrators
     from sensors.registry import load_registry
 
     examples = Path(__file__).resolve().parents[2] / "examples"

@@ -9,7 +9,7 @@ import sys
 def test_building_the_parser_loads_no_analytics_libraries() -> None:
     code = (
         "import sys\n"
-        "from facmon.cli import build_parser\n"
+        "from facmon.cli.main import build_parser\n"
         "build_parser().parse_args(['ingest'])\n"
         "heavy = sorted(m for m in ('pandas', 'numpy', 'matplotlib', 'openpyxl') if m in sys.modules)\n"
         "print(','.join(heavy))\n"

@@ -11,8 +11,7 @@ import textwrap
 CHILD = textwrap.dedent(
     """
     import os, signal, sys, threading, time
-    from facmon.cli import set_from_signal_handler
-
+    from facmon.cli.common import set_from_signal_handler
     direct = sys.argv[1] == "direct"
     for trial in range(2000 if direct else 300):
         stop = threading.Event()

@@ -1,4 +1,4 @@
-"""facmon.clock: the one clock, pinned by FACMON_NOW for tests and reproducible runs, never the machine's zone."""
+"""facmon.core.clock: the one clock, pinned by FACMON_NOW for tests and reproducible runs, never the machine's zone."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from facmon.cli import instant
-from facmon.clock import SYSTEM, PinnedClock, clock_at, parse_instant
-from facmon.settings import SettingsError, load_settings
+from facmon.cli.common import instant
+from facmon.core.clock import SYSTEM, PinnedClock, clock_at, parse_instant
+from facmon.core.settings import SettingsError, load_settings
 
 MIDNIGHT_SHANGHAI = datetime(2026, 12, 1, 16, 30, tzinfo=UTC)  # 00:30 on 2 December in Shanghai
 

@@ -13,15 +13,15 @@ import pytest
 import yaml
 
 from dashboards.provisioning import DASHBOARDS_PATH, ENV
-from facmon.access import (
+from facmon.access.rules import (
     SIMULATOR_PASSWORD_ENV,
     SIMULATOR_USER,
     PasswordSource,
     parse_integrators,
     resolve_accounts,
 )
-from facmon.cli import build_parser
-from facmon.settings import load_settings
+from facmon.cli.main import build_parser
+from facmon.core.settings import load_settings
 from sensors.registry import load_registry
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -234,9 +234,9 @@ def test_the_dockerfile_copies_what_exists_and_brings_mosquitto_passwd():
 
 def test_the_influxdb_init_script_makes_the_documented_grants_and_the_evidence_database():
     """The image's own variables give the ingester WRITE on facmon and grafana READ on it; the init script adds the
-    rest of facmon.access.influx_grants, so analytics can only READ the readings and the ingester has no grant on
+    rest of facmon.access.rules.influx_grants, so analytics can only READ the readings and the ingester has no grant on
     the evidence database."""
-    from facmon.access import influx_grants
+    from facmon.access.rules import influx_grants
 
     influx = resolved()["services"]["influxdb"]
     assert "INFLUXDB_USER" not in influx["environment"], "that would give analytics ALL on the readings"

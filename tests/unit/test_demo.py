@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from facmon.demo import window_start
-from facmon.demo_console import Steps, interrupts
-from facmon.demo_stack import child_env, count_statement
-from facmon.demo_view import (
+from facmon.core.settings import load_settings
+from facmon.demo.console import Steps, interrupts
+from facmon.demo.run import window_start
+from facmon.demo.stack import child_env, count_statement
+from facmon.demo.view import (
     counts_line,
     dashboards_hint,
     flagged_table,
@@ -23,7 +24,6 @@ from facmon.demo_view import (
     step_line,
     suspect_table,
 )
-from facmon.settings import load_settings
 from sensors.registry import Registry
 
 SECRET = "s3cret-pw"

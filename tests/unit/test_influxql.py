@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from ingest.influxql import InfluxQLError, ident, literal, regex_literal, time_literal
+from facmon.core.influxql import InfluxQLError, ident, literal, regex_literal, time_literal
 
 
 @pytest.mark.parametrize(

@@ -6,18 +6,16 @@ import math
 
 import pytest
 
-from ingest.lineproto import (
+from facmon.core.lineproto import (
     LineProtocolError,
-    ReadingEncoder,
     escape_key,
     escape_measurement,
     format_field,
     line,
     quote_string,
-    refusal_line,
     series_key,
-    status_line,
 )
+from ingest.points import ReadingEncoder, refusal_line, status_line
 from sensors.contract import Reading, Refusal, RefusalReason, StatusChange, TopicGrammar
 from sensors.parse import MessageParser
 

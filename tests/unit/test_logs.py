@@ -1,4 +1,4 @@
-"""facmon.logs: logging set-up that does not outlive the stream it started on, and can be repeated and undone."""
+"""facmon.core.logs: logging set-up that does not outlive the stream it started on, and can be repeated and undone."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from facmon import logs
+from facmon.core import logs
 
 
 def log_from_a_thread(name: str, message: str) -> None:
@@ -43,7 +43,7 @@ def test_configure_twice_keeps_one_handler_and_reset_removes_it(monkeypatch: pyt
     assert len(ours) == 1
     assert foreign in logging.getLogger().handlers  # pytest's capture handlers, say, stay
     assert logging.getLogger("analytics").level == logging.DEBUG
-    logging.getLogger("analytics.engine").debug("once")
+    logging.getLogger("analytics.analysis.engine").debug("once")
     assert sys.stderr.getvalue().count("once") == 1
     logs.reset()
     assert not any(isinstance(h, logs.CurrentStderrHandler) for h in logging.getLogger().handlers)

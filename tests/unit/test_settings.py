@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from facmon.settings import MqttUrl, SettingsError, is_example_password, load_settings, parse_duration
+from facmon.core.settings import MqttUrl, SettingsError, is_example_password, load_settings, parse_duration
 
 SECRET = "s3cr3t-Pa55"
 
@@ -360,3 +360,15 @@ def test_an_smtp_login_over_plain_smtp_draws_a_warning(monkeypatch) -> None:
                                           "crosses the network unencrypted; use smtp+starttls:// or smtps://"]
     assert load_settings({"smtp_url": "smtp+starttls://u:a-real-secret-1@mail"}).cleartext_warnings() == []
     assert load_settings({"smtp_url": "smtp://mail:25"}).cleartext_warnings() == []
+
+
+def test_every_invalid_setting_is_named_at_once_without_its_value(monkeypatch):
+    monkeypatch.setenv("FACMON_BATCH_SIZE", "many")
+    monkeypatch.setenv("FACMON_MQTT_URL", "http://user:s3cret@host")
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    lines = str(info.value).splitlines()
+    assert sorted(line.split(":")[0] for line in lines) == ["invalid setting FACMON_BATCH_SIZE",
+                                                            "invalid setting FACMON_MQTT_URL"]
+    assert "s3cret" not in str(info.value)
+    assert "many" not in str(info.value)

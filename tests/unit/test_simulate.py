@@ -27,9 +27,9 @@ from facmon.resources import sample_county
 from sensors.contract import TopicGrammar
 from sensors.parse import MessageParser
 from sensors.registry import Facility, Registry, load_registry, parse_registry
-from sensors.simplan import SimSensor, SimulationError, plan
-from sensors.simprofiles import PROFILES, RHYTHMS, open_minutes_before, week_spans
-from sensors.simulate import BAD_KINDS, Message, day_messages, messages
+from sensors.simulator.plan import SimSensor, SimulationError, plan
+from sensors.simulator.profiles import PROFILES, RHYTHMS, open_minutes_before, week_spans
+from sensors.simulator.simulate import BAD_KINDS, Message, day_messages, messages
 
 REPO = Path(__file__).resolve().parents[2]
 COUNTY = sample_county()
@@ -182,7 +182,7 @@ def test_payloads_do_not_depend_on_the_process() -> None:
     Both digests come from processes started together, so they read the same sources and county file: compared
     with this process's digest, an edit made to the tree while the suite runs would look like a difference.
     """
-    code = ("from sensors.registry import load_registry; from sensors.simplan import plan; "
+    code = ("from sensors.registry import load_registry; from sensors.simulator.plan import plan; "
             "from tests.unit.test_simulate import COUNTY, payload_digest; "
             "print(payload_digest(plan(load_registry(COUNTY))[0], seed=7))")
     runs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=REPO,
@@ -449,7 +449,7 @@ def test_message_encoding() -> None:
 
 # -- command line and publisher arithmetic (no broker) -----------------------------------------------------------
 def test_command_line_arguments() -> None:
-    from sensors.simulate_cli import register, split_profiles
+    from facmon.cli.simulate import register, split_profiles
 
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers())
@@ -470,7 +470,7 @@ def test_command_line_arguments() -> None:
 
 
 def test_progress_bar_and_summary_line() -> None:
-    from sensors.publisher import Summary, bar
+    from sensors.simulator.publisher import Summary, bar
 
     assert bar(0, 200, 0.0, width=10) == "[..........]   0.0% 0/200 messages 0/s "
     assert bar(50, 200, 2.0, width=10) == "[##........]  25.0% 50/200 messages 25/s 6 s left"
@@ -481,7 +481,7 @@ def test_progress_bar_and_summary_line() -> None:
 
 
 def test_the_simulated_clock_catches_up_and_never_runs_ahead() -> None:
-    from sensors.publisher import sim_to_wall
+    from sensors.simulator.publisher import sim_to_wall
 
     wall0, start = 1_000_000.0, 1_000_000.0 - 3600  # an hour behind, at 60x
     assert sim_to_wall(start, start, wall0, 60) == wall0
@@ -492,7 +492,7 @@ def test_the_simulated_clock_catches_up_and_never_runs_ahead() -> None:
 
 def test_the_progress_bar_never_passes_100_percent():
     """Acknowledgements of other messages (a reconnecting sensor's `online`) once drove it to 103 % (issue 17)."""
-    from sensors.publisher import bar
+    from sensors.simulator.publisher import bar
 
     line = bar(206, 200, 4.0, width=10)
     assert line.startswith("[##########] 100.0% 200/200 messages")

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from sensors.publisher import backfill_messages
 from sensors.registry import Facility, Registry, load_registry, parse_registry
-from sensors.simplan import SimSensor, plan
-from sensors.simulate import HEARTBEAT, Message, day_readings, messages
+from sensors.simulator.plan import SimSensor, plan
+from sensors.simulator.publisher import backfill_messages
+from sensors.simulator.simulate import HEARTBEAT, Message, day_readings, messages
 from tests.unit.test_simulate import (
     COUNTY,
     DAYS,

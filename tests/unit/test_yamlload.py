@@ -1,4 +1,4 @@
-"""Every YAML input goes through sensors.yamlload: size, expansion and alias limits, duplicate keys, one line each.
+"""Every YAML input goes through facmon.core.yamlload: size, expansion and alias limits, duplicate keys, one line each.
 
 No timing: each test bounds the work instead (a document refused for its expansion names the limit, and the
 loader counts in constant memory from the parser's events, so a refused bomb was never built)."""
@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from analytics.auditors import AuditorsError, load_auditors
-from analytics.rules import RulesError, load_rules
-from facmon.settings import SettingsError, load_settings
-from sensors import yamlload
+from analytics.alerts.auditors import AuditorsError, load_auditors
+from analytics.analysis.rules import RulesError, load_rules
+from facmon.core import yamlload
+from facmon.core.settings import SettingsError, load_settings
 from sensors.registry import MAX_FACILITIES, RegistryError, load_registry, parse_registry
 
 REPO = Path(__file__).resolve().parents[2]
@@ -85,8 +85,8 @@ def test_every_yaml_input_uses_the_loader(tmp_path: Path, monkeypatch: pytest.Mo
     with pytest.raises(SettingsError, match=f"FACMON_CONFIG: {bomb}: the document expands to more than"):
         load_settings()
     monkeypatch.delenv("FACMON_CONFIG")
-    from facmon.access import AccessError
-    from facmon.brokerconfig import load_integrators
+    from facmon.access.brokerconfig import load_integrators
+    from facmon.access.rules import AccessError
 
     with pytest.raises(AccessError, match="nodes"):
         load_integrators(bomb, parse_registry({"facilities": [
@@ -110,7 +110,7 @@ def test_a_two_million_facility_registry_fails_with_one_line(tmp_path: Path) -> 
         for start in range(0, 2_000_000, 100_000):
             out.write("".join(f"- {{id: f{i}, name: n, type: t, region: r, capacity: 1}}\n"
                               for i in range(start, start + 100_000)))
-    done = subprocess.run([sys.executable, "-m", "facmon.cli", "registry", "check", str(path)], cwd=REPO,
+    done = subprocess.run([sys.executable, "-m", "facmon", "registry", "check", str(path)], cwd=REPO,
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 2, done.stderr
     [line] = done.stderr.splitlines()

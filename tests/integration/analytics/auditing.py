@@ -20,11 +20,11 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from paho.mqtt.enums import CallbackAPIVersion
 
-from analytics.auditors import Directory, parse_auditors
-from analytics.model import AnalysisRun, FacilityResult, Figures, Finding, Integrity, Status, Window
-from facmon.localstack import LocalMosquitto, free_port
-from facmon.settings import Settings
-from ingest.influx import InfluxClient
+from analytics.alerts.auditors import Directory, parse_auditors
+from analytics.analysis.model import AnalysisRun, FacilityResult, Figures, Finding, Integrity, Status, Window
+from facmon.core.influx import InfluxClient
+from facmon.core.settings import Settings
+from facmon.demo.localstack import LocalMosquitto, free_port
 from sensors.registry import Registry
 
 T = TypeVar("T")

@@ -8,8 +8,8 @@ from typing import TypeVar
 
 import pytest
 
-from facmon.localstack import LocalInfluxDB
-from ingest.influx import InfluxClient
+from facmon.core.influx import InfluxClient
+from facmon.demo.localstack import LocalInfluxDB
 from tests.conftest import pinned_env
 from tests.integration.analytics.auditing import SmtpServer, Webhook
 

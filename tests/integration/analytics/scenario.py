@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ingest.lineproto import line
+from facmon.core.lineproto import line
 
 AS_OF = date(2025, 11, 3)
 FIRST, LAST = date(2025, 10, 6), date(2025, 11, 2)

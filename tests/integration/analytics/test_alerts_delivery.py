@@ -12,9 +12,9 @@ from datetime import timedelta
 
 import pytest
 
-from analytics.alert_run import process_run
-from analytics.model import Detector, Finding, Status
-from facmon.settings import Settings
+from analytics.alerts.run import process_run
+from analytics.analysis.model import Detector, Finding, Status
+from facmon.core.settings import Settings
 from tests.conftest import TEST_NOW
 from tests.integration.analytics.auditing import (
     COMM,
@@ -214,10 +214,10 @@ def test_status_changes_and_reminders_are_read_back_across_series(db, smtp_serve
 
 
 def test_each_channel_reports_its_failure_without_secrets(db):
-    from analytics.alert_message import payload
-    from analytics.alerts import Kind, Notice
-    from analytics.deliver import Deliverer
-    from facmon.localstack import free_port
+    from analytics.alerts.decide import Kind, Notice
+    from analytics.alerts.deliver import Deliverer
+    from analytics.alerts.message import payload
+    from facmon.demo.localstack import free_port
 
     closed = free_port()
     settings = Settings(influx_url=db.url, influx_db=db.database, mqtt_url=f"mqtt://u:mq-s3cret@127.0.0.1:{closed}",

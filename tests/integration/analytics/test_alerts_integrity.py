@@ -10,10 +10,10 @@ from datetime import timedelta
 
 import pytest
 
-from analytics import reviews
-from analytics.alert_run import process_run
-from analytics.alerts import Disposition, Review
-from analytics.model import Detector, Finding, Status
+from analytics.alerts import reviews
+from analytics.alerts.decide import Disposition, Review
+from analytics.alerts.run import process_run
+from analytics.analysis.model import Detector, Finding, Status
 from tests.integration.analytics.auditing import (
     COMM,
     GYM,

@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 import yaml
 
-from analytics import queries
-from facmon.cli import main
-from facmon.localstack import LocalInfluxDB, free_port
-from ingest.influx import InfluxClient, InfluxError
+from analytics.analysis import queries
+from facmon.cli.main import main
+from facmon.core.influx import InfluxClient, InfluxError
+from facmon.demo.localstack import LocalInfluxDB, free_port
 from tests.integration.analytics import scenario
 
 pytestmark = pytest.mark.servers
@@ -51,7 +51,7 @@ def analyze(influxdb: LocalInfluxDB, database: str, registry: Path, capsys: pyte
 
 
 def stored(influxdb: LocalInfluxDB, database: str, measurement: str) -> list[dict[str, Any]]:
-    where = database if measurement == queries.READINGS else f"{database}_evidence"  # analytics.evidence
+    where = database if measurement == queries.READINGS else f"{database}_evidence"  # analytics.analysis.evidence
     result = influxdb.query(f'SELECT * FROM "{measurement}"', db=where)["results"][0]
     rows = []
     for series in result.get("series", []):
@@ -181,7 +181,7 @@ def test_a_failed_statement_is_not_taken_for_silence(influxdb, loaded):
 def _start(registry: Path, url: str, database: str) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen(
-        [sys.executable, "-m", "facmon.cli", "analyze", "--every", "1h", "--influx-url", url, "--influx-db",
+        [sys.executable, "-m", "facmon", "analyze", "--every", "1h", "--influx-url", url, "--influx-db",
          database, "--registry", str(registry), "--as-of", "2025-11-03", "--format", "json", "--no-store"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env,
     )

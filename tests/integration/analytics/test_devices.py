@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from facmon.cli import main
-from facmon.localstack import LocalInfluxDB, LocalMosquitto
+from facmon.cli.main import main
+from facmon.demo.localstack import LocalInfluxDB, LocalMosquitto
 from tests.integration.ingester import COMMUNITY, LIBRARY, REGISTRY_YAML, IngesterProcess, publisher, unique
 
 pytestmark = pytest.mark.servers

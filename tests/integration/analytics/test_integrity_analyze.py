@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from facmon.localstack import LocalInfluxDB
+from facmon.demo.localstack import LocalInfluxDB
 from tests.integration.analytics import scenario
 from tests.integration.analytics.test_analyze import analyze, stored
 

@@ -8,11 +8,11 @@ from datetime import datetime, time
 
 import pytest
 
-from facmon.cli import main
-from facmon.localstack import LocalInfluxDB, LocalMosquitto
-from sensors.publisher import Fleet, backfill
+from facmon.cli.main import main
+from facmon.demo.localstack import LocalInfluxDB, LocalMosquitto
 from sensors.registry import load_registry
-from sensors.simplan import plan
+from sensors.simulator.plan import plan
+from sensors.simulator.publisher import Fleet, backfill
 from tests.integration.ingester import unique, wait_until
 from tests.integration.test_simulate import COUNTY, COUNTY_AS_OF, county_now, running_stack
 

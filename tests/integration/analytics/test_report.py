@@ -17,9 +17,9 @@ import openpyxl
 import pytest
 from PIL import Image, ImageChops
 
-from analytics import store
-from analytics.model import Status
-from analytics.report_data import daily_use, status_rows
+from analytics.analysis import store
+from analytics.analysis.model import Status
+from analytics.report.data import daily_use, status_rows
 from tests.conftest import server_missing
 from tests.integration.analytics.auditing import COMM, GYM, LIB, REASONS, D, registry, run_of
 from tests.integration.analytics.test_review import env, facmon

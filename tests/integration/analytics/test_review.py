@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from analytics import reviews
-from analytics.alert_run import process_run
-from analytics.alerts import Disposition
-from analytics.model import Status
-from facmon.clock import clock_at
+from analytics.alerts import reviews
+from analytics.alerts.decide import Disposition
+from analytics.alerts.run import process_run
+from analytics.analysis.model import Status
+from facmon.core.clock import clock_at
 from tests.conftest import TEST_NOW, pinned_env
 from tests.integration.analytics.auditing import (
     COMM,
@@ -35,10 +35,10 @@ TODAY = clock_at(TEST_NOW).today()  # as `facmon review` reads it, with FACMON_N
 
 
 def facmon(*args: str, env: dict[str, str], cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    """The command as the installed `facmon` script runs it (``python -m facmon.cli`` would load facmon.cli
+    """The command as the installed `facmon` script runs it (``python -m facmon`` would load facmon.cli.main
     twice, as __main__ and as itself, and not catch the CommandError of the second)."""
     base = {key: value for key, value in os.environ.items() if not key.upper().startswith("FACMON_")}
-    main = "import sys; from facmon.cli import main; sys.exit(main(sys.argv[1:]))"
+    main = "import sys; from facmon.cli.main import main; sys.exit(main(sys.argv[1:]))"
     return subprocess.run([sys.executable, "-c", main, *args], env={**base, **env}, cwd=cwd,
                           capture_output=True, text=True, timeout=60, check=False)
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from facmon.cli import main
-from facmon.localstack import LocalInfluxDB, LocalMosquitto
+from facmon.cli.main import main
+from facmon.demo.localstack import LocalInfluxDB, LocalMosquitto
 from tests.conftest import TEST_NOW, pinned_env
 from tests.integration.ingester import LIBRARY, REGISTRY_YAML, InfluxReader, IngesterProcess, publisher, unique
 

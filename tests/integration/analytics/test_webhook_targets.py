@@ -9,13 +9,13 @@ from datetime import UTC, datetime
 import pytest
 import yaml
 
-from analytics.alert_message import payload
-from analytics.alerts import Kind, Notice
-from analytics.auditors import parse_auditors
-from analytics.deliver import Deliverer
-from analytics.model import Status
-from analytics.webhook_guard import WebhookRefused, pick_address, resolve
-from facmon.settings import Settings
+from analytics.alerts.auditors import parse_auditors
+from analytics.alerts.decide import Kind, Notice
+from analytics.alerts.deliver import Deliverer
+from analytics.alerts.message import payload
+from analytics.alerts.webhook_guard import WebhookRefused, pick_address, resolve
+from analytics.analysis.model import Status
+from facmon.core.settings import Settings
 from tests.integration.analytics.auditing import COMM, GYM, LIB, D, run_of
 from tests.integration.analytics.test_alerts_analyze import seed_readings
 from tests.integration.analytics.test_review import env, facmon

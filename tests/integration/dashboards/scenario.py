@@ -14,9 +14,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from analytics.store import MEASUREMENT as STATUS_MEASUREMENT
-from analytics.store import point_time
-from ingest.lineproto import line
+from analytics.analysis.store import MEASUREMENT as STATUS_MEASUREMENT
+from analytics.analysis.store import point_time
+from facmon.core.lineproto import line
 
 ZONE = ZoneInfo("Asia/Shanghai")
 ALL_DAY = {day: ["00:00-24:00"] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}

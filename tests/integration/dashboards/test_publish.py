@@ -8,7 +8,7 @@ import pytest
 
 from dashboards import render
 from dashboards.model import DATASOURCE_UID, EVIDENCE_UID
-from facmon.cli import main
+from facmon.cli.main import main
 from tests.integration.dashboards.grafana_recorder import grafana
 
 TOKEN = "glsa_recorder_token_0123456789abcdef"
@@ -112,7 +112,7 @@ def test_no_token_or_no_url_is_a_usage_error(env, capsys):
 
 
 def test_an_unreachable_grafana_is_one_line(env, token_file, capsys):
-    from facmon.localstack import free_port
+    from facmon.demo.localstack import free_port
 
     assert publish(f"http://127.0.0.1:{free_port()}", "--token-file", str(token_file), "--timeout", "2") == 1
     err = capsys.readouterr().err

@@ -13,7 +13,7 @@ from dashboards import render
 from dashboards.common import DETAIL_UID, OVERVIEW_UID, PIPELINE_UID
 from dashboards.interpolate import Mode, TimeRange
 from dashboards.runner import QueryResult, live_problems, resolve_variables, run_dashboard
-from facmon.cli import main
+from facmon.cli.main import main
 from tests.integration.dashboards import expect, scenario, world
 from tests.integration.dashboards.world import World
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from facmon.cli import main
-from ingest.influx import InfluxClient
+from facmon.cli.main import main
+from facmon.core.influx import InfluxClient
 from tests.integration.dashboards import scenario
 
 pytestmark = pytest.mark.servers
@@ -51,7 +51,7 @@ def test_sync_mirrors_the_registry_and_drops_what_left_it(influxdb, influx_db_na
 
 
 def test_sync_reports_an_unreachable_influxdb(tmp_path, capsys):
-    from facmon.localstack import free_port
+    from facmon.demo.localstack import free_port
 
     path = tmp_path / "registry.yaml"
     path.write_text(yaml.safe_dump(scenario.registry(scenario.utc_now())))

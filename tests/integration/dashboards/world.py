@@ -1,7 +1,7 @@
 """Builds the scenario in a real InfluxDB: the real ingester takes the readings from a real Mosquitto, `facmon
 analyze` classifies the facilities (two as-of dates, for a status history), `facmon dashboards sync-registry`
 writes facility_info, and the alert and review points, and the latest analysis's integrity fields, are written
-with ingest.lineproto per their contract."""
+with facmon.core.lineproto per their contract."""
 
 from __future__ import annotations
 
@@ -24,10 +24,10 @@ import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
 from dashboards.runner import Clients
-from facmon.cli import main
-from facmon.localstack import LocalInfluxDB, LocalMosquitto
-from facmon.settings import load_settings
-from ingest.influx import InfluxClient
+from facmon.cli.main import main
+from facmon.core.influx import InfluxClient
+from facmon.core.settings import load_settings
+from facmon.demo.localstack import LocalInfluxDB, LocalMosquitto
 from ingest.service import Ingester
 from sensors.registry import load_registry
 from tests.integration.dashboards import scenario
@@ -39,7 +39,7 @@ class World:
     now: datetime
     database: str
     client: InfluxClient  # the readings database
-    evidence: InfluxClient  # statuses, alerts, reviews, facility_info (analytics.evidence)
+    evidence: InfluxClient  # statuses, alerts, reviews, facility_info (analytics.analysis.evidence)
     registry: Path
     analyses: dict[str, dict[str, Any]]  # as-of date -> facility id -> analyze's JSON for it
     latest: dict[str, Any]

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from facmon.access import influx_grants
-from facmon.localstack import LocalInfluxDB, LocalMosquitto, ServerUnavailable, free_port
+from facmon.access.rules import influx_grants
+from facmon.demo.localstack import LocalInfluxDB, LocalMosquitto, ServerUnavailable, free_port
 from tests.conftest import server_missing
 from tests.integration.ingester import COMMUNITY, LIBRARY, REGISTRY_YAML, IngesterProcess, unique
 from tests.integration.security.certs import Authority, make_ca, make_server_cert
@@ -53,7 +53,7 @@ class BrokerFiles:
 def run_facmon(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     base = {key: value for key, value in os.environ.items() if not key.upper().startswith("FACMON_")}
     return subprocess.run(
-        [sys.executable, "-m", "facmon.cli", *args],
+        [sys.executable, "-m", "facmon", *args],
         env={**base, **(env or {})}, cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
     )
 

@@ -14,7 +14,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.reasoncodes import ReasonCode
 
-from facmon.localstack import LocalInfluxDB, LocalMosquitto
+from facmon.demo.localstack import LocalInfluxDB, LocalMosquitto
 from tests.integration.ingester import InfluxReader, now_ms
 from tests.integration.security.clients import Account, login
 from tests.integration.security.conftest import (

@@ -1,6 +1,6 @@
 """`facmon broker-config` refuses to write anything when a secret or an entry is wrong, and says so plainly.
 
-Run through `facmon.cli.main` in this process (the real-process run is in conftest's broker_files fixture).
+Run through `facmon.cli.main.main` in this process (the real-process run is in conftest's broker_files fixture).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from facmon.cli import main
+from facmon.cli.main import main
 from tests.integration.ingester import LIBRARY, REGISTRY_YAML
 
 GOOD_SECRET = "a-long-enough-secret-1"

@@ -1,7 +1,7 @@
 """`facmon check-config` against the real secured broker (logins, ACL, TLS) and InfluxDB (auth on).
 
 Each case starts from a configuration that passes and breaks one thing; the check it concerns must fail with
-words that say what to fix, and the other checks must still pass. Most cases run `facmon.cli.main` in this
+words that say what to fix, and the other checks must still pass. Most cases run `facmon.cli.main.main` in this
 process (the servers are what matters, and a subprocess costs seconds of imports); one runs the real command.
 """
 
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from facmon.cli import main
-from facmon.localstack import LocalMosquitto, free_port
+from facmon.cli.main import main
+from facmon.demo.localstack import LocalMosquitto, free_port
 from tests.integration.security.conftest import INGEST_USER, BrokerFiles, Pki, SecureInflux, run_facmon
 
 pytestmark = pytest.mark.servers

@@ -1,8 +1,8 @@
 """The evidence cannot be touched by the data path (issue 19, item 3), on the real InfluxDB 1.6 with auth on.
 
 InfluxDB 1.x grants DELETE and DROP SERIES with WRITE. So the readings and the evidence live in two databases
-(analytics.evidence): the ingester's credentials cannot read, write or delete anything in the evidence database,
-analytics' cannot write or delete readings, and a review forged into the readings database silences nothing.
+(analytics.analysis.evidence): the ingester's credentials cannot read, write or delete anything in the evidence
+database, analytics' cannot write or delete readings, and a review forged into the readings database silences nothing.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from analytics import reviews
-from ingest.influx import InfluxClient, InfluxPermissionDenied
+from analytics.alerts import reviews
+from facmon.core.influx import InfluxClient, InfluxPermissionDenied
 from tests.integration.ingester import REGISTRY_YAML, unique
 from tests.integration.security.conftest import ANALYTICS_USER, INGEST_USER, LIBRARY, SecureInflux, run_facmon
 

@@ -21,7 +21,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from facmon.localstack import LocalInfluxDB, LocalMosquitto, free_port
+from facmon.demo.localstack import LocalInfluxDB, LocalMosquitto, free_port
 from tests.integration.ingester import InfluxReader, IngesterProcess, now_ms, unique
 from tests.integration.security.clients import TIMEOUT
 from tests.integration.security.conftest import (

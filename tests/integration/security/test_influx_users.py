@@ -1,5 +1,5 @@
 """InfluxDB with authentication on: the ingester and analytics each with their own user and only the documented
-grants (facmon.access.influx_grants): the ingester WRITE on the readings only, analytics READ on the readings and
+grants (facmon.access.rules.influx_grants): the ingester WRITE on the readings only, analytics READ on the readings and
 ALL on the evidence database, neither an admin. tests/integration/security/test_evidence.py attacks the split."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from facmon.localstack import LocalMosquitto
-from ingest.influx import InfluxClient, InfluxPermissionDenied
+from facmon.core.influx import InfluxClient, InfluxPermissionDenied
+from facmon.demo.localstack import LocalMosquitto
 from ingest.service import IngestError, prepare_database
 from tests.integration.ingester import IngesterProcess, now_ms, publisher, unique
 from tests.integration.security.conftest import ANALYTICS_USER, INGEST_USER, LIBRARY, SecureInflux

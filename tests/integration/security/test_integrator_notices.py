@@ -21,7 +21,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from facmon.localstack import LocalInfluxDB, LocalMosquitto
+from facmon.demo.localstack import LocalInfluxDB, LocalMosquitto
 from sensors.contract import MAX_PACKET_BYTES, MAX_PAYLOAD_BYTES
 from tests.integration.ingester import IngesterProcess, now_ms, unique
 from tests.integration.security.clients import TIMEOUT, Account

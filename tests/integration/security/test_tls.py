@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from facmon.localstack import LocalInfluxDB, LocalMosquitto
+from facmon.demo.localstack import LocalInfluxDB, LocalMosquitto
 from tests.integration.ingester import InfluxReader, IngesterProcess, now_ms, unique
 from tests.integration.security.clients import Account
 from tests.integration.security.conftest import ALPHA, INGEST_USER, LIBRARY, REGISTRY_YAML, BrokerFiles, Pki

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from analytics.schedule import SLOT_NS
+from analytics.analysis.schedule import SLOT_NS
 from sensors.registry import Facility
 
 

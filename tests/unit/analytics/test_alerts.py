@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from analytics.alerts import (
+from analytics.alerts.decide import (
     DAY_NS,
     MAX_ATTEMPTS,
     AlertRecord,
@@ -20,7 +20,7 @@ from analytics.alerts import (
     delivery_counts,
     plan_retries,
 )
-from analytics.model import FacilityResult, Figures, Status, Window
+from analytics.analysis.model import FacilityResult, Figures, Status, Window
 
 TODAY = date(2025, 11, 3)
 T0 = 1_760_000_000 * 10**9  # a decision time

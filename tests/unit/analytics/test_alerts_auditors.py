@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from analytics.alert_message import mail_text, payload, subject, summary
-from analytics.alert_run import planned, recipients_for
-from analytics.alerts import Kind, Notice
-from analytics.auditors import AuditorsError, load_auditors, parse_auditors
-from analytics.deliver import MQTT_RECIPIENT, webhook_target
-from analytics.model import FacilityResult, Figures, Fired, Status, Window
+from analytics.alerts.auditors import AuditorsError, load_auditors, parse_auditors
+from analytics.alerts.decide import Kind, Notice
+from analytics.alerts.deliver import MQTT_RECIPIENT, webhook_target
+from analytics.alerts.message import mail_text, payload, subject, summary
+from analytics.alerts.run import planned, recipients_for
+from analytics.analysis.model import FacilityResult, Figures, Fired, Status, Window
 from tests.unit.analytics.helpers import facility
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "auditors.yaml"

@@ -7,10 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from analytics.alert_message import CAVEAT, mail_text, payload, subject
-from analytics.alert_run import recipients_for
-from analytics.alert_store import alert_line, alert_record
-from analytics.alerts import (
+from analytics.alerts.auditors import parse_auditors
+from analytics.alerts.decide import (
     DAY_NS,
     AlertRecord,
     DeliveryRecord,
@@ -23,8 +21,10 @@ from analytics.alerts import (
     decide,
     plan_retries,
 )
-from analytics.auditors import parse_auditors
-from analytics.model import Detector, FacilityResult, Figures, Finding, Integrity, Status, Window
+from analytics.alerts.message import CAVEAT, mail_text, payload, subject
+from analytics.alerts.run import recipients_for
+from analytics.alerts.store import alert_line, alert_record
+from analytics.analysis.model import Detector, FacilityResult, Figures, Finding, Integrity, Status, Window
 
 TODAY = date(2025, 11, 3)
 T0 = 1_760_000_000 * 10**9

@@ -7,9 +7,10 @@ import threading
 
 import pytest
 
-from analytics.command import parse_as_of, parse_every, parse_facility, parse_window, select
-from analytics.periodic import run_every
-from facmon.cli import CommandError, main
+from analytics.analysis.periodic import run_every
+from facmon.cli.analyze import parse_as_of, parse_every, parse_facility, parse_window, select
+from facmon.cli.common import CommandError
+from facmon.cli.main import main
 from tests.unit.analytics.helpers import facility
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from analytics.compare import change, type_percentiles
-from analytics.model import Figures, Status
+from analytics.analysis.compare import change, type_percentiles
+from analytics.analysis.model import Figures, Status
 
 A, IDLE, N = Status.ACTIVE, Status.IDLE, Status.NO_DATA
 

@@ -6,10 +6,10 @@ from datetime import date
 
 import pytest
 
-from analytics import figures
-from analytics.figures import Days
-from analytics.model import Figures
-from analytics.schedule import slot_grid, windows
+from analytics.analysis import figures
+from analytics.analysis.figures import Days
+from analytics.analysis.model import Figures
+from analytics.analysis.schedule import slot_grid, windows
 from tests.unit.analytics.helpers import facility, readings, slot_of
 
 AS_OF = date(2025, 10, 8)  # 2-day windows: current Mon 10-06 and Tue 10-07, previous Sat 10-04 and Sun 10-05

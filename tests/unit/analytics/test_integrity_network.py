@@ -7,11 +7,12 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from analytics import figures, integrity_days
-from analytics.integrity_network import clone, late_arrival, lateness
-from analytics.integrity_rules import IntegrityThresholds
-from analytics.model import Detector
-from analytics.schedule import slot_grid
+from analytics.analysis import figures
+from analytics.analysis.model import Detector
+from analytics.analysis.schedule import slot_grid
+from analytics.integrity import days as integrity_days
+from analytics.integrity.network import clone, late_arrival, lateness
+from analytics.integrity.rules import IntegrityThresholds
 from tests.unit.analytics.helpers import facility, slot_of
 
 LIMITS = IntegrityThresholds()

@@ -9,13 +9,13 @@ from dataclasses import replace
 
 import pytest
 
-from analytics.engine import assemble
-from analytics.model import Detector, Figures, Finding, Integrity, Status
-from analytics.output import render_csv, render_json, render_table
-from analytics.report_html import render_html
-from analytics.report_table import table
-from analytics.rules import Rules
-from analytics.store import status_line
+from analytics.analysis.engine import assemble
+from analytics.analysis.model import Detector, Figures, Finding, Integrity, Status
+from analytics.analysis.output import render_csv, render_json, render_table
+from analytics.analysis.rules import Rules
+from analytics.analysis.store import status_line
+from analytics.report.html import render_html
+from analytics.report.table import table
 from tests.unit.analytics.helpers import facility
 from tests.unit.analytics.test_report import AS_OF, GENERATED, parse, row
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from analytics.rules import RulesError, load_rules, parse_rules
+from analytics.analysis.rules import RulesError, load_rules, parse_rules
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analytics.integrity_days import CHECK_COLUMNS
-from analytics.integrity_rules import IntegrityThresholds
-from analytics.integrity_series import FacilityDays, copied_days, flat_line, impossible_counts, too_regular
-from analytics.model import Detector
+from analytics.analysis.model import Detector
+from analytics.integrity.days import CHECK_COLUMNS
+from analytics.integrity.rules import IntegrityThresholds
+from analytics.integrity.series import FacilityDays, copied_days, flat_line, impossible_counts, too_regular
 
 LIMITS = IntegrityThresholds()
 DAYS = list(range(739530, 739530 + 10))

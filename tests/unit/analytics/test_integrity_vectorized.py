@@ -6,13 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analytics import integrity
-from analytics.figures import DAY_COLUMNS, Days
-from analytics.integrity_days import CHECK_COLUMNS
-from analytics.integrity_rules import IntegrityThresholds
-from analytics.integrity_series import FacilityDays, copied_days, flat_line, impossible_counts, too_regular
-from analytics.model import Detector, Figures, Finding, Integrity
-from analytics.rules import Thresholds
+from analytics.analysis.figures import DAY_COLUMNS, Days
+from analytics.analysis.model import Detector, Figures, Finding, Integrity
+from analytics.analysis.rules import Thresholds
+from analytics.integrity import assess as integrity
+from analytics.integrity.days import CHECK_COLUMNS
+from analytics.integrity.rules import IntegrityThresholds
+from analytics.integrity.series import FacilityDays, copied_days, flat_line, impossible_counts, too_regular
 from tests.unit.analytics.helpers import facility
 
 FIRST = 739530

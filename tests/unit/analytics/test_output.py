@@ -9,11 +9,11 @@ from datetime import date
 
 import pytest
 
-from analytics.engine import assemble
-from analytics.model import Figures, Status
-from analytics.output import CSV_COLUMNS, display_width, render_csv, render_json, render_table
-from analytics.rules import Rules
-from analytics.store import delete_statements, status_line
+from analytics.analysis.engine import assemble
+from analytics.analysis.model import Figures, Status
+from analytics.analysis.output import CSV_COLUMNS, display_width, render_csv, render_json, render_table
+from analytics.analysis.rules import Rules
+from analytics.analysis.store import delete_statements, status_line
 from tests.unit.analytics.helpers import facility
 
 AS_OF = date(2025, 11, 3)

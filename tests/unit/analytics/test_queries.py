@@ -7,8 +7,8 @@ from datetime import date
 import numpy as np
 import pytest
 
-from analytics import queries
-from analytics.schedule import SLOT_NS
+from analytics.analysis import queries
+from analytics.analysis.schedule import SLOT_NS
 
 T0 = 1_760_000_400 * 10**9  # a quarter hour
 

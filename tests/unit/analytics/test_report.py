@@ -12,11 +12,11 @@ import openpyxl
 import pytest
 from PIL import Image
 
-from analytics.alerts import Disposition, Review
-from analytics.model import Status, Window
-from analytics.report_data import DailyUse, StatusRow, split_reasons
-from analytics.report_html import chart_png, render_html
-from analytics.report_table import COLUMNS, counts, table, to_csv, to_xlsx
+from analytics.alerts.decide import Disposition, Review
+from analytics.analysis.model import Status, Window
+from analytics.report.data import DailyUse, StatusRow, split_reasons
+from analytics.report.html import chart_png, render_html
+from analytics.report.table import COLUMNS, counts, table, to_csv, to_xlsx
 
 AS_OF = date(2025, 11, 3)
 WINDOW = Window(date(2025, 10, 6), date(2025, 11, 2), "Asia/Shanghai")

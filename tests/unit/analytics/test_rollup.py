@@ -9,8 +9,8 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from analytics import figures, rollup
-from analytics.schedule import slot_grid
+from analytics.analysis import figures, rollup
+from analytics.analysis.schedule import slot_grid
 from tests.unit.analytics.helpers import facility, readings, slot_of
 
 MON, TUE, WED = date(2025, 10, 6), date(2025, 10, 7), date(2025, 10, 8)

@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from analytics.model import Figures, Fired, Status
-from analytics.rules import Rules, RulesError, Thresholds, classify, load_rules, parse_rules
+from analytics.analysis.model import Figures, Fired, Status
+from analytics.analysis.rules import Rules, RulesError, Thresholds, classify, load_rules, parse_rules
 
 DEFAULTS = Thresholds()
 BUSY = Figures(open_hours=224.0, covered_hours=224.0, open_days=28, observed_days=28, idle_days=0,

@@ -7,8 +7,8 @@ from datetime import date
 import numpy as np
 import pytest
 
-from analytics.model import Window
-from analytics.schedule import SLOT_NS, slot_grid, slot_runs, windows
+from analytics.analysis.model import Window
+from analytics.analysis.schedule import SLOT_NS, slot_grid, slot_runs, windows
 from tests.unit.analytics.helpers import facility, local_ns, slot_of
 
 MON = date(2025, 10, 6)

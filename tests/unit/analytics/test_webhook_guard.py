@@ -1,4 +1,5 @@
-"""Where a webhook may point (analytics.webhook_guard): public https unless the auditors-file entry allows more."""
+"""Where a webhook may point (analytics.alerts.webhook_guard): public https unless the auditors-file entry allows
+more."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import ipaddress
 
 import pytest
 
-from analytics.auditors import AuditorsError, parse_auditors
-from analytics.webhook_guard import WebhookRefused, check_url, non_global, pick_address
+from analytics.alerts.auditors import AuditorsError, parse_auditors
+from analytics.alerts.webhook_guard import WebhookRefused, check_url, non_global, pick_address
 
 
 @pytest.mark.parametrize(("address", "reason"), [

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from dashboards import render
 from dashboards.registry_sync import info_line, info_lines
-from facmon.cli import main
+from facmon.cli.main import main
 from sensors.registry import load_registry
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "registry.yaml"

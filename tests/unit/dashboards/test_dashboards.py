@@ -8,7 +8,7 @@ import json
 import pytest
 import yaml
 
-from analytics.alerts import Kind
+from analytics.alerts.decide import Kind
 from dashboards import common, lint, render
 from dashboards.model import DATASOURCE, DATASOURCE_UID, EVIDENCE, EVIDENCE_UID, MIXED, Grid
 from dashboards.provisioning import DASHBOARDS_PATH, ENV, datasource_yaml, provider_yaml

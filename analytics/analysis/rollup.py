@@ -1,0 +1,191 @@
+"""The rollup: one point per facility and local day with that day's summary, so later runs skip the raw data.
+
+InfluxDB 1.x spends most of an analysis on 15-minute buckets of raw readings; a day's summary (figures.Days)
+is a handful of sums, so after the first run a 28-day analysis mostly reads small points from here.
+
+Measurement ``analytics_day``: tag facility; time = the local date at 00:00 UTC (a label, not an instant);
+fields open_slots, covered_slots, occ_slots, entries_slots, uses_slots (int), occ_sum, entries_sum, uses_sum
+(float), active (bool), peaks (hourly peaks, comma-separated), the integrity checks' day values
+(analytics.integrity.days: CHECK_COLUMNS, ``prints`` as hex fingerprints and ``arrivals`` as hour:seconds pairs,
+hour:seconds:uncertainty where the arrival was estimated, both comma-separated) and key. ``key`` hashes the
+format version, the facility's time zone and that weekday's opening hours: when the registry changes them, the
+stored day no longer matches and is computed again. Only settled days are stored: days with data once older than
+the settle period (late readings are rare after that), days without any data only once older than the ingester's
+oldest accepted reading (max_reading_age), since a sensor back online may still upload them. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Sequence
+from datetime import date
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+from analytics.analysis.figures import DAY_COLUMNS, Days
+from analytics.analysis.schedule import week_hours
+from analytics.integrity.days import CHECK_COLUMNS, empty_arrivals, empty_prints
+from facmon.core import names
+from facmon.core.lineproto import FieldValue, line
+from sensors.registry import Facility
+
+MEASUREMENT = names.ANALYTICS_DAY
+VERSION = 3  # 2: integrity checks; 3: arrivals carry their uncertainty (exact ones from received_ms)
+DAY_NS = 86400 * 10**9
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+INT_COLUMNS = ("open_slots", "covered_slots", "occ_slots", "entries_slots", "uses_slots")
+FLOAT_COLUMNS = ("occ_sum", "entries_sum", "uses_sum")
+CHECK_INT = ("flat_slots", "exits_slots", "round_hits", "round_base")
+CHECK_FLOAT = tuple(c for c in CHECK_COLUMNS if c not in CHECK_INT)
+
+
+@lru_cache(maxsize=4096)
+def _key(timezone: str, spans: tuple[tuple[int, int], ...]) -> str:
+    text = f"v{VERSION}|{timezone}|{spans}"
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def week_keys(facility: Facility) -> tuple[str, ...]:
+    """What a stored day must match, Monday to Sunday: format version, time zone, that weekday's hours."""
+    return tuple(_key(facility.timezone, spans) for spans in week_hours(facility))
+
+
+def day_key(facility: Facility, ordinal: int) -> str:
+    return week_keys(facility)[date.fromordinal(ordinal).weekday()]
+
+
+def _keys_for(facilities: Sequence[Facility], fac: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """day_key for many (facility code, day ordinal) pairs at once."""
+    table = np.array([week_keys(f) for f in facilities], dtype=object).reshape(len(facilities), 7)
+    keys: np.ndarray = table[fac, (day - 1) % 7]  # ordinal 1 (0001-01-01) was a Monday
+    return keys
+
+
+def day_ns(ordinal: int) -> int:
+    return (ordinal - _EPOCH_ORDINAL) * DAY_NS
+
+
+def _peaks_text(peaks: pd.DataFrame) -> dict[tuple[int, int], str]:
+    if not len(peaks):
+        return {}
+    text = peaks["peak"].map(lambda v: f"{v:.3f}".rstrip("0").rstrip("."))
+    joined = text.groupby([peaks["fac"], peaks["day"]], sort=False).agg(",".join)
+    return {(int(fac), int(day)): value for (fac, day), value in joined.items()}
+
+
+def _prints_text(prints: pd.DataFrame) -> dict[tuple[int, int], str]:
+    if not len(prints):
+        return {}
+    text = pd.Series([f"{v:016x}" for v in prints["fp"].to_numpy(np.int64).view(np.uint64)], index=prints.index)
+    joined = text.groupby([prints["fac"], prints["day"]], sort=False).agg(",".join)
+    return {(int(fac), int(day)): value for (fac, day), value in joined.items()}
+
+
+def _arrivals_text(arrivals: pd.DataFrame) -> dict[tuple[int, int], str]:
+    if not len(arrivals):
+        return {}
+    base = (arrivals["day"].to_numpy(np.int64) - _EPOCH_ORDINAL) * 24
+    pairs = [f"{h}:{a:.3f}:{u:g}" if u else f"{h}:{a:.3f}"
+             for h, a, u in zip((arrivals["hour"].to_numpy(np.int64) - base).tolist(),
+                                arrivals["arrival"].to_numpy().tolist(), arrivals["uncertainty"].to_numpy().tolist(),
+                                strict=True)]
+    joined = pd.Series(pairs, index=arrivals.index).groupby([arrivals["fac"], arrivals["day"]], sort=False).agg(
+        ",".join)
+    return {(int(fac), int(day)): value for (fac, day), value in joined.items()}
+
+
+def rollup_lines(days: Days, facilities: Sequence[Facility], settled_before: int, final_before: int) -> list[str]:
+    """Points for days with data before ``settled_before`` and days without before ``final_before`` (ordinals)."""
+    table = days.table.reset_index()
+    data = table["covered_slots"] > 0
+    table = table[(data & (table["day"] < settled_before)) | (~data & (table["day"] < final_before))]
+    if not len(table):
+        return []
+    peaks = _peaks_text(days.peaks)
+    prints, arrivals = _prints_text(days.prints), _arrivals_text(days.arrivals)
+    checks = days.checks.reindex(pd.MultiIndex.from_arrays([table["fac"], table["day"]]), fill_value=0.0)
+    table = table.assign(**{c: checks[c].to_numpy() for c in CHECK_COLUMNS})
+    keys = _keys_for(facilities, table["fac"].to_numpy(np.int64), table["day"].to_numpy(np.int64))
+    lines = []
+    for row, key in zip(table.itertuples(index=False), keys, strict=True):
+        fac, day = int(row.fac), int(row.day)
+        fields: dict[str, FieldValue] = {name: int(getattr(row, name)) for name in INT_COLUMNS}
+        fields.update({name: float(getattr(row, name)) for name in FLOAT_COLUMNS})
+        fields.update({name: int(getattr(row, name)) for name in CHECK_INT})
+        fields.update({name: float(getattr(row, name)) for name in CHECK_FLOAT})
+        fields.update(active=bool(row.active), peaks=peaks.get((fac, day), ""), prints=prints.get((fac, day), ""),
+                      arrivals=arrivals.get((fac, day), ""), key=key)
+        lines.append(line(MEASUREMENT, {"facility": facilities[fac].id}, fields, day_ns(day)))
+    return lines
+
+
+def parse_rollup(text: str, facilities: Sequence[Facility], wanted: pd.DataFrame) -> Days:
+    """Stored days from the CSV of ``SELECT * FROM analytics_day``, kept only where ``wanted`` (fac, day rows)
+    lists them and the key still matches the registry."""
+    if not text.strip() or not len(wanted):
+        return Days.empty()
+    numbers = (*INT_COLUMNS, *FLOAT_COLUMNS, *CHECK_COLUMNS)
+    raw = pd.read_csv(io.StringIO(text), dtype={"facility": str, "key": str, "peaks": str, "prints": str,
+                                                "arrivals": str},
+                      keep_default_na=False, na_values={c: [""] for c in numbers})
+    position = {f.id: index for index, f in enumerate(facilities)}
+    raw["fac"] = raw["facility"].map(position)
+    raw = raw[raw["fac"].notna()]
+    raw = raw.assign(fac=raw["fac"].astype(np.int64), day=raw["time"].to_numpy(np.int64) // DAY_NS + _EPOCH_ORDINAL)
+    raw = raw.merge(wanted[["fac", "day"]].drop_duplicates(), on=["fac", "day"])
+    if not len(raw):
+        return Days.empty()
+    expected = _keys_for(facilities, raw["fac"].to_numpy(np.int64), raw["day"].to_numpy(np.int64))
+    raw = raw[raw["key"].to_numpy() == expected]
+    if any(c not in raw.columns for c in numbers):
+        return Days.empty()  # written by another version: everything is computed again
+    if raw[list(numbers)].isna().any().any():
+        raw = raw.dropna(subset=list(numbers))  # a damaged point is computed again
+    raw = raw.assign(active=raw["active"].astype(str).str.lower() == "true")
+    table = raw.set_index(["fac", "day"])[list(DAY_COLUMNS)].astype(
+        {c: np.float64 for c in DAY_COLUMNS if c != "active"}
+    )
+    fac, day, text = _items(raw, "peaks")
+    values = np.array(text.split(","), dtype=np.float64) if text else np.empty(0, np.float64)
+    peaks = pd.DataFrame({"fac": fac, "day": day, "peak": values})
+    checks = raw.set_index(["fac", "day"])[list(CHECK_COLUMNS)].astype(np.float64)
+    return Days(table.sort_index(), peaks, checks.sort_index(), _parse_prints(raw), _parse_arrivals(raw))
+
+
+def _items(raw: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray, str]:
+    """Every comma-separated item of ``column`` as one comma-joined string, with each item's fac and day.
+
+    One join and one split for the whole answer: per-row string operations cost more than the rest of the run.
+    """
+    texts = raw[column].fillna("").tolist()
+    counts = np.array([t.count(",") + 1 if t else 0 for t in texts], dtype=np.int64)
+    fac = np.repeat(raw["fac"].to_numpy(np.int64), counts)
+    day = np.repeat(raw["day"].to_numpy(np.int64), counts)
+    return fac, day, ",".join(t for t in texts if t)
+
+
+def _parse_prints(raw: pd.DataFrame) -> pd.DataFrame:
+    fac, day, text = _items(raw, "prints")
+    if not text:
+        return empty_prints()
+    fp = np.frombuffer(bytes.fromhex(text.replace(",", "")), dtype=">u8").astype(np.uint64).view(np.int64)
+    return pd.DataFrame({"fac": fac, "day": day, "fp": fp})
+
+
+def _parse_arrivals(raw: pd.DataFrame) -> pd.DataFrame:
+    fac, day, text = _items(raw, "arrivals")
+    if not text:
+        return empty_arrivals()
+    if text.count(":") == len(fac):  # hour:seconds everywhere: exact arrivals, no uncertainty
+        pairs = np.array(text.replace(":", ",").split(","), dtype=np.float64).reshape(-1, 2)
+        hour_of_day, arrival, uncertainty = pairs[:, 0], pairs[:, 1], np.zeros(len(fac))
+    else:
+        parts = [item.split(":") for item in text.split(",")]
+        hour_of_day = np.array([p[0] for p in parts], dtype=np.float64)
+        arrival = np.array([p[1] for p in parts], dtype=np.float64)
+        uncertainty = np.array([p[2] if len(p) > 2 else "0" for p in parts], dtype=np.float64)
+    hour = hour_of_day.astype(np.int64) + (day - _EPOCH_ORDINAL) * 24
+    return pd.DataFrame({"fac": fac, "day": day, "hour": hour, "arrival": arrival, "uncertainty": uncertainty})

@@ -1,0 +1,215 @@
+"""`facmon analyze`: classify facilities from their readings, print the result and store it in InfluxDB."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import sys
+from collections.abc import Sequence
+from datetime import date, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from analytics.analysis.options import DEFAULT_CONCURRENCY, DEFAULT_GROUP_SIZE, RollupMode, Settle
+from analytics.analysis.output import RENDERERS
+from facmon.cli.common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    CommandError,
+    settings_flags,
+    settings_from,
+    wait_for_signal,
+)
+from sensors.contract import ID_PATTERN, is_valid_id
+from sensors.registry import load_registry
+
+if TYPE_CHECKING:
+    from analytics.analysis.model import AnalysisRun
+    from sensors.registry import Facility
+
+log = logging.getLogger(__name__)
+
+SECONDS_PER_DAY = 86400
+
+
+def parse_as_of(text: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2025-10-29") from None
+
+
+def parse_window(text: str) -> int:
+    """Whole days: ``28d``, ``4w``, or a bare number of days."""
+    from facmon.core.settings import parse_duration
+
+    raw = text.strip()
+    try:
+        seconds = parse_duration(raw + "d" if raw.isdigit() else raw).total_seconds()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a window like 28d or 4w") from None
+    if seconds % SECONDS_PER_DAY or not 1 <= seconds // SECONDS_PER_DAY <= 366:
+        raise argparse.ArgumentTypeError(f"{text!r}: the window must be 1 to 366 whole days")
+    return int(seconds // SECONDS_PER_DAY)
+
+
+def parse_every(text: str) -> float:
+    from facmon.core.settings import parse_duration
+
+    try:
+        seconds = parse_duration(text).total_seconds()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an interval like 1h or 30m") from None
+    if seconds < 60:
+        raise argparse.ArgumentTypeError("--every must be at least 1m")
+    return seconds
+
+
+def parse_facility(text: str) -> str:
+    """Checked here so that a malformed id never reaches a query."""
+    if not is_valid_id(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a facility id ({ID_PATTERN})")
+    return text
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return value
+
+
+def register(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the `analyze` subcommand to facmon's parser."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "analyze", help="classify facilities as active, underused, idle, no data or exempt",
+        description="Classify each facility from its readings over the whole days before --as-of, print the "
+                    "result and store it in the evidence database (measurement facility_status).",
+    )
+    settings_flags(parser)
+    parser.add_argument("--as-of", type=parse_as_of, help="first day after the window (default: today)")
+    parser.add_argument("--window", type=parse_window, default=28, help="window length in whole days (default 28d)")
+    parser.add_argument("--facility", action="append", type=parse_facility, metavar="ID",
+                        help="only this facility (repeatable)")
+    parser.add_argument("--region", help="only facilities in this region or below it, e.g. zhejiang/wenzhou")
+    parser.add_argument("--format", choices=sorted(RENDERERS), default="table", help="output format")
+    parser.add_argument("--rules", help="rules YAML with per-type thresholds (see examples/rules.yaml)")
+    parser.add_argument("--every", type=parse_every, help="run again at this interval, e.g. 1h, until SIGTERM")
+    parser.add_argument("--no-store", action="store_true", help="write nothing to InfluxDB (statuses, rollup)")
+    parser.add_argument("--rollup", choices=[m.value for m in RollupMode], default=RollupMode.USE.value,
+                        help="day summaries kept in InfluxDB: use (default), rebuild, read (never write), off")
+    parser.add_argument("--settle-days", type=_positive, default=2, metavar="N",
+                        help="days before today still read from raw readings and not yet kept (default 2)")
+    parser.add_argument("--concurrency", type=_positive, default=DEFAULT_CONCURRENCY, help="queries at a time")
+    parser.add_argument("--group-size", type=_positive, default=DEFAULT_GROUP_SIZE, help="facilities per query")
+    parser.add_argument("--query-timeout", type=float, default=300.0, help="seconds per InfluxDB request")
+    parser.set_defaults(handler=cmd_analyze)
+    return parser
+
+
+def select(facilities: Sequence[Facility], ids: Sequence[str] | None, region: str | None) -> list[Facility]:
+    """The facilities a run covers; an id the registry lacks or a region without facilities is an error."""
+    chosen = list(facilities)
+    if ids:
+        known = {f.id for f in chosen}
+        missing = [fid for fid in ids if fid not in known]
+        if missing:
+            raise CommandError(f"not in the registry: {', '.join(missing)}", EXIT_USAGE)
+        wanted = set(ids)
+        chosen = [f for f in chosen if f.id in wanted]
+    if region is not None:
+        chosen = [f for f in chosen if f.region_matches(region)]
+        if not chosen:
+            raise CommandError(f"no facility in region {region!r}", EXIT_USAGE)
+    return chosen
+
+
+def _mtime(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return None
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from analytics.alerts.run import process_run
+    from analytics.analysis import evidence, queries, store
+    from analytics.analysis.engine import analyze
+    from analytics.analysis.periodic import run_every
+    from analytics.analysis.rules import load_rules
+    from facmon.core import logs
+    from facmon.core.influx import InfluxError
+
+    settings = settings_from(args)
+    logs.configure(settings.log_level)
+    registry = load_registry(settings.registry)
+    rules = load_rules(args.rules)
+    facilities = select(list(registry), args.facility, args.region)
+    loaded: dict[str, Any] = {"mtime": _mtime(settings.registry), "facilities": facilities}
+    timeout = max(settings.influx_timeout, args.query_timeout)
+    client, evidence_client = evidence.clients(settings, timeout)
+    render = RENDERERS[args.format]
+
+    def current_facilities() -> list[Facility]:
+        """With --every, a registry edited since the last run is read again; a broken edit keeps the old one."""
+        mtime = _mtime(settings.registry)
+        if mtime != loaded["mtime"]:
+            from sensors.registry import RegistryError
+
+            loaded["mtime"] = mtime
+            try:
+                loaded["facilities"] = select(list(load_registry(settings.registry)), args.facility, args.region)
+                log.info("registry reloaded: %d facilities", len(loaded["facilities"]))
+            except (RegistryError, CommandError) as exc:
+                log.error("registry not reloaded, keeping the previous one: %s", exc)
+        chosen: list[Facility] = loaded["facilities"]
+        return chosen
+
+    def once() -> AnalysisRun:
+        facilities = current_facilities()
+        today = settings.clock.today()
+        as_of = args.as_of or today
+        mode = RollupMode(args.rollup)
+        if args.no_store and mode in (RollupMode.USE, RollupMode.REBUILD):
+            mode = RollupMode.READ if mode is RollupMode.USE else RollupMode.OFF
+        if loaded.get("no_rollup"):
+            mode = RollupMode.OFF
+        settle = Settle.from_today(today, args.settle_days, math.ceil(settings.max_reading_age / timedelta(days=1)))
+        source = queries.InfluxSource(client, evidence=evidence_client)
+        run = analyze(source, facilities, rules, as_of, args.window, mode=mode,
+                      settle=settle, group_size=args.group_size, concurrency=args.concurrency)
+        if not args.no_store:
+            store.store_run(evidence_client, run)
+        sys.stdout.write(render(run))
+        sys.stdout.flush()
+        if not args.no_store:  # alerts to auditors (off without FACMON_AUDITORS); logs, never raises
+            process_run(run, registry, settings, client=evidence_client)
+        return run
+
+    try:
+        try:
+            if not args.no_store:
+                evidence.prepare(evidence_client)
+            elif not evidence.exists(evidence_client):
+                loaded["no_rollup"] = True  # nothing kept yet, and --no-store creates nothing
+            evidence.warn_legacy(client, settings.evidence_db)
+        except evidence.EvidenceError as exc:
+            raise CommandError(f"InfluxDB at {settings.influx_url}: {exc}") from None
+        if args.every is None:
+            try:
+                once()
+            except InfluxError as exc:
+                raise CommandError(f"InfluxDB at {settings.influx_url}: {exc}") from None
+            return EXIT_OK
+        stop = wait_for_signal()
+        log.info("analysing %d facilities every %.0f s", len(facilities), args.every)
+        run_every(once, args.every, stop)
+        log.info("stopped")
+        return EXIT_OK
+    finally:
+        client.close()
+        evidence_client.close()

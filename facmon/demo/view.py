@@ -1,0 +1,103 @@
+"""What `facmon demo` prints: step lines, the flagged and suspect tables, the counts, the dashboards hint. Pure.
+
+The tables read `facmon analyze --format json` (docs/analytics.md), so the demo shows exactly what the
+command gives anyone else. The `integrity` key of a facility may be absent (older output): not suspect then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, TextIO
+
+from analytics.analysis.model import DISPLAY_ORDER, Status
+from analytics.analysis.output import display_width, fit_columns  # the helpers of analyze's own table
+
+Facility = Mapping[str, Any]
+
+FLAGGED_COLUMNS = (("FACILITY", 14), ("NAME", 22), ("TYPE", 16), ("STATUS", 9), ("OCC", 5), ("COVER", 5))
+SUSPECT_COLUMNS = (("FACILITY", 14), ("NAME", 22), ("STATUS", 9), ("DETECTORS", 24))
+MIN_REASON_WIDTH = 30
+
+
+def is_flagged(facility: Facility) -> bool:
+    """IDLE, UNDERUSED or NO_DATA: what someone has to act on (analytics.analysis.model.Status.flagged)."""
+    try:
+        return Status(facility.get("status", "")).flagged
+    except ValueError:
+        return False
+
+
+def is_suspect(facility: Facility) -> bool:
+    integrity = facility.get("integrity")
+    return isinstance(integrity, Mapping) and integrity.get("suspect") is True
+
+
+def _pct(value: object) -> str:
+    return f"{value * 100:.0f}%" if isinstance(value, int | float) and not isinstance(value, bool) else "-"
+
+
+def _first(items: object) -> str:
+    return str(items[0]) if isinstance(items, list) and items else ""
+
+
+def _row(cells: Sequence[str], columns: Sequence[tuple[str, int]], tail: str, width: int | None) -> str:
+    """Fixed-width cells, then the free text, cut to `width` terminal columns when one is given."""
+    line = "  ".join(fit_columns(cell, size) for cell, (_, size) in zip(cells, columns, strict=True)) + "  "
+    room = None if width is None else max(MIN_REASON_WIDTH, width - display_width(line))
+    if room is not None and display_width(tail) > room:
+        tail = fit_columns(tail, room)
+    return (line + tail).rstrip()
+
+
+def flagged_table(facilities: Sequence[Facility], width: int | None = None) -> list[str]:
+    """Header and one row per flagged facility, in analyze's order, with its main reason."""
+    rows = [[f.get("facility_id", "?"), f.get("name", ""), f.get("type", ""), f.get("status", ""),
+             _pct((f.get("figures") or {}).get("occupancy_rate")), _pct(f.get("coverage")), _first(f.get("reasons"))]
+            for f in facilities if is_flagged(f)]
+    header = _row([title for title, _ in FLAGGED_COLUMNS], FLAGGED_COLUMNS, "MAIN REASON", width)
+    return [header, *(_row(row[:-1], FLAGGED_COLUMNS, row[-1], width) for row in rows)]
+
+
+def suspect_table(facilities: Sequence[Facility], width: int | None = None) -> list[str]:
+    """Header and one row per facility whose data look forged, with the detectors and the first finding."""
+    lines = [_row([title for title, _ in SUSPECT_COLUMNS], SUSPECT_COLUMNS, "FIRST FINDING", width)]
+    for f in facilities:
+        if not is_suspect(f):
+            continue
+        integrity = f["integrity"]
+        findings = integrity.get("findings") or []
+        reason = findings[0].get("reason", "") if findings and isinstance(findings[0], Mapping) else ""
+        detectors = ", ".join(str(d) for d in integrity.get("detectors") or [])
+        lines.append(_row([f.get("facility_id", "?"), f.get("name", ""), f.get("status", ""), detectors],
+                          SUSPECT_COLUMNS, reason, width))
+    return lines
+
+
+def counts_line(counts: Mapping[str, int]) -> str:
+    """`5 IDLE, 6 UNDERUSED, 1 NO_DATA, 1 EXEMPT, 47 ACTIVE`: flagged first, zeros included."""
+    return ", ".join(f"{counts.get(status.value, 0)} {status.value}" for status in DISPLAY_ORDER)
+
+
+def step_line(number: int, total: int, text: str, seconds: float) -> str:
+    return f"[{number}/{total}] {seconds:5.1f} s  {text}"
+
+
+def dashboards_hint(compose: bool) -> list[str]:
+    """How to see the Grafana dashboards: with Docker Compose on this machine, or what to do without it."""
+    if compose:
+        return [
+            "Dashboards: Grafana runs in the Docker Compose stack (docs/dashboards.md):",
+            "  cp deploy/compose/example.env .env     # then replace every password in .env",
+            "  docker compose --profile simulate up -d  # the stack, with virtual sensors",
+            "  open http://localhost:3000 and log in as admin with GRAFANA_ADMIN_PASSWORD from .env",
+        ]
+    return [
+        "Dashboards: Grafana runs in the Docker Compose stack (`docker compose up`, then http://localhost:3000,",
+        "  user admin, password GRAFANA_ADMIN_PASSWORD from .env; docs/dashboards.md), but this machine has no",
+        "  Docker engine with compose. `facmon dashboards check` validates the dashboards as code here.",
+    ]
+
+
+def write_lines(stream: TextIO, lines: Sequence[str]) -> None:
+    stream.write("".join(line + "\n" for line in lines))
+    stream.flush()
