@@ -112,6 +112,26 @@ def last_seen(grid: Grid) -> Panel:
     )
 
 
+def devices(grid: Grid) -> Panel:
+    """`facmon devices` in short: each sensor's readings in the 24 h before the range's end and its last one."""
+    query = (f'SELECT count("received_ms") AS "readings_24h", last("received_ms") AS "last_received_ms" '
+             f"FROM {ident(c.READING)} WHERE time >= ${{__to}}ms - 1d AND time <= ${{__to}}ms AND {REGION} "
+             'GROUP BY "facility", "sensor"')
+    return Panel(
+        "Devices: readings in the last 24 h", "table", grid.place(24, 9), (Target(query, result_format="table"),),
+        description="Every sensor with readings in the 24 hours before the range's end: how many (the heartbeat "
+                    "is one per 15 minutes while open, 96 for a facility open all day) and when the last one "
+                    "arrived. `facmon devices` adds today's expected count, refusals with their latest reason, "
+                    "online/offline and revisions, and the sensors refused for an unknown facility.",
+        options=c.table_options("Readings in 24 h"),
+        transformations=(c.organize({"facility": "Facility", "sensor": "Sensor", "readings_24h": "Readings in 24 h",
+                                     "last_received_ms": "Last arrived"}, exclude=("Time",)),),
+        overrides=(c.link_override("Facility"),
+                   {"matcher": {"id": "byName", "options": "Last arrived"},
+                    "properties": [{"id": "unit", "value": "dateTimeAsIso"}]}),
+    )
+
+
 def lag(grid: Grid) -> Panel:
     write = ('SELECT max("lag_ms") AS "write lag, max" FROM "ingest_stats" WHERE $timeFilter '
              'GROUP BY time($__interval), "instance"')
@@ -147,6 +167,8 @@ def build() -> Dashboard:
     panels += refusals(grid)
     grid.new_row()
     panels += [quiet_sensors(grid), last_seen(grid)]
+    grid.new_row()
+    panels.append(devices(grid))
     grid.new_row()
     panels.append(lag(grid))
     grid.new_row()

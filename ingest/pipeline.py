@@ -10,15 +10,14 @@ stays bounded by (max_sealed + 1) x batch_size points plus the in-flight window.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, tzinfo
 
 from facmon.core.influx import (
     InfluxAuthError,
@@ -29,14 +28,14 @@ from facmon.core.influx import (
 )
 from facmon.core.lineproto import line
 from facmon.core.names import INGEST_STATS
+from ingest.notices import RetainedNotices, notice_body
 from ingest.points import ReadingEncoder, refusal_line, status_line
+from ingest.revisions import RevisionWatch
+from sensors.attribution import route
 from sensors.contract import (
     NOTICE_ITEMS,
-    NOTICE_PAYLOAD_BYTES,
-    NOTICE_TOPIC_CHARS,
     Refusal,
     RefusalReason,
-    TopicGrammar,
 )
 from sensors.parse import MessageParser
 
@@ -44,7 +43,8 @@ log = logging.getLogger(__name__)
 
 Writer = Callable[[bytes], None]
 Acker = Callable[[list[int]], None]
-Notifier = Callable[[str, bytes], None]
+#: Publishes a notice (topic, body, retain); False when it was dropped (the notice queue was full).
+Notifier = Callable[[str, bytes, bool], bool]
 
 
 @dataclass(slots=True)
@@ -70,6 +70,7 @@ class Counters:
     last_lag_ms: int = 0
     notices_dropped: int = 0
     points_not_stored: int = 0  # points InfluxDB answered as dropped (partial write), readings or not
+    unattributed: int = 0  # refused messages no facility can be held to: answered on the operators' topic only
 
 
 class Pipeline:
@@ -87,8 +88,15 @@ class Pipeline:
         create_database: Callable[[], None] | None = None,
         max_sealed: int = 2,
         clock_ns: Callable[[], int] = time.time_ns,
+        zones: Mapping[str, tzinfo] | None = None,
     ) -> None:
+        """`zones`: each facility's time zone, in which notices show a refused reading's ts."""
         self.parser = parser
+        self.zones: Mapping[str, tzinfo] = zones or {}
+        #: Recent readings per sensor, to record a changed resend as a revision (issue 17).
+        self.revisions = RevisionWatch()
+        #: Sensors whose last notice is retained on the broker, cleared by their next accepted message.
+        self.retained = RetainedNotices()
         self._now_ns = clock_ns  # facmon.core.clock's: FACMON_NOW pins it for tests
         self.encoder = encoder
         self._write = write
@@ -127,11 +135,15 @@ class Pipeline:
         received = self._clock_ns = max(now, self._clock_ns + 1)
         parsed = self.parser.parse(topic, payload, received, retained)
         lines: list[str] = [self.encoder.reading(r) for r in parsed.readings]
+        if parsed.readings:
+            self.revisions.check(parsed.readings, lines)
         if parsed.status is not None:
             lines.append(status_line(parsed.status))
         refusals = parsed.refusals
         if refusals:
             self._refused(topic, payload, refusals, received, lines)
+        elif self.retained and parsed.readings and parsed.topic is not None:
+            self._clear_notice(parsed.topic.facility, parsed.topic.sensor)
         elif parsed.ignored and self.on_ignored is not None:
             self.on_ignored(topic)
         if (parsed.readings or parsed.status is not None) and parsed.topic is not None:
@@ -162,14 +174,20 @@ class Pipeline:
         A batch of 1,000 bad readings once made 1,000 notices and 1,000 points (issue 19); now it makes one notice
         and one point per reason (with its count), while the counters still count every refused reading.
         """
-        known = refusals[0].facility is not None and refusals[0].facility in self.parser.capacities
+        where = route(self.parser.grammar, topic, refusals[0], self.parser.capacities)
+        if where.facility is None:
+            self.counters.unattributed += 1
+        elif refusals[0].facility is None:  # a topic mistake under a known facility: its integrator's
+            refusals = [replace(r, facility=where.facility, sensor=where.sensor) for r in refusals]
+        known = where.facility is not None
         refused = self.counters.refused
         for refusal in refusals:
             refused[refusal.reason.value] += 1
         if len(refusals) <= NOTICE_ITEMS:
             for offset, refusal in enumerate(refusals):
                 lines.append(refusal_line(refusal, known, received + offset))
-                self._notify(*self._notice(topic, payload, refusal, received))
+                self._send_notice(where.topic, where.facility, where.sensor,
+                                  self._notice(topic, payload, refusal, received))
             self._clock_ns = received + len(refusals)
             return
         by_reason: dict[str, list[Refusal]] = {}
@@ -178,7 +196,21 @@ class Pipeline:
         for offset, group in enumerate(by_reason.values()):
             lines.append(refusal_line(group[0], known, received + offset, count=len(group)))
         self._clock_ns = received + len(by_reason)
-        self._notify(*self._notice(topic, payload, refusals[0], received, summary=(refusals, by_reason)))
+        body = self._notice(topic, payload, refusals[0], received, summary=(refusals, by_reason))
+        self._send_notice(where.topic, where.facility, where.sensor, body)
+
+    def _send_notice(self, topic: str, facility: str | None, sensor: str | None, body: bytes) -> None:
+        """Publish a notice; a sensor's is retained (while there is room) until its next accepted message."""
+        retain = facility is not None and sensor is not None and self.retained.may_retain(facility, sensor)
+        if self._notify(topic, body, retain) and retain:
+            self.retained.retained(str(facility), str(sensor))
+
+    def _clear_notice(self, facility: str, sensor: str) -> None:
+        """The sensor's message was accepted: clear its retained notice (kept tracked if the clear was dropped)."""
+        if (facility, sensor) not in self.retained:
+            return
+        if self._notify(self.parser.grammar.notice(facility, sensor), b"", True):
+            self.retained.cleared(facility, sensor)
 
     def add_points(self, lines: list[str]) -> None:
         """Points of facmon's own (counters) that ride along with the next batch."""
@@ -192,35 +224,9 @@ class Pipeline:
         refusal: Refusal,
         received_ns: int,
         summary: tuple[list[Refusal], dict[str, list[Refusal]]] | None = None,
-    ) -> tuple[str, bytes]:
-        grammar: TopicGrammar = self.parser.grammar
-        if refusal.facility and refusal.sensor:
-            notice_topic = grammar.notice(refusal.facility, refusal.sensor)
-        else:
-            notice_topic = grammar.unparseable_notice_topic
-        body: dict[str, object] = {
-            "reason": refusal.reason.value,
-            "detail": refusal.detail,
-            "path": refusal.path,
-            "topic": topic[:NOTICE_TOPIC_CHARS],
-            "received": datetime.fromtimestamp(received_ns / 1e9, UTC).isoformat(timespec="milliseconds"),
-            "payload": payload[:NOTICE_PAYLOAD_BYTES].decode("utf-8", "replace"),
-        }
-        if summary is not None:
-            refusals, by_reason = summary
-            counts = {reason: len(group) for reason, group in by_reason.items()}
-            body["detail"] = (
-                f"{len(refusals)} readings of this message were refused ("
-                + ", ".join(f"{reason} {count}" for reason, count in counts.items())
-                + f"); the first {NOTICE_ITEMS} are listed in 'refusals'"
-            )
-            body["path"] = None
-            body["refused"] = len(refusals)
-            body["reasons"] = counts
-            body["refusals"] = [
-                {"reason": r.reason.value, "detail": r.detail, "path": r.path} for r in refusals[:NOTICE_ITEMS]
-            ]
-        return notice_topic, json.dumps(body, ensure_ascii=False).encode("utf-8", "backslashreplace")
+    ) -> bytes:
+        zone = self.zones.get(refusal.facility) if refusal.facility else None
+        return notice_body(topic, payload, refusal, received_ns, zone, summary)
 
     def _seal_locked(self) -> None:
         batch = self._open
@@ -325,7 +331,9 @@ class Pipeline:
             when = datetime.fromtimestamp(ts_ns / 1e9, UTC).isoformat(timespec="milliseconds")
             refusal = Refusal(RefusalReason.NOT_STORED, f"ts {when}: {detail}", None, facility, sensor)
             refusal_lines.append(refusal_line(refusal, facility in self.parser.capacities, now + offset))
-            self._notify(*self._notice(self.parser.grammar.reading(facility, sensor), b"", refusal, now))
+            grammar = self.parser.grammar
+            body = self._notice(grammar.reading(facility, sensor), b"", refusal, now)
+            self._send_notice(grammar.notice(facility, sensor), facility, sensor, body)
         if unplaced:
             log.error("InfluxDB dropped %d more points that could not be singled out; counted as not stored", unplaced)
         self.add_points(refusal_lines)
@@ -350,6 +358,9 @@ class Pipeline:
             "lag_ms": c.last_lag_ms,
             "write_retries": c.write_retries,
             "notices_dropped": c.notices_dropped,
+            "unattributed": c.unattributed,
+            "revisions": self.revisions.revisions,
+            "resends_unchecked": self.revisions.unchecked,
             **(extra or {}),
         }
         return line(INGEST_STATS, {"instance": instance}, dict(fields), stats_ts_ns)

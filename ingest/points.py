@@ -4,7 +4,8 @@ Schema (documented in docs/schema.md):
   reading        tags facility, region, sensor, type   fields occupancy/entries/exits/uses/seq (int),
                  arrival_delay_ms, received_ms (int), over_capacity (bool)      time = the sensor's ts
   sensor_status  tags facility, sensor                 fields online (bool)     time = received
-  refusal        tags reason[, facility]               fields count (int), sensor, path (str)  time = received
+  refusal        tags reason[, facility]               fields count (int), sensor, path[, unknown_facility] (str)
+                                                        time = received
   ingest_stats   tags instance                          fields counters (int)   time = now
 """
 
@@ -74,6 +75,8 @@ def refusal_line(refusal: Refusal, known_facility: bool, ts_ns: int, count: int 
     if known_facility and refusal.facility:
         tags["facility"] = refusal.facility
     fields: dict[str, FieldValue] = {"count": count}
+    if refusal.facility and not (known_facility and refusal.facility):
+        fields["unknown_facility"] = refusal.facility[:64]  # a field, not a tag: unknown ids make no series
     if refusal.sensor:
         fields["sensor"] = refusal.sensor
     if refusal.path:

@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from datetime import tzinfo
 from typing import Any
 
 import paho.mqtt.client as paho
@@ -21,7 +22,7 @@ from ingest.mqtt import BufferedClient, make_client, subscription_topic
 from ingest.pipeline import Pipeline
 from ingest.points import ReadingEncoder
 from ingest.silence import SilenceWatch
-from sensors.contract import TopicGrammar
+from sensors.contract import TopicGrammar, is_valid_id
 from sensors.parse import MessageParser
 from sensors.registry import Registry
 
@@ -35,6 +36,11 @@ class IngestError(FacmonError, RuntimeError):
 def facility_tags(registry: Registry) -> dict[str, dict[str, str]]:
     """The registry's dimensions that dashboards group readings by, as tags."""
     return {f.id: {"type": f.type, "region": f.region} for f in registry}
+
+
+def facility_zones(registry: Registry) -> dict[str, tzinfo]:
+    """Each facility's time zone, in which its notices show a refused reading's ts."""
+    return {f.id: f.zone for f in registry}
 
 
 def make_influx(settings: Settings) -> InfluxClient:
@@ -105,6 +111,7 @@ class Ingester:
             flush_interval=settings.flush_interval,
             create_database=self.influx.create_database,
             clock_ns=settings.clock.time_ns,
+            zones=facility_zones(registry),
         )
         self.pipeline.on_ignored = self._on_own_topic
         self.silence = SilenceWatch(
@@ -122,6 +129,7 @@ class Ingester:
         """Swap in a new registry (SIGHUP) without dropping the session."""
         self.parser.capacities = {f.id: f.capacity for f in registry}
         self.pipeline.encoder = ReadingEncoder(facility_tags(registry))
+        self.pipeline.zones = facility_zones(registry)
         self.silence.facilities = tuple(registry)
         log.info("registry reloaded: %d facilities", len(registry))
 
@@ -151,9 +159,11 @@ class Ingester:
             text = topic.decode()
         except UnicodeDecodeError:
             text = "<topic is not UTF-8>"
+        if retain and payload and text.endswith("/rejected"):
+            self._learn_retained_notice(text)
         self.pipeline.submit(text, payload, mid if qos else None, retain)
 
-    def _publish_notice(self, topic: str, body: bytes) -> None:
+    def _publish_notice(self, topic: str, body: bytes, retain: bool = False) -> bool:
         """Publish a refusal notice unless FACMON_NOTICE_QUEUE of them already wait for the broker.
 
         paho queues without bound, and a flood of refusals once held hundreds of MB of notices (issue 19). A notice
@@ -168,11 +178,20 @@ class Ingester:
                     "%d refusal notices wait for the broker: dropping new ones until it catches up (counted as "
                     "notices_dropped)", self.settings.notice_queue,
                 )
-            return
+            return False
         if self._notices_dropping:
             self._notices_dropping = False
             log.warning("refusal notices flow again; %d dropped so far", self.pipeline.counters.notices_dropped)
-        self.client.publish(topic, body, qos=1)
+        self.client.publish(topic, body, qos=1, retain=retain)
+        return True
+
+    def _learn_retained_notice(self, topic: str) -> None:
+        """A notice retained by an earlier run, replayed by the subscription: clear it on the sensor's next reading."""
+        head = self.grammar.prefix + "/"
+        parts = topic[len(head):].split("/") if topic.startswith(head) else []
+        known = len(parts) == 3 and is_valid_id(parts[0]) and is_valid_id(parts[1])
+        if known and self.pipeline.retained.may_retain(parts[0], parts[1]):
+            self.pipeline.retained.retained(parts[0], parts[1])
 
     def _on_own_topic(self, topic: str) -> None:
         """Answer a liveness probe (facmon check-config): the subscription that brought it is live."""
@@ -236,9 +255,11 @@ class Ingester:
         refused = " ".join(f"{reason}={n}" for reason, n in sorted(c.refused.items())) or "none"
         log.info(
             "counters received=%d accepted=%d written=%d statuses=%d ignored=%d refused=[%s] pending=%d lag_ms=%d "
-            "retries=%d notices_dropped=%d silent=%d silence_alerts=%d",
+            "retries=%d notices_dropped=%d unattributed=%d revisions=%d resends_unchecked=%d silent=%d "
+            "silence_alerts=%d",
             c.received, c.readings_accepted, c.readings_written, c.statuses, c.ignored, refused,
-            self.pipeline.pending_readings, c.last_lag_ms, c.write_retries, c.notices_dropped,
+            self.pipeline.pending_readings, c.last_lag_ms, c.write_retries, c.notices_dropped, c.unattributed,
+            self.pipeline.revisions.revisions, self.pipeline.revisions.unchecked,
             self.silence.silent, self.silence.alerts,
         )
         extra = {"silent": int(self.silence.silent), "silence_alerts": self.silence.alerts}

@@ -20,6 +20,12 @@ RESERVED_FACILITY_IDS = frozenset({"alerts"})
 PROBE_RE = re.compile(r"[a-z0-9]{8,32}")  # the nonce of a liveness probe (facmon check-config)
 
 MAX_PAYLOAD_BYTES = 256 * 1024
+#: The broker's packet limit (facmon.access): the payload limit plus room for the MQTT header, the topic (facmon's
+#: longest is ~150 characters under a short prefix) and MQTT 5 properties. So a payload over MAX_PAYLOAD_BYTES but
+#: within the packet limit still reaches the ingester and gets an `oversize` notice; a larger packet never reaches
+#: it: the broker drops the connection (MQTT 5: DISCONNECT with reason code 0x95, "Packet too large").
+PACKET_HEADROOM_BYTES = 4 * 1024
+MAX_PACKET_BYTES = MAX_PAYLOAD_BYTES + PACKET_HEADROOM_BYTES
 MAX_BATCH_ITEMS = 1000
 MAX_COUNT = 100_000
 MAX_SEQ = 2**63 - 1
@@ -27,6 +33,7 @@ MAX_FUTURE_SECONDS = 300
 NOTICE_PAYLOAD_BYTES = 512
 NOTICE_TOPIC_CHARS = 512  # a notice echoes at most this much of the topic it answers
 NOTICE_ITEMS = 10  # a message with more refused readings gets one summary notice listing the first ones
+READING_ERRORS = 8  # problems of one reading a notice lists, so an integrator fixes them in one round
 STATUS_VALUES = ("online", "offline")
 
 
@@ -101,6 +108,8 @@ class Refusal:
     path: str | None = None
     facility: str | None = None
     sensor: str | None = None
+    ts_ns: int | None = None  # the reading's ts as decoded, when it could be (the notice shows it as dates)
+    more: tuple[Refusal, ...] = ()  # the same reading's further problems, up to READING_ERRORS in all
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +140,14 @@ class TopicGrammar:
 
     @property
     def unparseable_notice_topic(self) -> str:
+        """The operators' notice topic: refusals no facility can be held to (no integrator may read it)."""
         return self._head + "_rejected"
+
+    def facility_notice(self, facility: str) -> str:
+        """Where a topic mistake under a known facility is answered (its integrator may read it)."""
+        if not is_valid_id(facility):
+            raise ValueError(f"invalid facility id {facility!r}")
+        return f"{self._head}{facility}/_rejected"
 
     def reading(self, facility: str, sensor: str) -> str:
         return self._build(facility, sensor, "reading")
@@ -182,7 +198,7 @@ class TopicGrammar:
         if rest == "_rejected" or rest.startswith("alerts/"):
             return True
         parts = rest.split("/")
-        return len(parts) == 3 and parts[2] == "rejected"
+        return (len(parts) == 3 and parts[2] == "rejected") or (len(parts) == 2 and parts[1] == "_rejected")
 
     def parse(self, topic: str) -> Topic | Refusal:
         """Read a reading or status topic; anything else under the prefix is a bad_topic refusal."""

@@ -12,7 +12,7 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -27,6 +27,7 @@ from sensors.contract import (
     MAX_FUTURE_SECONDS,
     MAX_PAYLOAD_BYTES,
     MAX_SEQ,
+    READING_ERRORS,
     MessageKind,
     Reading,
     Refusal,
@@ -35,6 +36,7 @@ from sensors.contract import (
     Topic,
     TopicGrammar,
 )
+from sensors.wording import duration, instant
 
 ALLOWED_FIELDS = frozenset(("ts", "seq", *COUNT_FIELDS))
 _RFC3339 = re.compile(
@@ -311,65 +313,79 @@ class MessageParser:
         return self._check_fully(where, item, path, received_ns)
 
     def _check_fully(self, where: Topic, item: Any, path: str, received_ns: int) -> Reading | Refusal:
+        """Check everything and name every problem (up to READING_ERRORS), the first being the refusal's reason.
+
+        The order of the checks is the order of the reasons: a reading with a bad count and an old ts is refused
+        as out_of_range, and its notice lists the ts too (issue 17: one round trip per mistake was too many).
+        """
+        problems: list[Refusal] = []
+
+        def problem(reason: RefusalReason, detail: str, at: str | None, ts_ns: int | None = None) -> None:
+            if len(problems) < READING_ERRORS:
+                problems.append(Refusal(reason, detail, at or None, where.facility, where.sensor, ts_ns))
+
         if isinstance(item, _Pairs):
             seen: dict[str, Any] = {}
             for key, value in item:
                 if key in seen:
-                    return self._refusal(
-                        where, RefusalReason.DUPLICATE_FIELD, f"field {key!r} appears twice", path + key
-                    )
+                    problem(RefusalReason.DUPLICATE_FIELD, f"field {key!r} appears twice", path + key)
                 seen[key] = value
             item = seen
         elif type(item) is not dict:
             return self._refusal(where, RefusalReason.BAD_SHAPE, "each reading must be a JSON object", path.rstrip("."))
-        unknown = item.keys() - ALLOWED_FIELDS
-        if unknown:
-            key = min(unknown)
-            return self._refusal(
-                where,
+        for key in sorted(item.keys() - ALLOWED_FIELDS):
+            problem(
                 RefusalReason.UNKNOWN_FIELD,
                 f"unknown field {key!r}; allowed: {', '.join(sorted(ALLOWED_FIELDS))}",
                 path + key,
             )
         if "ts" not in item:
-            return self._refusal(where, RefusalReason.MISSING_FIELD, "ts is required", path + "ts")
+            problem(RefusalReason.MISSING_FIELD, "ts is required", path + "ts")
         counts: dict[str, int | None] = dict.fromkeys(COUNT_FIELDS)
         for name in COUNT_FIELDS:
             if name in item:
                 value = item[name]
-                problem = _count_problem(value, MAX_COUNT)
-                if problem is not None:
-                    return self._refusal(where, problem[0], f"{name} {problem[1]}", path + name)
-                counts[name] = value
-        if counts["occupancy"] is None and counts["entries"] is None and counts["uses"] is None:
-            return self._refusal(
-                where,
-                RefusalReason.MISSING_FIELD,
-                "at least one of occupancy, entries, uses is required",
-                path.rstrip("."),
+                bad = _count_problem(value, MAX_COUNT)
+                if bad is not None:
+                    problem(bad[0], f"{name} {bad[1]}", path + name)
+                else:
+                    counts[name] = value
+        if not any(name in item for name in ("occupancy", "entries", "uses")):
+            problem(
+                RefusalReason.MISSING_FIELD, "at least one of occupancy, entries, uses is required", path.rstrip(".")
             )
         seq = item.get("seq")
         if "seq" in item:
-            problem = _count_problem(seq, MAX_SEQ)
-            if problem is not None:
-                return self._refusal(where, problem[0], f"seq {problem[1]}", path + "seq")
-        ts_ns = _ts_ns(item["ts"])
-        if isinstance(ts_ns, Refusal):
-            return self._refusal(where, ts_ns.reason, ts_ns.detail, path + "ts")
-        if ts_ns > received_ns + MAX_FUTURE_SECONDS * _NS:
-            return self._refusal(
-                where,
-                RefusalReason.TS_IN_FUTURE,
-                f"ts is more than {MAX_FUTURE_SECONDS} s ahead of the ingester's clock",
-                path + "ts",
-            )
-        if ts_ns < received_ns - self.max_age_ns:
-            return self._refusal(
-                where,
-                RefusalReason.TS_TOO_OLD,
-                f"ts is older than the maximum age ({self.max_age_ns // _NS} s)",
-                path + "ts",
-            )
+            bad = _count_problem(seq, MAX_SEQ)
+            if bad is not None:
+                problem(bad[0], f"seq {bad[1]}", path + "seq")
+        ts_ns: int | None = None
+        if "ts" in item:
+            converted = _ts_ns(item["ts"])
+            if isinstance(converted, Refusal):
+                problem(converted.reason, converted.detail, path + "ts")
+            else:
+                ts_ns = converted
+                if ts_ns > received_ns + MAX_FUTURE_SECONDS * _NS:
+                    problem(
+                        RefusalReason.TS_IN_FUTURE,
+                        f"ts {instant(ts_ns)} is {duration((ts_ns - received_ns) / _NS)} ahead of the ingester's "
+                        f"clock; at most {duration(MAX_FUTURE_SECONDS)} is allowed",
+                        path + "ts",
+                        ts_ns,
+                    )
+                elif ts_ns < received_ns - self.max_age_ns:
+                    problem(
+                        RefusalReason.TS_TOO_OLD,
+                        f"ts {instant(ts_ns)} is {duration((received_ns - ts_ns) / _NS)} old; the maximum age is "
+                        f"{duration(self.max_age_ns / _NS)} (FACMON_MAX_READING_AGE)",
+                        path + "ts",
+                        ts_ns,
+                    )
+        if problems:
+            first = problems[0]
+            return replace(first, ts_ns=ts_ns, more=tuple(replace(p, ts_ns=ts_ns) for p in problems[1:]))
+        assert ts_ns is not None
         occupancy = counts["occupancy"]
         return Reading(
             facility=where.facility,

@@ -13,8 +13,10 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
+from datetime import time as dt_time
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -27,6 +29,7 @@ from analytics.analysis.rules import Rules, classify
 from analytics.analysis.schedule import slot_grid, slot_runs, week_hours, windows
 from analytics.integrity import assess as integrity
 from analytics.integrity import days as integrity_days
+from analytics.integrity import revisions as integrity_revisions
 from facmon.core.clock import SYSTEM
 from sensors.registry import Facility
 
@@ -44,6 +47,10 @@ class Source(Protocol):
         ...
 
     def save_rollup(self, lines: Sequence[str]) -> None: ...
+
+    def revisions(self, facility_ids: Sequence[str], start_ns: int, end_ns: int) -> pd.DataFrame:
+        """Readings re-sent with other values (analytics.integrity_revisions.COLUMNS)."""
+        ...
 
     def release(self) -> None:
         """Let go of what the calling thread holds (its connection); called when a worker finishes a group."""
@@ -179,6 +186,30 @@ def check_integrity(ordered: Sequence[Facility], groups: Sequence[Sequence[Facil
     return integrity.assess(Days.concat(recoded), ordered, limits, current, closed_active, reasons)
 
 
+def add_revisions(source: Source, ordered: Sequence[Facility], checked: Sequence[Integrity], rules: Rules,
+                  as_of: date, days: int) -> list[Integrity]:
+    """The revisions finding of each facility (one query for the run), beside its other findings."""
+    bounds = {f.id: window_ns(windows(as_of, days, f.timezone)[0]) for f in ordered}
+    if not bounds:
+        return list(checked)
+    found = source.revisions(list(bounds), min(b[0] for b in bounds.values()), max(b[1] for b in bounds.values()))
+    result = []
+    for facility, flag in zip(ordered, checked, strict=True):
+        start, end = bounds[facility.id]
+        rows = found[(found["facility"] == facility.id) & (found["ts_ns"] >= start) & (found["ts_ns"] < end)]
+        extra = integrity_revisions.finding(rows, rules.for_type(facility.type).integrity) if len(rows) else None
+        result.append(Integrity((*flag.findings, extra)) if extra is not None else flag)
+    return result
+
+
+def window_ns(window: Window) -> tuple[int, int]:
+    """[start, end) of a window's local days, in epoch nanoseconds."""
+    zone = ZoneInfo(window.timezone)
+    start = datetime.combine(window.first_day, dt_time(), zone)
+    end = datetime.combine(window.last_day + timedelta(days=1), dt_time(), zone)
+    return int(start.timestamp()) * 1_000_000_000, int(end.timestamp()) * 1_000_000_000
+
+
 def analyze(
     source: Source,
     facilities: Sequence[Facility],
@@ -211,6 +242,7 @@ def analyze(
              for f, pair in zip(group, part.figures, strict=True)}
     pairs = [found[f.id] for f in ordered]
     checked = check_integrity(ordered, groups, parts, [p[0] for p in pairs], rules, as_of, days)
+    checked = add_revisions(source, ordered, checked, rules, as_of, days)
     run = assemble(ordered, pairs, rules, as_of, days, checked)
     log.info(
         "analysed %d facilities in %d groups in %.1f s (days: %d from the rollup, %d from readings, %d stored): %s",

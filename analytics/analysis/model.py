@@ -104,6 +104,7 @@ class Detector(StrEnum):
     SIMILAR_DAYS = "similar_days"
     DIGIT_PREFERENCE = "digit_preference"
     COUNTS_DRIFT = "counts_drift"
+    REVISIONS = "revisions"
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ import pandas as pd
 from analytics.analysis import rollup
 from analytics.analysis.figures import Days
 from analytics.analysis.schedule import SLOT_NS
+from analytics.integrity import revisions as integrity_revisions
 from facmon.core.influx import InfluxClient, InfluxDatabaseMissing, InfluxError
 from facmon.core.influxql import ident, literal, time_literal
 from facmon.core.names import READINGS
@@ -217,6 +218,10 @@ class InfluxSource:
             write_lines(self.evidence, lines)
         except InfluxError as exc:
             log.warning("could not keep %d days in the rollup: %s", len(lines), exc)
+
+    def revisions(self, facility_ids: Sequence[str], start_ns: int, end_ns: int) -> pd.DataFrame:
+        (text,) = run_statements(self.client, [integrity_revisions.statement(facility_ids, start_ns, end_ns)])
+        return integrity_revisions.parse(text)
 
     def release(self) -> None:
         self.client.close()

@@ -83,6 +83,8 @@ class IntegrityThresholds(StrictModel):
     drift_share: Share = 0.2
     drift_min_people: float = Field(default=10.0, ge=0, allow_inf_nan=False)
     drift_min_days: Days = 3
+    # revisions: stored readings re-sent with other values (same sensor and ts), at least this many in the window
+    revision_min_count: int = Field(default=1, ge=1, le=10_000_000)
 
 
 def _optional(info: FieldInfo) -> Any:

@@ -25,7 +25,7 @@ from pydantic import AfterValidator, StrictStr, ValidationError, model_validator
 
 from facmon.core.config import ConfigFileError, Loc, StrictModel, problems
 from facmon.core.influxql import ident
-from sensors.contract import ID_PATTERN, MAX_PAYLOAD_BYTES, is_valid_id
+from sensors.contract import ID_PATTERN, MAX_PACKET_BYTES, is_valid_id
 from sensors.registry import Registry
 
 DEFAULT_INGEST_USER = "facmon-ingest"
@@ -42,7 +42,7 @@ _PREFIX_RE = re.compile(r"[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*")
 _NO_SECRETS = "secrets do not belong in this file: name an environment variable (password_env) or a file"
 _SECRET_FIELDS = frozenset({"password_env", "password_file"})
 
-Access = Literal["read", "write"]
+Access = Literal["read", "write", "deny-write"]
 Role = Literal["ingester", "analytics", "simulator", "integrator"]
 SERVICE_ROLES: frozenset[str] = frozenset({"ingester", "analytics", "simulator"})
 
@@ -260,6 +260,7 @@ def acl_rules(account: Account, prefix: str) -> list[tuple[Access, str]]:
         return [
             ("read", f"{prefix}/#"),
             ("write", f"{prefix}/+/+/rejected"),
+            ("write", f"{prefix}/+/_rejected"),
             ("write", f"{prefix}/_rejected"),
             ("write", f"{prefix}/alerts/#"),
         ]
@@ -271,15 +272,29 @@ def acl_rules(account: Account, prefix: str) -> list[tuple[Access, str]]:
             ("write", f"{prefix}/+/+/reading"),
             ("write", f"{prefix}/+/+/status"),
             ("read", f"{prefix}/+/+/rejected"),
+            ("read", f"{prefix}/+/_rejected"),
         ]
+    # An integrator may write anything below its own facilities, so that a topic mistake (`…/readings`, a sensor id
+    # in capitals, a level too many) reaches the ingester and is answered with a notice instead of vanishing at the
+    # broker; the facility id in capitals, as printed on labels, too. The notice topics stay the ingester's alone
+    # (deny-write wins over write: dynamic security checks the higher priority first).
     for facility in account.facilities:
         if not is_valid_id(facility) or facility == "alerts":
             raise ValueError(f"{account.label}: facility id {facility!r} cannot go into an ACL")
         rules += [
-            ("write", f"{prefix}/{facility}/+/reading"),
-            ("write", f"{prefix}/{facility}/+/status"),
+            ("deny-write", f"{prefix}/{facility}/+/rejected"),
+            ("deny-write", f"{prefix}/{facility}/_rejected"),
+            ("write", f"{prefix}/{facility}/#"),
             ("read", f"{prefix}/{facility}/+/rejected"),
+            ("read", f"{prefix}/{facility}/_rejected"),
         ]
+        upper = facility.upper()
+        if upper != facility:
+            rules += [
+                ("deny-write", f"{prefix}/{upper}/+/rejected"),
+                ("deny-write", f"{prefix}/{upper}/_rejected"),
+                ("write", f"{prefix}/{upper}/#"),
+            ]
     return rules
 
 
@@ -348,6 +363,9 @@ def dynsec_config(
         role = f"integrator-{account.username}"
         acls = [{"acltype": "subscribePattern", "topic": f"{prefix}/#", "allow": True}]
         for access, topic in acl_rules(account, prefix):
+            if access == "deny-write":
+                acls.append({"acltype": "publishClientSend", "topic": topic, "priority": 10, "allow": False})
+                continue
             kind = "publishClientSend" if access == "write" else "publishClientReceive"
             acls.append({"acltype": kind, "topic": topic, "allow": True})
         roles.append({"rolename": role, "acls": acls})
@@ -368,9 +386,11 @@ class BrokerFiles:
     plugin: str = DYNSEC_PLUGIN
 
 
-#: The broker's per-message ceiling, derived from the contract: a payload up to this size still reaches the
-#: ingester and gets an `oversize` refusal notice; a larger packet makes Mosquitto drop the connection.
-MAX_PACKET_BYTES = 4 * MAX_PAYLOAD_BYTES
+#: The broker's per-packet ceiling is the contract's (sensors.contract.MAX_PACKET_BYTES): the payload limit and
+#: 4 KiB for header and topic. Every packet the broker takes reaches the ingester, and one whose payload is over
+#: the limit gets an `oversize` notice; a larger packet makes Mosquitto drop the connection (issue 17: at 4 x the
+#: payload limit, payloads between 256 KiB and 1 MiB got a notice and larger ones just a lost connection, while
+#: the contract promised a notice for all).
 #: Bytes Mosquitto queues per session beyond those in flight; with max_queued_messages (shipped facmon.conf,
 #: 2,000,000) at 512 bytes each, far above a reading's size, so the ingester's backlog fits and nobody's grows
 #: without bound (an integrator's persistent session piling up notices, say).

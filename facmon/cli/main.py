@@ -11,14 +11,14 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from facmon.cli import access, analyze, audit, dashboards, demo, ingest, registry, simulate
+from facmon.cli import access, analyze, audit, dashboards, demo, devices, ingest, registry, simulate
 from facmon.core.errors import EXIT_INTERRUPTED, FacmonError
 from facmon.core.version import facmon_version
 
 Handler = Callable[[argparse.Namespace], int]
 
 #: In the order `facmon --help` lists them.
-COMMAND_GROUPS = (ingest, registry, demo, analyze, access, simulate, audit, dashboards)
+COMMAND_GROUPS = (ingest, registry, demo, analyze, devices, access, simulate, audit, dashboards)
 
 
 def build_parser() -> argparse.ArgumentParser:

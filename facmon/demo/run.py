@@ -114,20 +114,33 @@ def wait_until_written(run: Run, steps: Steps, readings: int, start: int, end: i
     steps.done(f"InfluxDB holds all {readings:,} readings{more}")
 
 
-def analyze_county(run: Run, steps: Steps) -> dict[str, Any]:
-    """`facmon analyze --format json` as its own process, with the demo's settings; its parsed output."""
+def facmon_json(run: Run, command: str, *args: str) -> dict[str, Any]:
+    """`facmon COMMAND ... --format json` as its own process, with the demo's settings; its parsed output."""
     from facmon.demo.stack import child_env
 
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("FACMON_")}
-    command = [sys.executable, "-m", "facmon", "analyze", "--as-of", run.as_of.isoformat(),
-               "--window", f"{WINDOW_DAYS}d", "--format", "json"]
-    done = subprocess.run(command, env={**env, **child_env(run.servers.settings)}, cwd=run.work,
+    argv = [sys.executable, "-m", "facmon", command, *args, "--format", "json"]
+    done = subprocess.run(argv, env={**env, **child_env(run.servers.settings)}, cwd=run.work,
                           capture_output=True, text=True, timeout=ANALYZE_TIMEOUT, check=False)
     if done.returncode != 0:
-        raise DemoError(f"facmon analyze exited with {done.returncode}:\n{done.stderr.strip()[-2000:]}")
+        raise DemoError(f"facmon {command} exited with {done.returncode}:\n{done.stderr.strip()[-2000:]}")
     data: dict[str, Any] = json.loads(done.stdout)
+    return data
+
+
+def analyze_county(run: Run, steps: Steps) -> dict[str, Any]:
+    """`facmon analyze` over the demo's window."""
+    data = facmon_json(run, "analyze", "--as-of", run.as_of.isoformat(), "--window", f"{WINDOW_DAYS}d")
     steps.done(f"facmon analyze, the {WINDOW_DAYS} days before {run.as_of}: {view.counts_line(data['counts'])}")
     return data
+
+
+def show_devices(run: Run, out: TextIO) -> None:
+    """`facmon devices`, summed up in a few lines (the integrators' view)."""
+    from analytics.devices import summary_lines
+
+    lines = summary_lines(facmon_json(run, "devices")["devices"])
+    view.write_lines(out, ["Devices (facmon devices):", *(f"  {line}" for line in lines), ""])
 
 
 def show_analysis(data: dict[str, Any], out: TextIO) -> None:
@@ -228,6 +241,7 @@ def _steps(stack: contextlib.ExitStack, work: Path, steps: Steps, output: Path, 
     steps.start("running facmon analyze")
     data = analyze_county(run, steps)
     show_analysis(data, out)
+    show_devices(run, out)
     steps.start("writing the evidence report")
     paths = write_reports(run, steps, data, output)
     view.write_lines(out, ["", "Evidence report for auditors:", *(f"  {path}" for path in paths), "",

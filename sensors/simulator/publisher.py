@@ -62,7 +62,9 @@ class Summary:
 
 
 def bar(done: int, total: int, elapsed: float, width: int = 30) -> str:
-    """One progress line: bar, percentage, counts, rate, time left."""
+    """One progress line: bar, percentage, counts, rate, time left. Never past 100 %: acknowledgements of other
+    messages (a sensor's `online` on a reconnect) may arrive while the bar counts, so `done` is capped at `total`."""
+    done = max(0, min(done, total)) if total else done
     share = done / total if total else 1.0
     filled = min(width, int(share * width))
     rate = done / elapsed if elapsed > 0 else 0.0
@@ -266,19 +268,24 @@ def backfill(fleet: Fleet, sensors: Sequence[SimSensor], seed: int, start: int, 
     bar_ = progress or Progress(len(todo))
     bar_.total = len(todo)
     base = fleet.acked
+
+    def shown(acked: int) -> int:
+        """This run's acknowledged messages: never more than it published (a reconnect's `online` is acked too)."""
+        return min(acked - base, summary.messages)
+
     uploading = False
     for message in todo:
         if stop is not None and stop.is_set():
             summary.interrupted = True
             break
         if message.late and not uploading:  # the broker takes everything else before the uploads start
-            fleet.wait_acked(120.0, lambda acked: bar_.update(acked - base))
+            fleet.wait_acked(120.0, lambda acked: bar_.update(shown(acked)))
             uploading = True
         fleet.publish(message)
         summary.count(message)
-        bar_.update(fleet.acked - base)
-    done = fleet.wait_acked(120.0, lambda acked: bar_.update(acked - base))
-    bar_.finish(fleet.acked - base)
+        bar_.update(shown(fleet.acked))
+    done = fleet.wait_acked(120.0, lambda acked: bar_.update(shown(acked)))
+    bar_.finish(shown(fleet.acked))
     if not done:
         raise PublishError(f"the broker acknowledged {fleet.acked - base:,} of {summary.messages:,} messages in 120 s")
     summary.seconds = time.monotonic() - began

@@ -33,6 +33,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from facmon.demo.localstack import LocalInfluxDB, LocalMosquitto
+from sensors.attribution import route
 from sensors.contract import NOTICE_PAYLOAD_BYTES, RefusalReason, TopicGrammar, is_valid_id
 from sensors.parse import MessageParser
 from tests.faults.hostile import Case, Generator
@@ -65,12 +66,18 @@ SCHEMA: dict[str, tuple[set[str], dict[str, str]]] = {
          "received_ms": "integer"},
     ),
     "sensor_status": ({"facility", "sensor"}, {"online": "boolean"}),
-    "refusal": ({"reason", "facility"}, {"count": "integer", "sensor": "string", "path": "string"}),
+    "revision": (
+        {"facility", "sensor"},
+        {**{f"{age}_{name}": "integer" for age in ("old", "new") for name in COUNT_FIELDS},
+         "old_received_ms": "integer", "new_received_ms": "integer"},
+    ),
+    "refusal": ({"reason", "facility"}, {"count": "integer", "sensor": "string", "path": "string",
+                                         "unknown_facility": "string"}),
     "ingest_stats": (
         {"instance"},
         dict.fromkeys(
             ("received", "readings_accepted", "readings_written", "refused", "write_retries", "pending", "lag_ms",
-             "notices_dropped", "silent", "silence_alerts"),
+             "notices_dropped", "unattributed", "revisions", "resends_unchecked", "silent", "silence_alerts"),
             "integer",
         ),
     ),
@@ -96,6 +103,8 @@ class Prediction:
         self.reasons: Counter[str] = Counter()
         self.received = 0
         self.mismatches: list[str] = []
+        self.retained: set[tuple[str, str]] = set()  # sensors whose last notice is retained (issue 17)
+        self.clears = 0  # empty retained messages that clear one: the sensor's next message was accepted
 
     def add(self, case: Case, received_ns: int) -> None:
         parsed = self.parser.parse(case.topic, case.payload, received_ns)
@@ -112,17 +121,21 @@ class Prediction:
         if parsed.status is not None:
             self.statuses[(parsed.status.facility, parsed.status.sensor, parsed.status.online)] += 1
         payload_text = case.payload[:NOTICE_PAYLOAD_BYTES].decode("utf-8", "replace")
+        where = route(self.grammar, case.topic, parsed.refusals[0], CAPACITIES) if parsed.refusals else None
+        if where is not None and where.facility is not None and where.sensor is not None:
+            self.retained.add((where.facility, where.sensor))
+        elif where is None and parsed.readings and parsed.topic is not None:
+            key = (parsed.topic.facility, parsed.topic.sensor)
+            if key in self.retained:
+                self.retained.discard(key)
+                self.clears += 1
         for refusal in parsed.refusals:
+            assert where is not None
             reason = refusal.reason.value
             self.reasons[reason] += 1
-            known = refusal.facility if refusal.facility in CAPACITIES else None
             path = stored_text(refusal.path[:200]) if refusal.path else None
-            self.refusal_points[(reason, known, refusal.sensor or None, path)] += 1
-            if refusal.facility and refusal.sensor:
-                notice_topic = self.grammar.notice(refusal.facility, refusal.sensor)
-            else:
-                notice_topic = self.grammar.unparseable_notice_topic
-            self.notices[(notice_topic, reason, refusal.path, case.topic, payload_text)] += 1
+            self.refusal_points[(reason, where.facility, refusal.sensor or where.sensor, path)] += 1
+            self.notices[(where.topic, reason, refusal.path, case.topic, payload_text)] += 1
 
     def _check_expectation(self, case: Case, parsed: Any) -> None:
         """The generator knows some outcomes for sure; the parser must agree (else the prediction is vacuous)."""
@@ -238,7 +251,8 @@ def check_hostile_run(
     assert counters["received"] == prediction.received
     assert counters["accepted"] == counters["written"] == prediction.accepted
     assert counters["statuses"] == sum(prediction.statuses.values())
-    assert counters["ignored"] == expected_notices, events  # its own notices, delivered back to it and ignored
+    # its own notices and the clears of retained ones, delivered back to it and ignored
+    assert counters["ignored"] == expected_notices + prediction.clears, events
     assert ingester.refused_counts() == dict(prediction.reasons)
 
     # The notices are the predicted refusals, each to the right topic, with reason, path, topic and payload.

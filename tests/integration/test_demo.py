@@ -179,6 +179,14 @@ def test_the_suspect_table_lists_exactly_the_forged_facilities(demo: DemoRun) ->
     assert printed == suspect_in_json
 
 
+def test_it_prints_the_devices_short_version(demo: DemoRun) -> None:
+    """The integrators' view (facmon devices, issue 17): every sensor of the county is counted."""
+    at = demo.lines.index("Devices (facmon devices):")
+    assert re.fullmatch(r"  \d+ sensors: \d+ on their heartbeat today, \d+ behind, \d+ offline, \d+ refused in "
+                        r"24 h, \d+ revisions", demo.lines[at + 1]), demo.lines[at + 1]
+    assert int(demo.lines[at + 1].split()[0]) > 0
+
+
 def test_the_evidence_report_is_written_and_named(demo: DemoRun) -> None:
     html, xlsx = (demo.output / f"facmon-report-{demo.as_of.isoformat()}.{fmt}" for fmt in ("html", "xlsx"))
     assert f"  {html}" in demo.lines

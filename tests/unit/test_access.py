@@ -158,15 +158,19 @@ def test_acl_grants_each_role_exactly_its_topics() -> None:
     assert acl_rules(accounts[0], P) == [
         ("read", "facmon/v1/#"),
         ("write", "facmon/v1/+/+/rejected"),
+        ("write", "facmon/v1/+/_rejected"),
         ("write", "facmon/v1/_rejected"),
         ("write", "facmon/v1/alerts/#"),
     ]
     assert acl_rules(accounts[1], P) == [("write", "facmon/v1/alerts/#")]
     integrator = acl_rules(accounts[2], P)
-    assert len(integrator) == 9  # three facilities under zhejiang/wenzhou
-    assert ("write", "facmon/v1/wz-oh-comm-003/+/reading") in integrator
-    assert ("write", "facmon/v1/wz-oh-comm-003/+/status") in integrator
+    assert len(integrator) == 24  # three facilities under zhejiang/wenzhou
+    assert ("write", "facmon/v1/wz-oh-comm-003/#") in integrator  # topic mistakes reach the ingester's notices
+    assert ("write", "facmon/v1/WZ-OH-COMM-003/#") in integrator  # the id in capitals, as printed on labels
+    assert ("deny-write", "facmon/v1/wz-oh-comm-003/+/rejected") in integrator
+    assert ("deny-write", "facmon/v1/wz-oh-comm-003/_rejected") in integrator
     assert ("read", "facmon/v1/wz-oh-comm-003/+/rejected") in integrator
+    assert ("read", "facmon/v1/wz-oh-comm-003/_rejected") in integrator
     assert not any("hz-lib-009" in topic for _, topic in integrator)
     assert not any(access == "write" and topic.endswith("rejected") for access, topic in integrator)
 
@@ -219,7 +223,7 @@ def test_the_brokers_limits_follow_the_contract() -> None:
     lines = mosquitto_conf_text(Listener(), Listener(1884), FILES, "max_packet_size 1\n",
                                 BrokerLimits(100, 8, 512)).splitlines()
     assert lines[-5:] == [
-        f"max_packet_size {4 * MAX_PAYLOAD_BYTES}",  # the last word wins over the shipped file's
+        f"max_packet_size {MAX_PAYLOAD_BYTES + 4096}",  # the last word wins over the shipped file's
         f"max_queued_bytes {2_000_000 * 512}",
         "max_keepalive 300",
         "persistent_client_expiration 35d",
@@ -255,9 +259,18 @@ def test_dynsec_config_denies_by_default_and_grants_each_integrator_its_faciliti
     [role] = dynsec["roles"]
     assert role["acls"] == [
         {"acltype": "subscribePattern", "topic": "facmon/v1/#", "allow": True},  # no $share/... filter matches
-        {"acltype": "publishClientSend", "topic": "facmon/v1/wz-lc-lib-001/+/reading", "allow": True},
-        {"acltype": "publishClientSend", "topic": "facmon/v1/wz-lc-lib-001/+/status", "allow": True},
+        {"acltype": "publishClientSend", "topic": "facmon/v1/wz-lc-lib-001/+/rejected", "priority": 10,
+         "allow": False},
+        {"acltype": "publishClientSend", "topic": "facmon/v1/wz-lc-lib-001/_rejected", "priority": 10,
+         "allow": False},
+        {"acltype": "publishClientSend", "topic": "facmon/v1/wz-lc-lib-001/#", "allow": True},
         {"acltype": "publishClientReceive", "topic": "facmon/v1/wz-lc-lib-001/+/rejected", "allow": True},
+        {"acltype": "publishClientReceive", "topic": "facmon/v1/wz-lc-lib-001/_rejected", "allow": True},
+        {"acltype": "publishClientSend", "topic": "facmon/v1/WZ-LC-LIB-001/+/rejected", "priority": 10,
+         "allow": False},
+        {"acltype": "publishClientSend", "topic": "facmon/v1/WZ-LC-LIB-001/_rejected", "priority": 10,
+         "allow": False},
+        {"acltype": "publishClientSend", "topic": "facmon/v1/WZ-LC-LIB-001/#", "allow": True},
     ]
     assert "user acme" not in acl_text(accounts, P)  # the services' ACL holds services only
 
@@ -269,7 +282,7 @@ def test_the_simulator_account_exists_only_when_asked_for() -> None:
     simulator = accounts[-1]
     assert (simulator.username, simulator.is_service) == ("facmon-simulator", True)
     assert acl_rules(simulator, P) == [("write", "facmon/v1/+/+/reading"), ("write", "facmon/v1/+/+/status"),
-                                       ("read", "facmon/v1/+/+/rejected")]
+                                       ("read", "facmon/v1/+/+/rejected"), ("read", "facmon/v1/+/_rejected")]
 
 
 def test_influx_grants_keep_the_ingester_off_the_evidence_and_analytics_off_writing_readings() -> None:

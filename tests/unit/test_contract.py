@@ -198,3 +198,11 @@ def test_is_valid_id_rejects_non_ids(value):
 @pytest.mark.parametrize("value", ["lib", "0", "a-b_c", ID_63])
 def test_is_valid_id_accepts_ids(value):
     assert is_valid_id(value) is True
+
+
+def test_a_facilitys_notice_topic_is_facmons_own_output() -> None:
+    assert G.facility_notice("lib") == "facmon/v1/lib/_rejected"
+    assert G.is_own_output("facmon/v1/lib/_rejected")
+    assert not G.is_own_output("facmon/v1/lib/_rejected/x")
+    with pytest.raises(ValueError, match="invalid facility"):
+        G.facility_notice("Lib/#")

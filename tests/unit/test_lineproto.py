@@ -239,7 +239,10 @@ def test_refusal_line_known_facility():
 
 def test_refusal_line_unknown_facility_has_no_facility_tag():
     refusal = Refusal(RefusalReason.UNKNOWN_FACILITY, "facility 'x' ...", "topic", "x", "s1")
-    assert refusal_line(refusal, False, T) == f'refusal,reason=unknown_facility count=1i,sensor="s1",path="topic" {T}'
+    # the id is kept as a field (facmon devices lists the sensors that tried), never a tag: no series per guess
+    assert refusal_line(refusal, False, T) == (
+        f'refusal,reason=unknown_facility count=1i,unknown_facility="x",sensor="s1",path="topic" {T}'
+    )
 
 
 def test_refusal_line_known_flag_without_facility():

@@ -493,3 +493,12 @@ def test_the_simulated_clock_catches_up_and_never_runs_ahead() -> None:
     assert sim_to_wall(start + 1800, start, wall0, 60) == wall0 + 30
     assert sim_to_wall(start + 3600 + 600, start, wall0, 60) == start + 4200  # caught up: real time
     assert sim_to_wall(wall0 + 50, wall0, wall0, 1) == wall0 + 50
+
+
+def test_the_progress_bar_never_passes_100_percent():
+    """Acknowledgements of other messages (a reconnecting sensor's `online`) once drove it to 103 % (issue 17)."""
+    from sensors.simulator.publisher import bar
+
+    line = bar(206, 200, 4.0, width=10)
+    assert line.startswith("[##########] 100.0% 200/200 messages")
+    assert "left" not in line

@@ -299,6 +299,21 @@ def _last_seen(result: QueryResult, world: World, span: TimeRange) -> None:
     assert {(row["facility"], row["sensor"]): row["time"] for row in result.rows} == last_readings(world)
 
 
+@check(PIPELINE_UID, "panel Devices: readings in the last 24 h")
+def _devices(result: QueryResult, world: World, span: TimeRange) -> None:
+    day_ms = 86_400_000
+    expected = {}
+    for s in scenario.SENSORS:
+        # what scenario.payloads sent: its quarter hours, and for live sensors one more at `now` itself
+        stamps = {round(item["ts"]) for batch in scenario.payloads(s, world.now) for item in batch}
+        recent = [t for t in stamps if span.to_ms - day_ms <= t <= span.to_ms]
+        if recent:
+            expected[(s.facility, s.sensor)] = len(recent)
+    got = {(row["facility"], row["sensor"]): row["readings_24h"] for row in result.rows}
+    assert got == expected, (got, expected)
+    assert all(row["last_received_ms"] > 0 for row in result.rows)
+
+
 @check(PIPELINE_UID, "panel Write lag", "A", "B")
 def _lag(result: QueryResult, world: World, span: TimeRange) -> None:
     column = "write lag, max" if result.ref_id == "A" else "arrival delay, p95"

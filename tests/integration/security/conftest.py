@@ -17,7 +17,7 @@ import pytest
 from facmon.access.rules import influx_grants
 from facmon.demo.localstack import LocalInfluxDB, LocalMosquitto, ServerUnavailable, free_port
 from tests.conftest import server_missing
-from tests.integration.ingester import COMMUNITY, LIBRARY, REGISTRY_YAML, unique
+from tests.integration.ingester import COMMUNITY, LIBRARY, REGISTRY_YAML, IngesterProcess, unique
 from tests.integration.security.certs import Authority, make_ca, make_server_cert
 
 REPO = Path(__file__).resolve().parents[3]
@@ -103,6 +103,20 @@ def broker_files(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> BrokerFi
     assert tls.returncode == 0, tls.stderr
     return BrokerFiles(work / "out", prefix, registry, passwords, tls_out=work / "tls", result=result,
                        integrators=work / "integrators.yaml", env=env, **ports)
+
+
+def ingester_process(workdir: Path, files: BrokerFiles, influx_url: str, database: str) -> IngesterProcess:
+    """A `facmon ingest` that logs in with its generated account on the services' listener (not started)."""
+    password = files.passwords[INGEST_USER]
+    return IngesterProcess(
+        workdir,
+        mqtt_url=f"mqtt://{INGEST_USER}:{password}@127.0.0.1:{files.services_port}",
+        influx_url=influx_url,
+        influx_db=database,
+        topic_prefix=files.prefix,
+        client_id=unique("ingest-acl-"),
+        registry_text=REGISTRY_YAML,
+    )
 
 
 def start_broker(workdir: Path, conf: str) -> LocalMosquitto:

@@ -15,7 +15,7 @@ import pytest
 from paho.mqtt.reasoncodes import ReasonCode
 
 from facmon.demo.localstack import LocalInfluxDB, LocalMosquitto
-from tests.integration.ingester import InfluxReader, IngesterProcess, now_ms, unique
+from tests.integration.ingester import InfluxReader, now_ms
 from tests.integration.security.clients import Account, login
 from tests.integration.security.conftest import (
     ALPHA,
@@ -24,8 +24,8 @@ from tests.integration.security.conftest import (
     COMMUNITY,
     INGEST_USER,
     LIBRARY,
-    REGISTRY_YAML,
     BrokerFiles,
+    ingester_process,
 )
 
 pytestmark = pytest.mark.servers
@@ -86,7 +86,7 @@ def test_anonymous_and_wrong_passwords_are_refused(secure_broker: LocalMosquitto
     assert login(broker_files.port, INGEST_USER, broker_files.passwords[INGEST_USER]).is_failure
 
 
-def test_an_integrator_writes_only_readings_and_statuses_of_its_own_facilities(
+def test_an_integrator_writes_only_below_its_own_facilities_and_never_a_notice(
     accounts: dict[str, Account], broker_files: BrokerFiles
 ) -> None:
     p, alpha = broker_files.prefix, accounts[ALPHA]
@@ -95,14 +95,18 @@ def test_an_integrator_writes_only_readings_and_statuses_of_its_own_facilities(
         f"{p}/{COMMUNITY}/door-1/status",
         f"{p}/{LIBRARY}/door-1/rejected",  # forging the ingester's notices, even for its own facility
         f"{p}/_rejected",
+        f"{p}/{LIBRARY}/_rejected",
         f"{p}/alerts/{LIBRARY}",
-        f"{p}/{LIBRARY}/door-1/other",
+        f"{p}/{LIBRARY.upper()}/door-1/rejected",
     ]
     for topic in forbidden:
         alpha.publish(topic)
+    # a topic mistake below its own facility reaches the ingester, which answers it with a notice (issue 17)
+    alpha.publish(f"{p}/{LIBRARY}/door-1/other")
     alpha.publish(f"{p}/{LIBRARY}/door-1/status", b"online")
     alpha.publish(f"{p}/{LIBRARY}/door-1/reading")  # the barrier
     assert accounts["watcher"].received_until(f"{p}/{LIBRARY}/door-1/reading") == [
+        f"{p}/{LIBRARY}/door-1/other",
         f"{p}/{LIBRARY}/door-1/status",
         f"{p}/{LIBRARY}/door-1/reading",
     ]
@@ -170,15 +174,7 @@ def test_the_ingester_with_its_account_stores_the_integrators_reading_and_never_
     tmp_path: Path,
 ) -> None:
     password = broker_files.passwords[INGEST_USER]
-    ingester = IngesterProcess(
-        tmp_path / "ingester",
-        mqtt_url=f"mqtt://{INGEST_USER}:{password}@127.0.0.1:{broker_files.services_port}",
-        influx_url=influxdb.url,
-        influx_db=influx_db_name,
-        topic_prefix=broker_files.prefix,
-        client_id=unique("ingest-acl-"),
-        registry_text=REGISTRY_YAML,
-    )
+    ingester = ingester_process(tmp_path / "ingester", broker_files, influxdb.url, influx_db_name)
     ingester.start()
     alpha = Account(broker_files.port, ALPHA, broker_files.passwords[ALPHA])
     ts = now_ms() - 1000
