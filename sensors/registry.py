@@ -314,7 +314,7 @@ class TypeNames(StrictModel):
 
     model_config = ConfigDict(populate_by_name=True)
 
-    zh_CN: Text | None = None
+    zh_CN: Text | None = None  # noqa: N815  # the language's code, as gettext and the --lang option spell it
     en: Text | None = None
 
 

@@ -348,15 +348,16 @@ def test_bad_timezone(zone: str) -> None:
         ("region", "Zhejiang", f"{REGION_HINT} 'Zhejiang' has uppercase letters"),
         ("region", "zhejiang/", f"{REGION_HINT} 'zhejiang/' has an empty level ('//', or '/' at an end)"),
         ("region", "/zhejiang", f"{REGION_HINT} '/zhejiang' has an empty level ('//', or '/' at an end)"),
-        ("region", "zhejiang//wenzhou", f"{REGION_HINT} 'zhejiang//wenzhou' has an empty level ('//', or '/' at an end)"),
+        ("region", "zhejiang//wenzhou",
+         f"{REGION_HINT} 'zhejiang//wenzhou' has an empty level ('//', or '/' at an end)"),
         ("region", "浙江/../温州", f"{REGION_HINT} '浙江/../温州' contains U+002E FULL STOP (only letters, digits, '-' "
                                   "and '_' between the '/')"),
         ("region", "浙江\u202e/温州", f"{REGION_HINT} '浙江\\u202e/温州' contains U+202E RIGHT-TO-LEFT OVERRIDE (only "
                                      "letters, digits, '-' and '_' between the '/')"),
         ("region", "浙\u200b江", f"{REGION_HINT} '浙\\u200b江' contains U+200B ZERO WIDTH SPACE (only letters, digits, "
                                 "'-' and '_' between the '/')"),
-        ("region", "浙江/温州\n", f"{REGION_HINT} '浙江/温州\\u000a' contains U+000A (only letters, digits, '-' and '_' "
-                                 "between the '/')"),
+        ("region", "浙江/温州\n",
+         f"{REGION_HINT} '浙江/温州\\u000a' contains U+000A (only letters, digits, '-' and '_' between the '/')"),
         ("region", " 浙江", f"{REGION_HINT} ' 浙江' contains U+0020 SPACE (only letters, digits, '-' and '_' between "
                              "the '/')"),
         ("region", "-浙江", f"{REGION_HINT} '-浙江' has a level starting with '-' or '_'"),
@@ -635,7 +636,8 @@ def test_registry_pickles_and_copies_for_worker_processes() -> None:
     assert copy.deepcopy(registry).by_id.keys() == registry.by_id.keys()
 
 
-@pytest.mark.parametrize("region", ["浙江省/丽水市/缙云县", "zhejiang/lishui/jinyun", "浙江省/lishui/缙云县-2", "〇〇一"])
+@pytest.mark.parametrize("region", ["浙江省/丽水市/缙云县", "zhejiang/lishui/jinyun", "浙江省/lishui/缙云县-2",
+                                    "〇〇一"])
 def test_regions_may_be_written_in_any_script(region: str) -> None:
     registry = parse_registry({"facilities": [facility(region=region)]})
     assert registry.regions() == (region,)
