@@ -140,3 +140,17 @@ def test_calendar_file_problems_are_listed_at_once():
     assert "give either date, or both from and to" in text
     assert "workday: unknown key" in text
     assert len(caught.value.problems) == 4
+
+
+def test_load_calendar_reads_the_file_and_names_it_in_its_errors(tmp_path):
+    from analytics.analysis.calendar_data import load_calendar
+
+    path = tmp_path / "calendar.yaml"
+    path.write_text("years: [2027]\nholidays:\n  - {date: 2027-01-01, name: 元旦}\n", encoding="utf-8")
+    assert load_calendar(path).kind(date(2027, 1, 1)) is DayKind.HOLIDAY
+    assert load_calendar(None).kind(date(2027, 1, 1)) is DayKind.REGULAR
+    path.write_text("holidays: [{date: 2027-01-01}]\n", encoding="utf-8")
+    with pytest.raises(CalendarError, match=r"calendar.yaml: holidays\[0\].name: is required"):
+        load_calendar(path)
+    with pytest.raises(CalendarError, match="cannot read the file"):
+        load_calendar(tmp_path / "missing.yaml")
