@@ -12,7 +12,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, datetime, time
 from types import MappingProxyType
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -33,6 +33,8 @@ from pydantic import (
 from facmon.core import config, yamlload
 from facmon.core.config import ConfigFileError, Loc, StrictModel, show
 from sensors.contract import ID_PATTERN, RESERVED_FACILITY_IDS, is_valid_id
+from sensors.facility_types import LANGUAGES, display_type
+from sensors.regions import check_region, is_within
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -43,11 +45,16 @@ MAX_FACILITIES = 200_000
 _DAY = 24 * 60
 _MIDNIGHT = time(0, 0)
 _TYPE_RE = re.compile(r"[a-z][a-z0-9_]{0,31}")
-_REGION_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}(?:/[a-z0-9][a-z0-9_-]{0,62})*")
 _RANGE_RE = re.compile(r"(\d{2}):(\d{2})\s*-\s*(\d{2}):(\d{2})")
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _BAD_TEXT = frozenset({"Cc", "Cs", "Zl", "Zp"})  # control characters, surrogates, line/paragraph breaks
 _QUOTE_HINT = 'write times as quoted strings like "09:00-12:00"'
+#: On a statutory holiday (China's calendar: analytics.analysis.calendar) a facility is ``closed``, opens with its
+#: ``weekend_hours`` (Sunday's, or Saturday's when it has none on Sunday), or keeps its weekday's hours (``as_usual``).
+HolidayPolicy = Literal["as_usual", "closed", "weekend_hours"]
+#: On an adjusted working day (调休: a Saturday or Sunday made a working day) a facility opens with a working
+#: weekday's hours (``weekday_hours``: the hours most of Monday to Friday have) or keeps that day's own hours.
+WorkdayPolicy = Literal["as_usual", "weekday_hours"]
 
 
 class RegistryError(ConfigFileError):
@@ -220,13 +227,15 @@ class Facility(StrictModel):
     id: Annotated[StrictStr, AfterValidator(_check_id)]
     name: Text
     type: Annotated[StrictStr, _matching(_TYPE_RE, "one lowercase word such as library or sports_hall")]
-    region: Annotated[StrictStr, _matching(_REGION_RE, "a lowercase path like zhejiang/wenzhou/lucheng")]
+    region: Annotated[StrictStr, AfterValidator(check_region)]
     capacity: StrictInt = Field(gt=0)
     timezone: Annotated[StrictStr, AfterValidator(_check_timezone)] = DEFAULT_TIMEZONE
     opening_hours: dict[str, tuple[TimeRange, ...]]
     closures: tuple[Closure, ...] = ()
     location: Location | None = None
     department: Text | None = None
+    holidays: HolidayPolicy = "as_usual"
+    adjusted_workdays: WorkdayPolicy = "as_usual"
     simulation: dict[str, Any] | None = None
 
     @field_validator("opening_hours", mode="before")
@@ -273,9 +282,8 @@ class Facility(StrictModel):
         return sum(span.minutes for spans in self.opening_hours.values() for span in spans)
 
     def region_matches(self, prefix: str) -> bool:
-        """Whole-segment prefix match; an empty prefix matches every region."""
-        prefix = prefix.strip("/")
-        return not prefix or self.region == prefix or self.region.startswith(prefix + "/")
+        """Whole-segment prefix match (NFC, as the registry stores regions); an empty prefix matches every region."""
+        return is_within(self.region, prefix)
 
 
 def _duplicates(ids: Iterable[tuple[int, object]]) -> list[str]:
@@ -287,10 +295,37 @@ def _duplicates(ids: Iterable[tuple[int, object]]) -> list[str]:
     return problems
 
 
+def _check_type_names(value: object) -> object:
+    if not isinstance(value, Mapping):
+        return value  # pydantic says what it should be
+    problems = []
+    for code, names in value.items():
+        if not isinstance(code, str) or not _TYPE_RE.fullmatch(code):
+            problems.append(f"{show(code)} is not a type code (one lowercase word such as library)")
+        elif isinstance(names, Mapping) and not names:
+            problems.append(f"{code}: give a name in {' or '.join(LANGUAGES)}")
+    if problems:
+        raise ValueError("; ".join(problems))
+    return value
+
+
+class TypeNames(StrictModel):
+    """What people call a facility type, per language (sensors.facility_types)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    zh_CN: Text | None = None  # noqa: N815  # the language's code, as gettext and the --lang option spell it
+    en: Text | None = None
+
+
 class Registry(StrictModel):
-    """All facilities; iterate it, or look one up by id."""
+    """All facilities, and the display names of their types; iterate it, or look one up by id."""
+
+    model_config = ConfigDict(populate_by_name=True)
 
     facilities: tuple[Facility, ...]
+    type_names: Annotated[dict[str, TypeNames], BeforeValidator(_check_type_names)] = Field(
+        default_factory=dict, alias="types")
     _by_id: dict[str, Facility] = PrivateAttr(default_factory=dict)
 
     @field_validator("facilities", mode="before")
@@ -335,10 +370,17 @@ class Registry(StrictModel):
     def regions(self) -> tuple[str, ...]:
         return tuple(sorted({f.region for f in self.facilities}))
 
+    def display_type(self, code: str, language: str) -> str:
+        """``code``'s name in ``language``: this registry's ``types:`` first, then the built-in names."""
+        names = {c: n.model_dump(exclude_none=True) for c, n in self.type_names.items()}
+        return display_type(code, language, names)
+
 
 def _keys_at(loc: Loc) -> list[str]:
     """The keys allowed where an unknown key was found, to suggest the one probably meant."""
     by_depth: dict[int, type[BaseModel]] = {1: Registry, 3: Facility}
+    if len(loc) == 3 and loc[0] == "types":
+        return list(LANGUAGES)
     model = by_depth.get(len(loc))
     if len(loc) in (4, 5) and loc[0] == "facilities":
         nested: dict[tuple[int, int | str], type[BaseModel]] = {(4, "location"): Location, (5, "closures"): Closure}

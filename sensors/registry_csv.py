@@ -192,6 +192,9 @@ def _entry(facility: Facility) -> dict[str, Any]:
         entry["location"] = _FlowMap(facility.location.model_dump())
     if facility.department is not None:
         entry["department"] = facility.department
+    for policy in ("holidays", "adjusted_workdays"):
+        if getattr(facility, policy) != "as_usual":
+            entry[policy] = getattr(facility, policy)
     if facility.simulation is not None:
         entry["simulation"] = facility.simulation
     return entry
@@ -199,5 +202,9 @@ def _entry(facility: Facility) -> dict[str, Any]:
 
 def registry_to_yaml(registry: Registry) -> str:
     """The registry as YAML that ``load_registry`` reads back to an equal Registry; Chinese stays readable."""
-    document = {"facilities": [_entry(facility) for facility in registry]}
+    document: dict[str, Any] = {}
+    if registry.type_names:
+        document["types"] = {code: _FlowMap(names.model_dump(exclude_none=True))
+                             for code, names in registry.type_names.items()}
+    document["facilities"] = [_entry(facility) for facility in registry]
     return yaml.dump(document, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=4096)

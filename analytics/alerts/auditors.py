@@ -26,10 +26,10 @@ from analytics.alerts.webhook_guard import WebhookRefused, check_url, webhook_ta
 from analytics.alerts.webhook_sign import SecretError, load_secret
 from facmon.core.config import ConfigFileError, Loc, StrictModel, problems
 from sensors.contract import ID_PATTERN, is_valid_id
+from sensors.regions import check_region, is_within, normalize_prefix
 from sensors.registry import Facility, RegistryError, read_yaml_file
 
 _EMAIL_RE = re.compile(r"[^@\s,;<>\"']+@[^@\s,;<>\"']+\.[^@\s,;<>\"'.]+")
-_REGION_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}(?:/[a-z0-9][a-z0-9_-]{0,62})*")
 _PLACEHOLDERS = frozenset({"facility", "as_of", "region", "status"})
 
 
@@ -64,12 +64,13 @@ def _check_webhook(value: str) -> str:
 
 
 def _check_region(value: str) -> str:
-    prefix = value.strip().strip("/")
+    prefix = normalize_prefix(value.strip())
     if prefix == "*":
         return ""
-    if not _REGION_RE.fullmatch(prefix):
-        raise ValueError(f"must be a region path like zhejiang/wenzhou, or * for every region (got {value!r})")
-    return prefix
+    try:
+        return check_region(prefix)
+    except ValueError as exc:
+        raise ValueError(f"{exc}; or * for every region") from None
 
 
 def _check_env_name(value: str) -> str:
@@ -159,11 +160,7 @@ class Auditor(Recipient):
         return _listed(value)
 
     def covers(self, facility_region: str) -> bool:
-        return any(_prefix_matches(facility_region, prefix) for prefix in self.regions)
-
-
-def _prefix_matches(region: str, prefix: str) -> bool:
-    return not prefix or region == prefix or region.startswith(prefix + "/")
+        return any(is_within(facility_region, prefix) for prefix in self.regions)
 
 
 class Directory(StrictModel):

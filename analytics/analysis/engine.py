@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.analysis import compare, figures, rollup
+from analytics.analysis.calendar import NO_CALENDAR, Calendar
 from analytics.analysis.figures import Days
 from analytics.analysis.model import AnalysisRun, FacilityResult, Figures, Integrity, Window
 from analytics.analysis.options import DEFAULT_CONCURRENCY, DEFAULT_GROUP_SIZE, RollupMode, Settle
@@ -67,18 +68,22 @@ class GroupResult:
 
 
 def group_figures(
-    source: Source, group: Sequence[Facility], as_of: date, days: int, mode: RollupMode, settle: Settle
+    source: Source, group: Sequence[Facility], as_of: date, days: int, mode: RollupMode, settle: Settle,
+    calendar: Calendar = NO_CALENDAR,
 ) -> GroupResult:
-    """(current, previous) Figures for each facility of the group."""
+    """(current, previous) Figures for each facility of the group; ``calendar`` gives China's holidays and
+    adjusted working days (analytics.analysis.calendar), which change the hours of facilities that follow it."""
     grids, first_days = [], []
     for facility in group:
         current_window, previous_window = windows(as_of, days, facility.timezone)
         start = current_window.first_day.toordinal()
-        grids.append((slot_grid(facility, previous_window.first_day, current_window.last_day), start))
+        grids.append((slot_grid(facility, previous_window.first_day, current_window.last_day, calendar), start))
         first_days.append(start)
     frame = figures.grid_frame(grids)
     open_rows = frame[~frame["closed"].to_numpy()]
     wanted = open_rows[["fac", "day"]].drop_duplicates()
+    wanted = wanted.assign(key=rollup.keys_for(group, wanted["fac"].to_numpy(np.int64),
+                                               wanted["day"].to_numpy(np.int64), calendar))
     stored = Days.empty()
     if mode in (RollupMode.USE, RollupMode.READ) and len(wanted):
         earliest = date.fromordinal(int(wanted["day"].min()))
@@ -93,7 +98,7 @@ def group_figures(
     closed_active = _closed_activity(source, group, frame)
     saved = 0
     if mode in (RollupMode.USE, RollupMode.REBUILD):
-        lines = rollup.rollup_lines(fresh, group, settle.with_data, settle.without_data)
+        lines = rollup.rollup_lines(fresh, group, settle.with_data, settle.without_data, calendar)
         if lines:
             source.save_rollup(lines)
             saved = len(lines)
@@ -221,9 +226,11 @@ def analyze(
     settle: Settle | None = None,
     group_size: int = DEFAULT_GROUP_SIZE,
     concurrency: int = DEFAULT_CONCURRENCY,
+    calendar: Calendar = NO_CALENDAR,
 ) -> AnalysisRun:
     """Analyse ``facilities`` over the ``days`` whole days before ``as_of``; ``settle`` says which days are
-    final enough to keep in the rollup (default: Settle.from_today)."""
+    final enough to keep in the rollup (default: Settle.from_today); ``calendar`` is China's working calendar
+    (analytics.analysis.calendar_data.load_calendar), which the facilities' holiday policies follow."""
     started = time.monotonic()
     settled = settle or Settle.from_today(SYSTEM.today())
     ordered = sorted(facilities, key=lambda f: f.id)
@@ -232,7 +239,7 @@ def analyze(
     groups = [alike[i : i + group_size] for i in range(0, len(alike), group_size)]
     def work(group: Sequence[Facility]) -> GroupResult:
         try:
-            return group_figures(source, group, as_of, days, mode, settled)
+            return group_figures(source, group, as_of, days, mode, settled, calendar)
         finally:
             source.release()
 

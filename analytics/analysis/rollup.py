@@ -26,8 +26,9 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from analytics.analysis.calendar import NO_CALENDAR, Calendar
 from analytics.analysis.figures import DAY_COLUMNS, Days
-from analytics.analysis.schedule import week_hours
+from analytics.analysis.schedule import day_changes, week_hours
 from analytics.integrity.days import CHECK_COLUMNS, DIGIT_COLUMNS, empty_arrivals, empty_prints
 from facmon.core import names
 from facmon.core.lineproto import FieldValue, line
@@ -61,10 +62,18 @@ def day_key(facility: Facility, ordinal: int) -> str:
     return week_keys(facility)[date.fromordinal(ordinal).weekday()]
 
 
-def _keys_for(facilities: Sequence[Facility], fac: np.ndarray, day: np.ndarray) -> np.ndarray:
-    """day_key for many (facility code, day ordinal) pairs at once."""
+def keys_for(facilities: Sequence[Facility], fac: np.ndarray, day: np.ndarray,
+             calendar: Calendar = NO_CALENDAR) -> np.ndarray:
+    """day_key for many (facility code, day ordinal) pairs at once; a day whose hours China's calendar changes
+    (a holiday, an adjusted working day) is keyed by the hours it had, so a new notice recomputes it."""
     table = np.array([week_keys(f) for f in facilities], dtype=object).reshape(len(facilities), 7)
     keys: np.ndarray = table[fac, (day - 1) % 7]  # ordinal 1 (0001-01-01) was a Monday
+    if len(day) and calendar is not NO_CALENDAR:
+        first, last = date.fromordinal(int(day.min())), date.fromordinal(int(day.max()))
+        for code in np.unique(fac):
+            facility = facilities[int(code)]
+            for ordinal, hours in day_changes(facility, calendar, first, last):
+                keys[(fac == code) & (day == ordinal)] = _key(facility.timezone, hours)
     return keys
 
 
@@ -106,7 +115,8 @@ def _arrivals_text(arrivals: pd.DataFrame) -> dict[tuple[int, int], str]:
     return {(int(fac), int(day)): value for (fac, day), value in joined.items()}
 
 
-def rollup_lines(days: Days, facilities: Sequence[Facility], settled_before: int, final_before: int) -> list[str]:
+def rollup_lines(days: Days, facilities: Sequence[Facility], settled_before: int, final_before: int,
+                 calendar: Calendar = NO_CALENDAR) -> list[str]:
     """Points for days with data before ``settled_before`` and days without before ``final_before`` (ordinals)."""
     table = days.table.reset_index()
     data = table["covered_slots"] > 0
@@ -117,7 +127,7 @@ def rollup_lines(days: Days, facilities: Sequence[Facility], settled_before: int
     prints, arrivals = _prints_text(days.prints), _arrivals_text(days.arrivals)
     checks = days.checks.reindex(pd.MultiIndex.from_arrays([table["fac"], table["day"]]), fill_value=0.0)
     table = table.assign(**{c: checks[c].to_numpy() for c in CHECK_COLUMNS})
-    keys = _keys_for(facilities, table["fac"].to_numpy(np.int64), table["day"].to_numpy(np.int64))
+    keys = keys_for(facilities, table["fac"].to_numpy(np.int64), table["day"].to_numpy(np.int64), calendar)
     lines = []
     for row, key in zip(table.itertuples(index=False), keys, strict=True):
         fac, day = int(row.fac), int(row.day)
@@ -134,7 +144,8 @@ def rollup_lines(days: Days, facilities: Sequence[Facility], settled_before: int
 
 def parse_rollup(text: str, facilities: Sequence[Facility], wanted: pd.DataFrame) -> Days:
     """Stored days from the CSV of ``SELECT * FROM analytics_day``, kept only where ``wanted`` (fac, day rows)
-    lists them and the key still matches the registry."""
+    lists them and the key still matches the registry: ``wanted``'s ``key`` column when it has one (the engine
+    computes it with China's calendar), else the facility's weekly hours."""
     if not text.strip() or not len(wanted):
         return Days.empty()
     numbers = (*INT_COLUMNS, *FLOAT_COLUMNS, *CHECK_COLUMNS)
@@ -146,10 +157,13 @@ def parse_rollup(text: str, facilities: Sequence[Facility], wanted: pd.DataFrame
     raw["fac"] = raw["facility"].map(position)
     raw = raw[raw["fac"].notna()]
     raw = raw.assign(fac=raw["fac"].astype(np.int64), day=raw["time"].to_numpy(np.int64) // DAY_NS + _EPOCH_ORDINAL)
-    raw = raw.merge(wanted[["fac", "day"]].drop_duplicates(), on=["fac", "day"])
+    given = "key" in wanted.columns
+    raw = raw.merge(wanted[["fac", "day", "key"] if given else ["fac", "day"]].drop_duplicates(),
+                    on=["fac", "day"], suffixes=("", "_wanted"))
     if not len(raw):
         return Days.empty()
-    expected = _keys_for(facilities, raw["fac"].to_numpy(np.int64), raw["day"].to_numpy(np.int64))
+    expected = (raw["key_wanted"].to_numpy() if given else
+                keys_for(facilities, raw["fac"].to_numpy(np.int64), raw["day"].to_numpy(np.int64)))
     raw = raw[raw["key"].to_numpy() == expected]
     if any(c not in raw.columns for c in numbers):
         return Days.empty()  # written by another version: everything is computed again

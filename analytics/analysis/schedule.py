@@ -4,7 +4,10 @@ InfluxDB groups readings into 15-minute buckets aligned to the Unix epoch; every
 whole number of quarter hours from UTC, so those buckets are also local quarter hours. A slot is numbered by
 ``utc_ns // SLOT_NS`` and belongs to opening hours when its start lies inside an opening period. A period
 belongs to the day it starts on, also when it runs past midnight ("18:00-02:00"). Wall-clock times are
-converted through the facility's zone, so a day with a DST change has 23 or 25 hours. Pure: no I/O.
+converted through the facility's zone, so a day with a DST change has 23 or 25 hours. China's calendar
+(analytics.analysis.calendar) changes the hours of some days: a facility closed on statutory holidays has no
+opening slots then (so those days are neither idle nor missing data), one open with its weekend hours on them
+gets Sunday's slots, and an adjusted working day can get a weekday's. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from analytics.analysis.calendar import NO_CALENDAR, Calendar, DayHours, WeekHours, changed_days
 from analytics.analysis.model import Window
 from sensors.registry import Facility
 
@@ -24,9 +28,6 @@ HOUR_NS = 3600 * 10**9
 SLOTS_PER_HOUR = 4
 _EPOCH = datetime(1970, 1, 1)
 _SECOND = timedelta(seconds=1)
-
-#: ((start minute, length in minutes), ...) per weekday, Monday first: the hashable form of opening hours.
-WeekHours = tuple[tuple[tuple[int, int], ...], ...]
 
 
 def windows(as_of: date, days: int, timezone: str) -> tuple[Window, Window]:
@@ -85,15 +86,24 @@ def _period_slots(day: date, start_minute: int, minutes: int, zone: ZoneInfo) ->
     return slots, (slots * SLOT_NS + offsets) // HOUR_NS
 
 
+def day_changes(facility: Facility, calendar: Calendar, first_day: date,
+                last_day: date) -> tuple[tuple[int, DayHours], ...]:
+    """(ordinal, hours) of the days whose hours China's calendar changes for this facility (its policies)."""
+    return changed_days(week_hours(facility), calendar, facility.holidays, facility.adjusted_workdays, first_day,
+                        last_day)
+
+
 @lru_cache(maxsize=512)
-def _template(timezone: str, hours: WeekHours, first: int, last: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _template(timezone: str, hours: WeekHours, first: int, last: int,
+              changes: tuple[tuple[int, DayHours], ...] = ()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     zone = ZoneInfo(timezone)
     slot_parts: list[np.ndarray] = []
     day_parts: list[np.ndarray] = []
     hour_parts: list[np.ndarray] = []
+    changed = dict(changes)
     for ordinal in range(first, last + 1):
         day = date.fromordinal(ordinal)
-        for start_minute, minutes in hours[day.weekday()]:
+        for start_minute, minutes in changed.get(ordinal, hours[day.weekday()]):
             slots, hour = _period_slots(day, start_minute, minutes, zone)
             slot_parts.append(slots)
             hour_parts.append(hour)
@@ -120,9 +130,11 @@ def closure_days(facility: Facility, first_day: date, last_day: date) -> np.ndar
     return np.array(sorted(days), dtype=np.int32)
 
 
-def slot_grid(facility: Facility, first_day: date, last_day: date) -> SlotGrid:
-    """Every opening-hour slot of periods starting on ``first_day``..``last_day`` (local days), closures marked."""
-    slot, day, hour = _template(facility.timezone, week_hours(facility), first_day.toordinal(), last_day.toordinal())
+def slot_grid(facility: Facility, first_day: date, last_day: date, calendar: Calendar = NO_CALENDAR) -> SlotGrid:
+    """Every opening-hour slot of periods starting on ``first_day``..``last_day`` (local days), closures marked,
+    holidays and adjusted working days as ``calendar`` and the facility's policies say."""
+    slot, day, hour = _template(facility.timezone, week_hours(facility), first_day.toordinal(), last_day.toordinal(),
+                                day_changes(facility, calendar, first_day, last_day))
     closed = np.isin(day, closure_days(facility, first_day, last_day))
     return SlotGrid(slot=slot, day=day, hour=hour, closed=closed)
 

@@ -26,6 +26,7 @@ from pydantic import AfterValidator, StrictStr, ValidationError, model_validator
 from facmon.core.config import ConfigFileError, Loc, StrictModel, problems
 from facmon.core.influxql import ident
 from sensors.contract import ID_PATTERN, MAX_PACKET_BYTES, is_valid_id
+from sensors.regions import check_region, normalize_prefix
 from sensors.registry import Registry
 
 DEFAULT_INGEST_USER = "facmon-ingest"
@@ -37,7 +38,6 @@ RESERVED_PREFIX = "facmon-"
 USERNAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
 _USERNAME_RE = re.compile(USERNAME_PATTERN)
 _ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
-_REGION_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}(?:/[a-z0-9][a-z0-9_-]{0,62})*")
 _PREFIX_RE = re.compile(r"[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*")
 _NO_SECRETS = "secrets do not belong in this file: name an environment variable (password_env) or a file"
 _SECRET_FIELDS = frozenset({"password_env", "password_file"})
@@ -78,10 +78,7 @@ def _check_facility(value: str) -> str:
 
 
 def _check_region(value: str) -> str:
-    prefix = value.strip("/")
-    if not _REGION_RE.fullmatch(prefix):
-        raise ValueError(f"must be a region path like zhejiang/wenzhou (got {value[:64]!r})")
-    return prefix
+    return check_region(normalize_prefix(value))
 
 
 Username = Annotated[StrictStr, AfterValidator(_check_username)]

@@ -26,6 +26,7 @@ from sensors.contract import ID_PATTERN, is_valid_id
 from sensors.registry import load_registry
 
 if TYPE_CHECKING:
+    from analytics.analysis.calendar import Calendar
     from analytics.analysis.model import AnalysisRun
     from facmon.core.clock import Clock
     from facmon.core.influx import InfluxClient
@@ -162,9 +163,21 @@ def _mtime(path: Path) -> float | None:
         return None
 
 
+def warn_unknown_years(calendar: Calendar, facilities: Sequence[Facility], as_of: date, days: int) -> None:
+    """Say so when facilities follow China's calendar in a year whose holidays nobody has told facmon yet."""
+    if all(f.holidays == f.adjusted_workdays == "as_usual" for f in facilities):
+        return
+    unknown = calendar.unknown_years(as_of - timedelta(days=2 * days), as_of - timedelta(days=1))
+    if unknown:
+        log.warning("China's holidays for %s are not known yet: facilities that follow the calendar keep their "
+                    "weekly hours then; add the State Council's notice to the calendar file (FACMON_CALENDAR) or "
+                    "update chinese-calendar", ", ".join(map(str, unknown)))
+
+
 def cmd_analyze(args: argparse.Namespace) -> int:
     from analytics.alerts.run import process_run
     from analytics.analysis import evidence, queries, store
+    from analytics.analysis.calendar_data import load_calendar
     from analytics.analysis.engine import analyze
     from analytics.analysis.periodic import run_every
     from analytics.analysis.rules import load_rules
@@ -174,6 +187,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     logs.configure(settings.log_level)
     registry = load_registry(settings.registry)
+    calendar = load_calendar(settings.calendar)
     rules = load_rules(args.rules)
     facilities = list(registry)
     scope = scope_of(facilities, args.facility, args.region)
@@ -215,9 +229,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
                      settings.clock)
         settle = Settle.from_today(today, args.settle_days, math.ceil(settings.max_reading_age / timedelta(days=1)))
         source = queries.InfluxSource(client, evidence=evidence_client)
+        warn_unknown_years(calendar, facilities, as_of, args.window)
         # The whole registry, always: network checks must see every facility (analytics.analysis.scope).
-        run = shown.narrow(analyze(source, facilities, rules, as_of, args.window, mode=mode,
-                                   settle=settle, group_size=args.group_size, concurrency=args.concurrency))
+        run = shown.narrow(analyze(source, facilities, rules, as_of, args.window, mode=mode, settle=settle,
+                                   group_size=args.group_size, concurrency=args.concurrency, calendar=calendar))
         if writes:
             store.store_run(evidence_client, run)
         sys.stdout.write(render(run))

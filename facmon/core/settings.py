@@ -176,6 +176,10 @@ class Settings(BaseSettings):
     influx_password: SecretStr | None = Field(default=None, description="InfluxDB password")
     influx_timeout: float = Field(default=10.0, gt=0, description="Seconds per InfluxDB HTTP request")
     registry: Path = Field(default=Path("registry.yaml"), description="Facility registry (YAML)")
+    calendar: Path | None = Field(
+        default=None, description="China's calendar: holidays and adjusted working days to add or correct (YAML); "
+        "the chinese-calendar package's dates are used without it"
+    )
     max_reading_age: Duration = Field(default=timedelta(days=35), description="Oldest ts accepted")
     batch_size: int = Field(
         default=5000, ge=1, le=100_000, description="Readings per write; half the broker's in-flight window at most"

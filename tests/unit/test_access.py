@@ -307,3 +307,18 @@ def test_the_example_integrators_file_fits_the_example_registry() -> None:
     examples = Path(__file__).resolve().parents[2] / "examples"
     accounts = load_integrators(examples / "integrators.yaml", load_registry(examples / "registry.yaml"))
     assert [a.role for a in accounts] == ["ingester", "analytics", "integrator", "integrator"]
+
+
+def test_regions_written_in_chinese_expand_to_their_facilities() -> None:
+    registry = parse_registry({"facilities": [facility("jy-lib-01", "浙江省/丽水市/缙云县"),
+                                              facility("jy-lib-02", "浙江省/丽水市/缙云县城"),
+                                              facility("hz-lib-01", "浙江省/杭州市")]})
+    accounts = resolve_accounts(parse_integrators(config(
+        {"username": "jinyun", "password_env": "PW", "regions": ["浙江省/丽水市/缙云县/"]})), registry)
+    assert accounts[-1].facilities == ("jy-lib-01",)  # whole levels: not 缙云县城
+
+
+@pytest.mark.parametrize("region", ["浙江省/../杭州市", "浙江省\u202e", "浙\u200b江省", "浙江省 "])
+def test_hostile_region_prefixes_are_refused(region: str) -> None:
+    found = problems(config({"username": "acme", "password_env": "X", "regions": [region]}))
+    assert any(p.startswith("integrators[0] (acme) regions[0]: must be a region path like") for p in found), found

@@ -25,7 +25,7 @@ from sensors.registry import (
 )
 
 LIB = "facilities[0] (wz-lc-lib-001)"
-REGION_HINT = "region: must be a lowercase path like zhejiang/wenzhou/lucheng"
+REGION_HINT = "region: must be a region path like zhejiang/wenzhou/lucheng or 浙江省/丽水市/缙云县;"
 TYPE_HINT = "type: must be one lowercase word such as library or sports_hall"
 TZ_HINT = "use an IANA name like Asia/Shanghai"
 QUOTE_HINT = 'YAML reads unquoted 10:30 as a number; write times as quoted strings like "09:00-12:00"'
@@ -345,11 +345,25 @@ def test_bad_timezone(zone: str) -> None:
         ("type", "Library", f"{TYPE_HINT} (got 'Library')"),
         ("type", "sports-hall", f"{TYPE_HINT} (got 'sports-hall')"),
         ("type", "1lib", f"{TYPE_HINT} (got '1lib')"),
-        ("region", "Zhejiang", f"{REGION_HINT} (got 'Zhejiang')"),
-        ("region", "zhejiang/", f"{REGION_HINT} (got 'zhejiang/')"),
-        ("region", "/zhejiang", f"{REGION_HINT} (got '/zhejiang')"),
-        ("region", "zhejiang//wenzhou", f"{REGION_HINT} (got 'zhejiang//wenzhou')"),
-        ("region", "浙江/温州", f"{REGION_HINT} (got '浙江/温州')"),
+        ("region", "Zhejiang", f"{REGION_HINT} 'Zhejiang' has uppercase letters"),
+        ("region", "zhejiang/", f"{REGION_HINT} 'zhejiang/' has an empty level ('//', or '/' at an end)"),
+        ("region", "/zhejiang", f"{REGION_HINT} '/zhejiang' has an empty level ('//', or '/' at an end)"),
+        ("region", "zhejiang//wenzhou",
+         f"{REGION_HINT} 'zhejiang//wenzhou' has an empty level ('//', or '/' at an end)"),
+        ("region", "浙江/../温州", f"{REGION_HINT} '浙江/../温州' contains U+002E FULL STOP (only letters, digits, '-' "
+                                  "and '_' between the '/')"),
+        ("region", "浙江\u202e/温州", f"{REGION_HINT} '浙江\\u202e/温州' contains U+202E RIGHT-TO-LEFT OVERRIDE (only "
+                                     "letters, digits, '-' and '_' between the '/')"),
+        ("region", "浙\u200b江", f"{REGION_HINT} '浙\\u200b江' contains U+200B ZERO WIDTH SPACE (only letters, digits, "
+                                "'-' and '_' between the '/')"),
+        ("region", "浙江/温州\n",
+         f"{REGION_HINT} '浙江/温州\\u000a' contains U+000A (only letters, digits, '-' and '_' between the '/')"),
+        ("region", " 浙江", f"{REGION_HINT} ' 浙江' contains U+0020 SPACE (only letters, digits, '-' and '_' between "
+                             "the '/')"),
+        ("region", "-浙江", f"{REGION_HINT} '-浙江' has a level starting with '-' or '_'"),
+        ("region", "浙" * 64, f"{REGION_HINT} '{'浙' * 64}' has a level longer than 63 characters"),
+        ("holidays", "closd", "holidays: must be 'as_usual', 'closed' or 'weekend_hours' (got 'closd')"),
+        ("adjusted_workdays", "weekday", "adjusted_workdays: must be 'as_usual' or 'weekday_hours' (got 'weekday')"),
         ("opening_hours", ..., "opening_hours: is required"),
         ("capacity", ..., "capacity: is required"),
         ("capcity", 5, "capcity: unknown key; did you mean 'capacity'?"),
@@ -620,3 +634,60 @@ def test_registry_pickles_and_copies_for_worker_processes() -> None:
     assert restored == registry
     assert restored.get("wz-lc-gym-002") == registry.get("wz-lc-gym-002")
     assert copy.deepcopy(registry).by_id.keys() == registry.by_id.keys()
+
+
+@pytest.mark.parametrize("region", ["浙江省/丽水市/缙云县", "zhejiang/lishui/jinyun", "浙江省/lishui/缙云县-2",
+                                    "〇〇一"])
+def test_regions_may_be_written_in_any_script(region: str) -> None:
+    registry = parse_registry({"facilities": [facility(region=region)]})
+    assert registry.regions() == (region,)
+
+
+def test_regions_are_stored_in_nfc_so_one_place_has_one_spelling() -> None:
+    composed, decomposed = "montréal/é", "montre\u0301al/e\u0301"
+    registry = parse_registry({"facilities": [facility(region=decomposed)]})
+    assert registry.regions() == (composed,)
+    assert registry.facilities[0].region_matches("montre\u0301al")
+
+
+@pytest.mark.parametrize(("prefix", "matches"), [
+    ("浙江省", True), ("浙江省/丽水市", True), ("浙江省/丽水市/", True), ("浙江省/丽水", False), ("丽水市", False),
+    ("", True),
+])
+def test_chinese_region_prefixes_match_whole_levels(prefix: str, matches: bool) -> None:
+    hall = parse_registry({"facilities": [facility(region="浙江省/丽水市/缙云县")]}).facilities[0]
+    assert hall.region_matches(prefix) is matches
+
+
+def test_every_region_problem_is_named_at_once() -> None:
+    message = only_problem(facility(region="Zhe jiang//\u202e"))
+    assert "has an empty level" in message
+    assert "U+0020 SPACE, U+202E RIGHT-TO-LEFT OVERRIDE" in message
+    assert "has uppercase letters" in message
+    assert "\u202e" not in message  # shown as an escape, so the message itself cannot be turned around
+
+
+def test_type_names_built_in_and_overridden_by_the_registry() -> None:
+    registry = parse_registry({"facilities": [facility()],
+                               "types": {"library": {"zh_CN": "城市书房"}, "museum": {"en": "Museum"}}})
+    assert registry.display_type("library", "zh_CN") == "城市书房"
+    assert registry.display_type("library", "en") == "Library"  # not overridden in English: the built-in name
+    assert registry.display_type("cultural_hall", "zh_CN.UTF-8") == "文化礼堂"
+    assert registry.display_type("museum", "zh_CN") == "Museum"  # no Chinese name: the other language
+    assert registry.display_type("stadium", "en") == "stadium"  # nobody named it: the code
+
+
+def test_bad_type_names_are_refused() -> None:
+    with pytest.raises(RegistryError) as caught:
+        parse_registry({"facilities": [facility()], "types": {"Library": {"zh_CN": "图书馆"}, "gym": {"fr": "x"}}})
+    assert "types: 'Library' is not a type code" in str(caught.value)
+    with pytest.raises(RegistryError) as caught:
+        parse_registry({"facilities": [facility()], "types": {"gym": {"zh_CN": "健身\n房"}}})
+    assert "types.gym.zh_CN: must be a single line without control characters" in str(caught.value)
+
+
+def test_calendar_policies_default_to_as_usual() -> None:
+    lib = parse_registry({"facilities": [facility()]}).facilities[0]
+    assert (lib.holidays, lib.adjusted_workdays) == ("as_usual", "as_usual")
+    lib = parse_registry({"facilities": [facility(holidays="closed", adjusted_workdays="weekday_hours")]}).facilities[0]
+    assert (lib.holidays, lib.adjusted_workdays) == ("closed", "weekday_hours")

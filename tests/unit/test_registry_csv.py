@@ -118,7 +118,7 @@ def test_bad_rows_from_file_name_row_and_column() -> None:
         ({"lat": "91", "lon": "120"}, "row 2 (wz-a) column lat: must be less than or equal to 90 (got 91.0)"),
         ({"lat": "north", "lon": "120"}, "row 2 (wz-a) column lat: must be a number (got 'north')"),
         ({"lat": "28"}, "row 2 (wz-a) column lon: lat and lon must both be filled in or both be empty"),
-        ({"region": "Zhejiang"}, "row 2 (wz-a) column region: must be a lowercase path"),
+        ({"region": "Zhejiang"}, "row 2 (wz-a) column region: must be a region path like"),
     ],
 )
 def test_bad_cell(cells: dict[str, str], expected: str) -> None:
