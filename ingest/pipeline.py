@@ -325,7 +325,7 @@ class Pipeline:
             self.counters.refused[RefusalReason.NOT_STORED.value] += not_stored
         detail = f"InfluxDB did not store this reading: {error}"[:300]
         refusal_lines = []
-        now = time.time_ns()
+        now = self._now_ns()
         for offset, text in enumerate(readings):
             facility, sensor, ts_ns = reading_identity(text)
             when = datetime.fromtimestamp(ts_ns / 1e9, UTC).isoformat(timespec="milliseconds")

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Run the tests whose answer depends on "now" (the simulator's "until now", the demo's last 28 days, analyze's
-# today, review dates, alert decision times) with facmon's clock pinned at several instants, then under two
-# machine time zones: each must pass at every one (docs/reliability.md, "Tests and the clock").
+# today, review dates, alert decision times, the ingester's "too old", "in the future" and receive times) with
+# facmon's clock pinned at several instants, then under two machine time zones: each must pass at every one
+# (docs/reliability.md, "Tests and the clock"). Of the fault tests, the fast ones whose readings are stamped
+# against the ingester's clock; the outage and the soak stream the same readings for minutes.
 #   scripts/pinned-clocks.sh                 # all instants and zones
 #   scripts/pinned-clocks.sh -x -k backfill  # extra arguments go to pytest
 set -uo pipefail
@@ -12,7 +14,10 @@ TESTS=(tests/integration/test_simulate.py tests/integration/analytics tests/unit
        "tests/integration/test_demo.py::test_the_flagged_facilities_are_those_the_profiles_predict"
        "tests/integration/test_demo.py::test_the_counts_and_the_exempt_facility_follow_the_county"
        "tests/integration/test_demo.py::test_the_suspect_table_lists_exactly_the_forged_facilities"
-       "tests/integration/test_demo.py::test_the_evidence_report_is_written_and_named")
+       "tests/integration/test_demo.py::test_the_evidence_report_is_written_and_named"
+       tests/integration/test_ingest.py tests/integration/test_ingest_operator.py
+       tests/faults/test_hostile_integrator.py tests/faults/test_hostile_input.py tests/faults/test_broker_restart.py
+       tests/faults/test_local_files.py)
 #             instant (UTC)          what it is in Asia/Shanghai
 INSTANTS=("2026-12-01T16:30:00Z"  # Wed 2026-12-02 00:30, just after midnight (the hour CI once failed at)
           "2026-12-02T07:00:00Z"  # Wed 2026-12-02 15:00, mid-afternoon

@@ -10,7 +10,7 @@ from typing import NoReturn, TypeVar
 
 import pytest
 
-from facmon.core.clock import parse_instant
+from facmon.core.clock import clock_at, parse_instant
 from facmon.demo.localstack import LocalInfluxDB, LocalMosquitto, ServerUnavailable
 from tests.logstate import kept_logging
 
@@ -20,6 +20,11 @@ S = TypeVar("S", LocalMosquitto, LocalInfluxDB)
 #: FACMON_TEST_NOW when set (scripts/pinned-clocks.sh runs those tests at several), else half past midnight in
 #: Shanghai, the hour at which the simulator's backfill once failed. Never the machine's clock or zone.
 TEST_NOW = parse_instant(os.environ.get("FACMON_TEST_NOW") or "2026-12-01T16:30:00Z")
+
+
+#: The tests' own clock, pinned at TEST_NOW and running on from its first reading: what they stamp readings with and
+#: start the processes under test at. In this process it is the very clock of Settings(now=TEST_NOW) (clock_at).
+TEST_CLOCK = clock_at(TEST_NOW)
 
 
 def pinned_env() -> dict[str, str]:

@@ -7,12 +7,11 @@ the same facility, sensor and ts make the same point — which is why the tests 
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from facmon.demo.localstack import SHIPPED_MOSQUITTO_CONF
-from tests.integration.ingester import COMMUNITY, LIBRARY, InfluxReader
+from tests.integration.ingester import COMMUNITY, LIBRARY, InfluxReader, now_ms
 
 
 def _shipped_inflight_window() -> int:
@@ -63,8 +62,9 @@ class Stream:
 
 
 def reading_stream(prefix: str, count: int, per_message: int = 1) -> Stream:
-    """`count` valid readings over two facilities and 50 sensors each, ts one ms apart, ending an hour ago."""
-    start = time.time_ns() // 1_000_000 - 3_600_000 - count
+    """`count` valid readings over two facilities and 50 sensors each, ts one ms apart, ending an hour before
+    now on the tests' pinned clock."""
+    start = now_ms() - 3_600_000 - count
     messages = []
     for first in range(0, count, per_message):
         items = [stream_reading(i, start, per_message) for i in range(first, min(first + per_message, count))]

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 import random
-import time
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -46,6 +45,7 @@ from tests.integration.ingester import (
     IngesterProcess,
     StreamPublisher,
     notice_listener,
+    now_ms,
     unique,
     wait_until,
 )
@@ -217,12 +217,12 @@ def check_hostile_run(
     rng: random.Random, mosquitto: LocalMosquitto, reader: InfluxReader, ingester: IngesterProcess
 ) -> None:
     prefix, influx_db_name = ingester.topic_prefix, reader.database
-    now_ms = time.time_ns() // 1_000_000
-    cases = Generator(rng, prefix, now_ms).cases(CASES)
+    now = now_ms()  # the tests' pinned clock, which the ingester's follows
+    cases = Generator(rng, prefix, now).cases(CASES)
     assert len(cases) >= 10_000 or CASES < 10_000
     prediction = Prediction(prefix)
     for case in cases:
-        prediction.add(case, now_ms * 1_000_000)
+        prediction.add(case, now * 1_000_000)
     assert not prediction.mismatches, "\n".join(prediction.mismatches[:20])
     kinds = Counter(case.kind for case in cases)
     assert prediction.accepted > CASES, kinds  # many valid readings among them (batches count each)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -180,3 +181,6 @@ def test_points_influxdb_drops_at_its_series_limit_are_refused_with_a_notice_not
     stored_sensors = {row["sensor"] for row in reader.points("reading")}
     assert {n.topic.split("/")[-2] for n in notices} == {f"door-{i}" for i in range(count)} - stored_sensors
     assert all(n.body["reason"] == "not_stored" and "max-series-per-database" in n.body["detail"] for n in notices)
+    # received on the ingester's clock, pinned from the tests' (FACMON_NOW), as every other refusal: not the machine's
+    received_ms = [datetime.fromisoformat(n.body["received"]).timestamp() * 1000 for n in notices]
+    assert all(ingester.started_ms - 1 <= ms <= now_ms() + 1 for ms in received_ms), (ingester.started_ms, received_ms)

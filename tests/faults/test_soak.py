@@ -25,7 +25,7 @@ import pytest
 from facmon.demo.localstack import LocalMosquitto
 from tests.faults.memory import MemorySampler, mib
 from tests.faults.streams import reading_topic
-from tests.integration.ingester import InfluxReader, IngesterFactory, StreamPublisher, wait_until
+from tests.integration.ingester import InfluxReader, IngesterFactory, StreamPublisher, now_ms, wait_until
 
 pytestmark = [pytest.mark.servers, pytest.mark.slow]
 
@@ -82,7 +82,7 @@ def test_soak_at_steady_rate_keeps_memory_flat_and_nothing_pending(
 ) -> None:
     total = int(RATE * SECONDS)
     quarter_hours = total // (FACILITIES * SENSORS) + 1
-    start_ms = (time.time_ns() // 1_000_000 - 3_600_000) // 900_000 * 900_000 - quarter_hours * 900_000
+    start_ms = (now_ms() - 3_600_000) // 900_000 * 900_000 - quarter_hours * 900_000
     messages = soak_messages(prefix, total, start_ms)
     ingester = make_ingester({"FACMON_STATS_INTERVAL": "2"}, registry_text=county_registry())
     ingester.start()

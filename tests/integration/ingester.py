@@ -1,7 +1,8 @@
 """Test helpers for end-to-end ingester tests: the real `facmon ingest` process, real MQTT, real InfluxDB.
 
 - `IngesterProcess` runs `python -m facmon ingest` with FACMON_* settings in its environment, logs to a file,
-  and is stopped with SIGTERM (clean) or SIGKILL (crash);
+  and is stopped with SIGTERM (clean) or SIGKILL (crash); its clock is pinned (FACMON_NOW) at the tests' clock;
+- `now_ms` is the tests' clock (tests.conftest.TEST_CLOCK), never the machine's: what readings are stamped with;
 - `Publisher` publishes at QoS 1 and waits for each PUBACK, so a message is in the broker when it returns;
 - `StreamPublisher` streams many QoS-1 messages fast (or at a set rate) on a raw socket and records exactly which
   ones the broker acknowledged, reconnecting and resending like a store-and-forward device;
@@ -32,6 +33,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -40,6 +42,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from facmon.demo.localstack import LocalInfluxDB, LocalMosquitto
+from tests.conftest import TEST_CLOCK
 
 TIMEOUT = 15.0
 T = TypeVar("T")
@@ -85,7 +88,21 @@ def wait_until(condition: Callable[[], T], timeout: float = TIMEOUT, interval: f
 
 
 def now_ms() -> int:
-    return time.time_ns() // 1_000_000
+    """Now on the tests' pinned clock, in epoch milliseconds.
+
+    Each ingester starts its own clock where this one is when it is spawned (FACMON_NOW), so the two differ only
+    by the ingester's start-up, during which its clock does not run yet: the ingester's "now" is never ahead of
+    this one, and never behind it by more than the time from spawning it to its "connected" line
+    (`IngesterProcess.started_ms`). Readings are stamped relative to this clock, so what is "too old" or "in the
+    future" to the ingester is the same at every run, whatever the machine's date.
+    """
+    return TEST_CLOCK.time_ns() // 1_000_000
+
+
+def clock_env(at_ms: int) -> dict[str, str]:
+    """FACMON_NOW for a facmon process spawned when now_ms() read `at_ms`: its clock then follows the tests'."""
+    start = datetime.fromtimestamp(at_ms // 1000, UTC).replace(microsecond=at_ms % 1000 * 1000)
+    return {"FACMON_NOW": start.isoformat()}
 
 
 # -- the ingester process ------------------------------------------------------------------------------------------
@@ -130,6 +147,8 @@ class IngesterProcess:
         self.preexec_fn: Callable[[], None] | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._run_offset = 0
+        #: now_ms() when the current (or last) run was spawned: the instant its pinned clock starts at.
+        self.started_ms = 0
 
     @property
     def running(self) -> bool:
@@ -139,10 +158,12 @@ class IngesterProcess:
         assert not self.running, "already running"
         self._run_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         base = {key: value for key, value in os.environ.items() if not key.upper().startswith("FACMON_")}
+        # A restart starts where the tests' clock is now, so the ingester's time never goes back across runs.
+        self.started_ms = now_ms()
         with (self.output_path or self.log_path).open("ab") as log:
             self._proc = subprocess.Popen(
                 [sys.executable, "-m", "facmon", "ingest", *self.args],
-                env={**base, **self.env},
+                env={**base, **clock_env(self.started_ms), **self.env},
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -23,6 +23,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from facmon.demo.localstack import LocalInfluxDB, LocalMosquitto
 from sensors.contract import MAX_BATCH_ITEMS, MAX_PAYLOAD_BYTES, NOTICE_PAYLOAD_BYTES, RefusalReason, TopicGrammar
 from sensors.parse import MessageParser
+from tests.conftest import TEST_CLOCK
 from tests.integration.ingester import (
     COMMUNITY,
     COMMUNITY_TAGS,
@@ -82,7 +83,7 @@ def check_notice(
     assert body["payload"] == payload[:NOTICE_PAYLOAD_BYTES].decode("utf-8", "replace")
     received = datetime.fromisoformat(body["received"])
     assert received.tzinfo is not None
-    assert abs((datetime.now(UTC) - received).total_seconds()) < 60
+    assert abs((TEST_CLOCK.now() - received).total_seconds()) < 60  # the ingester's clock, pinned from the tests'
 
 
 # -- fixtures ------------------------------------------------------------------------------------------------------
@@ -127,11 +128,12 @@ def test_single_reading_is_stored_with_registry_tags_and_integer_fields(
     assert {key: point[key] for key in ("occupancy", "entries", "exits", "uses", "seq")} == {
         "occupancy": 37, "entries": 12, "exits": 4, "uses": 3, "seq": 9001,
     }
-    # arrival delay = ingester's receive time - ts; the message was 5 s old when published
-    assert 5_000 <= point["arrival_delay_ms"] <= 5_000 + (now_ms() - published_at) + 1_000
-    # the receive time itself, for late_arrival: between publishing and now, and consistent with the delay
-    assert published_at <= point["received_ms"] <= now_ms()
-    assert point["received_ms"] - ts == point["arrival_delay_ms"]
+    # the receive time, for late_arrival, on the ingester's clock: pinned where ours was when it was spawned, it
+    # lags ours by its start-up (tests.integration.ingester.now_ms), so it lies between its spawn and now
+    assert ingester.started_ms <= point["received_ms"] <= now_ms()
+    # arrival delay = the ingester's receive time - ts; the message was 5 s old when published
+    assert point["arrival_delay_ms"] == point["received_ms"] - ts
+    assert point["arrival_delay_ms"] <= 5_000 + (now_ms() - published_at) + 1_000
     assert "over_capacity" not in point  # only written when true (no such field in the measurement yet)
 
     assert reader.tag_keys("reading") == {"facility", "sensor", "type", "region"}
@@ -529,6 +531,14 @@ class Shared:
     pub: Publisher
     broker: LocalMosquitto
 
+    def since(self) -> int:
+        """A time after every refusal point stored so far: the ingester stamps its next ones later.
+
+        Read from what the ingester wrote, not from a clock: its clock is pinned apart from the tests' own.
+        """
+        last = self.reader.rows('SELECT last("count") FROM refusal')
+        return last[0]["time"] + 1 if last else 0
+
 
 @pytest.fixture(scope="module")
 def shared(
@@ -561,7 +571,7 @@ def expect_refusal(
     shared: Shared, topic: str, payload: bytes, reason: str, path: str | None, notice_topic: str
 ) -> dict[str, Any]:
     """Publish one refused message; check its notice, its one refusal point, and that no reading was stored."""
-    since = time.time_ns()
+    since = shared.since()
     shared.pub.publish(topic, payload)
     [notice] = shared.notices.take(1)
     check_notice(notice, topic=notice_topic, published_to=topic, payload=payload, reason=reason, path=path)
@@ -670,7 +680,7 @@ def test_refusal_detail_names_the_problem(
 ) -> None:
     sensor = unique("s-")
     topic = reading_topic(shared.prefix, COMMUNITY, sensor)
-    since = time.time_ns()
+    since = shared.since()
     payload = as_bytes(make_payload())
     shared.pub.publish(topic, payload)
     [notice] = shared.notices.take(1)
@@ -783,17 +793,17 @@ def test_broker_refuses_control_characters_and_paho_refuses_wildcards(shared: Sh
 @pytest.mark.parametrize("facility", ["wz#lc", "wz+lc", "wz\nlc", "wz\x00lc", "#", "+"])
 def test_parser_refuses_ids_mqtt_cannot_carry(facility: str) -> None:
     parser = MessageParser(TopicGrammar("facmon/v1"), {LIBRARY: 120}, 35 * 86_400)
-    parsed = parser.parse(f"facmon/v1/{facility}/s1/reading", b'{"ts": 1, "occupancy": 1}', time.time_ns())
+    parsed = parser.parse(f"facmon/v1/{facility}/s1/reading", b'{"ts": 1, "occupancy": 1}', TEST_CLOCK.time_ns())
     assert [(r.reason, r.path, r.facility) for r in parsed.refusals] == [(RefusalReason.BAD_TOPIC, "topic", None)]
     assert parsed.readings == []
-    parsed = parser.parse(f"facmon/v1/{LIBRARY}/{facility}/reading", b'{"ts": 1, "occupancy": 1}', time.time_ns())
+    parsed = parser.parse(f"facmon/v1/{LIBRARY}/{facility}/reading", b'{"ts": 1, "occupancy": 1}', TEST_CLOCK.time_ns())
     assert [(r.reason, r.path) for r in parsed.refusals] == [(RefusalReason.BAD_TOPIC, "topic")]
 
 
 def test_own_notices_and_alerts_are_ignored_not_refused(shared: Shared) -> None:
     """Messages on facmon's own output topics are not answered (no notice loop) and not counted as refusals."""
     time.sleep(0.5)  # let the counters catch up with the echo of the previous test's notice
-    since = time.time_ns()
+    since = shared.since()
     before = shared.ingester.last_counters()["ignored"]
     spoofed = [
         (f"{shared.prefix}/_rejected", b'{"reason": "spoof"}'),

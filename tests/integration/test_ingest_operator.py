@@ -18,6 +18,7 @@ from facmon.core.settings import Settings
 from facmon.demo.localstack import LocalInfluxDB, LocalMosquitto
 from ingest.service import Ingester
 from sensors.registry import parse_registry
+from tests.conftest import TEST_NOW
 from tests.integration.ingester import (
     TIMEOUT,
     IngesterFactory,
@@ -95,7 +96,8 @@ def test_silence_of_the_open_facilities_raises_one_operator_alert_and_its_end_an
          "opening_hours": ALWAYS_OPEN},
     ]})
     settings = Settings(mqtt_url=mosquitto.url, influx_url=influxdb.url, influx_db=influx_db_name,
-                        topic_prefix=prefix, mqtt_client_id=unique("ingest-"), silence_alert="30m")
+                        topic_prefix=prefix, mqtt_client_id=unique("ingest-"), silence_alert="30m",
+                        now=TEST_NOW)  # the pipeline's clock: the one now_ms() reads (the silence watch has its own)
     caplog.set_level(logging.INFO, logger="ingest.service")
     clock = Clock()
     ingester = Ingester(settings, registry, now=clock)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import queue
 import subprocess
 import threading
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -166,14 +165,15 @@ def test_local_ingester_writes_with_its_own_settings_and_stops_cleanly(
     mosquitto: LocalMosquitto, influxdb: LocalInfluxDB, influx_db_name: str, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from tests.integration.ingester import LIBRARY, REGISTRY_YAML, InfluxReader, publisher, unique
+    from tests.integration.ingester import LIBRARY, REGISTRY_YAML, InfluxReader, clock_env, now_ms, publisher, unique
 
     registry = tmp_path / "registry.yaml"
     registry.write_text(REGISTRY_YAML, encoding="utf-8")
     prefix = unique("t") + "/v1"
     monkeypatch.setenv("FACMON_INFLUX_DB", "not_this_one")  # ours must not leak into the child
     settings = {"FACMON_MQTT_URL": mosquitto.url, "FACMON_INFLUX_URL": influxdb.url,
-                "FACMON_INFLUX_DB": influx_db_name, "FACMON_REGISTRY": str(registry), "FACMON_TOPIC_PREFIX": prefix}
+                "FACMON_INFLUX_DB": influx_db_name, "FACMON_REGISTRY": str(registry), "FACMON_TOPIC_PREFIX": prefix,
+                **clock_env(now_ms())}  # its clock follows the tests', so a reading of a minute ago is past
     client_id = unique("ingest-")
     ingester = LocalIngester(tmp_path / "ingester", settings, ["--client-id", client_id])
     with ingester:
@@ -182,7 +182,7 @@ def test_local_ingester_writes_with_its_own_settings_and_stops_cleanly(
         assert ingester.startup_seconds is not None
         assert client_id in Path(f"/proc/{ingester.pid}/cmdline").read_text()
         with publisher(mosquitto.host, mosquitto.port) as pub:
-            pub.publish(f"{prefix}/{LIBRARY}/door-1/reading", f'{{"ts": {int(time.time())}, "occupancy": 7}}')
+            pub.publish(f"{prefix}/{LIBRARY}/door-1/reading", f'{{"ts": {now_ms() - 60_000}, "occupancy": 7}}')
         reader = InfluxReader(influxdb.url, influx_db_name)
         points = reader.wait_points("reading", 1)
         assert points[0]["occupancy"] == 7

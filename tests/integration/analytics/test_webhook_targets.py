@@ -4,8 +4,6 @@ data; a send is checked again, after DNS resolution, before anything is connecte
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 import yaml
 
@@ -16,6 +14,7 @@ from analytics.alerts.message import payload
 from analytics.alerts.webhook_guard import WebhookRefused, pick_address, resolve
 from analytics.analysis.model import Status
 from facmon.core.settings import Settings
+from tests.conftest import TEST_NOW
 from tests.integration.analytics.auditing import COMM, GYM, LIB, D, run_of
 from tests.integration.analytics.test_alerts_analyze import seed_readings
 from tests.integration.analytics.test_review import env, facmon
@@ -56,7 +55,7 @@ def test_a_send_is_checked_again_and_refused_before_any_connection(db, webhook):
     found = parse_auditors({"auditors": [{"id": "district", "name": "D", "regions": ["*"],
                                           "webhook": "https://hooks.example.org/hook"}]})
     data = payload(Notice(Kind.RAISED, run_of(D, {LIB: Status.IDLE, GYM: Status.ACTIVE, COMM: Status.ACTIVE})
-                          .facilities[0], D), None, [], None, datetime.now(UTC))
+                          .facilities[0], D), None, [], None, TEST_NOW)
     deliverer = Deliverer(settings, found)
     try:
         refused = deliverer._post(webhook.url(), data, allow_http=True, allow_private=False)
