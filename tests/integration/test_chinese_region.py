@@ -66,7 +66,7 @@ def test_a_chinese_region_goes_from_ingest_to_analysis_report_and_dashboard_quer
     monkeypatch.setenv("FACMON_NOW", datetime(2025, 10, 20, tzinfo=UTC).isoformat())
     common = ["--influx-url", influxdb.url, "--influx-db", influx_db_name, "--registry", str(ingester.registry_path)]
     code = main(["analyze", *common, "--as-of", "2025-10-13", "--window", "16", "--region", "浙江省/丽水市",
-                 "--format", "json"])
+                 "--store", "--format", "json"])  # a filtered run stores only when asked
     out = capsys.readouterr()
     assert code == 0, out.err
     [hall] = json.loads(out.out)["facilities"]
