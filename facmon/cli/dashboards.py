@@ -18,6 +18,7 @@ from facmon.cli.common import (
     settings_from,
     wait_for_signal,
 )
+from facmon.core import i18n
 from sensors.registry import load_registry
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,9 @@ def cmd_render(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from dashboards import lint, render
 
-    problems = (render.drift(args.dir) if args.dir else render.drift()) + lint.lint(render.dashboards())
+    problems = render.drift(args.dir) if args.dir else render.drift()
+    for language in i18n.LANGUAGES:  # both languages' dashboards are checked, whichever is configured
+        problems += [f"{language}: {problem}" for problem in lint.lint(render.dashboards(language))]
     if args.live:
         problems += _live(args)
     for problem in problems:
@@ -105,7 +108,7 @@ def _live(args: argparse.Namespace) -> list[str]:
     readings, evidence = clients(settings)
     errors: list[str] = []
     try:
-        for model in render.dashboards().values():
+        for model in render.dashboards(i18n.current()).values():
             refused, empty = live_problems(model, Clients(readings, evidence), time.time_ns() // 1_000_000)
             errors += refused
             for name in empty:
@@ -129,7 +132,7 @@ def _secret(path: Path | None, setting: SecretStr | None, flag: str | None, what
 def cmd_publish(args: argparse.Namespace) -> int:
     from dashboards import publish, render
     from dashboards.provisioning import InfluxSource
-    settings = settings_from(argparse.Namespace())
+    settings = settings_from(argparse.Namespace(language=args.language))  # only --lang of the settings flags
     url = args.url or settings.grafana_url
     if not url:
         raise CommandError(f"give Grafana's URL with --url or ${URL_ENV}", EXIT_USAGE)
@@ -146,7 +149,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
             user=args.datasource_user or settings.grafana_influx_user or "",
             password=_secret(args.datasource_password_file, settings.grafana_influx_password, None, "password"),
         )
-    report = publish.publish(publish.connect(url, token, args.timeout), render.dashboards(), source,
+    # in the configured language (FACMON_LANGUAGE, --lang, else the locale's): both sets share their uids
+    report = publish.publish(publish.connect(url, token, args.timeout), render.dashboards(i18n.current()), source,
                              args.folder)
     for line in report.lines():
         print(line)
