@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from facmon.core import i18n
 from facmon.core.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, FacmonError
+from facmon.core.i18n import _
 from facmon.core.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -94,7 +95,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
     if settings.language:  # FACMON_CONFIG may name it too
         i18n.set_language(settings.language)
     for warning in credential_warnings(settings, overrides):
-        print(f"facmon: warning: {warning}", file=sys.stderr)
+        print(_("facmon: warning: {warning}").format(warning=warning), file=sys.stderr)
     return settings
 
 
@@ -103,8 +104,8 @@ def credential_warnings(settings: Settings, flags: dict[str, Any]) -> list[str]:
     warnings = []
     url = flags.get("mqtt_url")
     if url is not None and settings.mqtt.password is not None:
-        warnings.append("--mqtt-url holds a password, which every local user can read in /proc/PID/cmdline; "
-                        "set FACMON_MQTT_URL in the environment instead")
+        warnings.append(_("--mqtt-url holds a password, which every local user can read in /proc/PID/cmdline; "
+                          "set FACMON_MQTT_URL in the environment instead"))
     return warnings + settings.cleartext_warnings()
 
 

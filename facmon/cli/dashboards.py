@@ -19,6 +19,7 @@ from facmon.cli.common import (
     wait_for_signal,
 )
 from facmon.core import i18n
+from facmon.core.i18n import N_, _
 from sensors.registry import load_registry
 
 log = logging.getLogger(__name__)
@@ -79,8 +80,9 @@ def cmd_render(args: argparse.Namespace) -> int:
 
     changed = render.render(args.dir) if args.dir else render.render()
     for path in changed:
-        print(f"wrote {path}")
-    print(f"{len(render.rendered_files())} files, {len(changed)} changed", file=sys.stderr)
+        print(_("wrote {path}").format(path=path))
+    print(_("{files} files, {changed} changed").format(files=len(render.rendered_files()), changed=len(changed)),
+          file=sys.stderr)
     return 0
 
 
@@ -96,7 +98,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(problem)
     if problems:
         return 1
-    print(f"{len(render.rendered_files())} files up to date, dashboards well formed", file=sys.stderr)
+    print(_("{files} files up to date, dashboards well formed").format(files=len(render.rendered_files())),
+          file=sys.stderr)
     return 0
 
 
@@ -112,7 +115,7 @@ def _live(args: argparse.Namespace) -> list[str]:
             refused, empty = live_problems(model, Clients(readings, evidence), time.time_ns() // 1_000_000)
             errors += refused
             for name in empty:
-                print(f"no data (yet?): {name}", file=sys.stderr)
+                print(_("no data (yet?): {name}").format(name=name), file=sys.stderr)
     finally:
         readings.close()
         evidence.close()
@@ -125,7 +128,8 @@ def _secret(path: Path | None, setting: SecretStr | None, flag: str | None, what
         try:
             return path.read_text(encoding="utf-8").strip()
         except OSError as exc:
-            raise CommandError(f"cannot read the {what} file {path}: {exc.strerror}", EXIT_USAGE) from None
+            raise CommandError(_("cannot read the {what} file {path}: {problem}").format(
+                what=_(what), path=path, problem=exc.strerror), EXIT_USAGE) from None
     return flag or (setting.get_secret_value() if setting else "")
 
 
@@ -135,10 +139,11 @@ def cmd_publish(args: argparse.Namespace) -> int:
     settings = settings_from(argparse.Namespace(language=args.language))  # only --lang of the settings flags
     url = args.url or settings.grafana_url
     if not url:
-        raise CommandError(f"give Grafana's URL with --url or ${URL_ENV}", EXIT_USAGE)
-    token = _secret(args.token_file, settings.grafana_token, args.token, "token")
+        raise CommandError(_("give Grafana's URL with --url or ${variable}").format(variable=URL_ENV), EXIT_USAGE)
+    token = _secret(args.token_file, settings.grafana_token, args.token, N_("token"))
     if not token:
-        raise CommandError(f"give a token with --token-file, ${TOKEN_ENV} or --token", EXIT_USAGE)
+        raise CommandError(_("give a token with --token-file, ${variable} or --token").format(variable=TOKEN_ENV),
+                           EXIT_USAGE)
     source = None
     if not args.skip_datasource:
         source = InfluxSource(
@@ -147,7 +152,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
             evidence_database=(args.datasource_evidence_db or settings.grafana_influx_evidence_db
                                or settings.evidence_db),
             user=args.datasource_user or settings.grafana_influx_user or "",
-            password=_secret(args.datasource_password_file, settings.grafana_influx_password, None, "password"),
+            password=_secret(args.datasource_password_file, settings.grafana_influx_password, None, N_("password")),
         )
     # in the configured language (FACMON_LANGUAGE, --lang, else the locale's): both sets share their uids
     report = publish.publish(publish.connect(url, token, args.timeout), render.dashboards(i18n.current()), source,
@@ -185,7 +190,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
                 count = sync(client, load_registry(settings.registry))
             except InfluxError as exc:
                 raise CommandError(f"InfluxDB at {settings.influx_url}: {exc}") from None
-            print(f"wrote {count} facilities to facility_info")
+            print(_("wrote {count} facilities to facility_info").format(count=count))
             return 0
 
         def once() -> None:

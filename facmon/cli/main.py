@@ -63,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except FacmonError as exc:
-        print(f"facmon: {exc}", file=sys.stderr)
+        print(i18n._("facmon: {problem}").format(problem=exc), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED

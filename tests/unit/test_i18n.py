@@ -187,6 +187,15 @@ def test_lang_is_accepted_before_and_after_the_command() -> None:
     assert "must be one of en, zh_CN" in refused.stderr
 
 
+def test_the_command_line_speaks_the_locales_language() -> None:
+    check = ("registry", "check", "examples/registry.yaml")
+    assert _facmon(*check, LANG="zh_CN.UTF-8").stdout.startswith("examples/registry.yaml：")
+    assert "个设施，类型：" in _facmon(*check, LANG="zh_CN.UTF-8").stdout
+    assert " facilities, types: " in _facmon(*check, LANG="zh_CN.UTF-8", FACMON_LANGUAGE="en").stdout
+    assert " facilities, types: " in _facmon(*check, "--lang=en", LANG="zh_CN.UTF-8").stdout
+    assert " facilities, types: " in _facmon(*check).stdout  # no locale at all: English
+
+
 def test_help_imports_neither_pandas_nor_babel() -> None:
     code = ("import sys\nfrom facmon.cli.main import main\ntry:\n    main(['--lang=zh_CN', '--help'])\n"
             "except SystemExit:\n    pass\nprint(sorted(m for m in ('pandas', 'babel', 'babel.numbers') "
