@@ -5,7 +5,7 @@ export PATH := /usr/local/sbin:/usr/sbin:/sbin:$(PATH)
 
 VENV := .venv
 
-.PHONY: setup lint test demo bench
+.PHONY: setup lint test demo bench locale locale-compile
 
 setup:
 	bash scripts/setup.sh
@@ -25,3 +25,27 @@ demo: setup
 
 bench: setup
 	$(VENV)/bin/python bench/ingest.py
+
+# Translations (docs/translations.md): extract every marked message into the template, merge it into each
+# language's catalog (new messages arrive untranslated, `test_i18n` fails until they are translated), compile the
+# .mo files that ship as package data. `make locale-compile` only compiles, after a translator edited a .po.
+LOCALE_DIR := facmon/resources/locale
+LOCALES := zh_CN en
+BABEL_PACKAGES := facmon sensors ingest analytics dashboards
+
+locale: setup
+	$(VENV)/bin/pybabel extract -F babel.cfg --no-location --sort-output --width 120 --project facmon \
+		--copyright-holder "facmon" --msgid-bugs-address "" -o $(LOCALE_DIR)/facmon.pot $(BABEL_PACKAGES)
+	for lang in $(LOCALES); do \
+		if [ -f $(LOCALE_DIR)/$$lang/LC_MESSAGES/facmon.po ]; then \
+			$(VENV)/bin/pybabel update -D facmon -i $(LOCALE_DIR)/facmon.pot -d $(LOCALE_DIR) -l $$lang \
+				--ignore-obsolete --width 120 || exit 1; \
+		else \
+			$(VENV)/bin/pybabel init -D facmon -i $(LOCALE_DIR)/facmon.pot -d $(LOCALE_DIR) -l $$lang \
+				--width 120 || exit 1; \
+		fi; \
+	done
+	$(MAKE) locale-compile
+
+locale-compile: setup
+	$(VENV)/bin/pybabel compile -D facmon -d $(LOCALE_DIR) --statistics

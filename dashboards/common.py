@@ -11,6 +11,7 @@ from __future__ import annotations
 from analytics.analysis.model import DISPLAY_ORDER, Status
 from dashboards.model import JSON, QueryVariable
 from facmon.core import names
+from facmon.core.i18n import _
 from facmon.core.influxql import ident, literal
 
 OVERVIEW_UID = "facmon-overview"
@@ -76,23 +77,24 @@ def tag_values(measurement: str, key: str, where: str = "") -> str:
 
 
 def region_variable(measurement: str = STATUS) -> QueryVariable:
-    return QueryVariable("region", "Region", tag_values(measurement, "region"))
+    return QueryVariable("region", _("Region"), tag_values(measurement, "region"))
 
 
 def type_variable() -> QueryVariable:
-    return QueryVariable("type", "Type", tag_values(STATUS, "type", var_match("region", "region")))
+    return QueryVariable("type", _("Type"), tag_values(STATUS, "type", var_match("region", "region")))
 
 
 def facility_variable(multi: bool) -> QueryVariable:
     """Facilities of the chosen regions and types; single-valued on the detail dashboard."""
     where = f"{var_match('region', 'region')} AND {var_match('type', 'type')}"
-    return QueryVariable("facility", "Facility", tag_values(STATUS, "facility", where), multi=multi, include_all=multi)
+    return QueryVariable("facility", _("Facility"), tag_values(STATUS, "facility", where), multi=multi,
+                         include_all=multi)
 
 
 def detail_link(field: str = "facility") -> JSON:
     """A data link to the facility detail dashboard for the facility of the clicked row."""
     return {
-        "title": "Open the facility's detail dashboard",
+        "title": _("Open the facility's detail dashboard"),
         "url": f"/d/{DETAIL_UID}/{DETAIL_SLUG}?var-facility=${{__data.fields.{field}}}&${{__url_time_range}}",
     }
 
@@ -102,9 +104,14 @@ def link_override(field: str = "facility") -> JSON:
 
 
 def status_mappings() -> list[JSON]:
-    options = {status: {"color": STATUS_COLORS[status], "index": index, "text": status.replace("_", " ")}
+    options = {status: {"color": STATUS_COLORS[status], "index": index, "text": status_label(status).replace("_", " ")}
                for index, status in enumerate(STATUSES)}
     return [{"type": "value", "options": options}]
+
+
+def status_label(status: str) -> str:
+    """A status code as the dashboard's language writes it (the code in English, 闲置 in Chinese)."""
+    return Status(status).label
 
 
 def color_override(name: str, color: str) -> JSON:
@@ -124,9 +131,10 @@ def table_options(sort_by: str | None = None, descending: bool = False) -> JSON:
 
 
 def organize(rename: dict[str, str], exclude: tuple[str, ...] = ()) -> JSON:
-    """Grafana's organize transformation: friendly column names, hidden helper columns."""
+    """Grafana's organize transformation: friendly column names (marked with N_, translated here into the
+    dashboard's language), hidden helper columns."""
     return {"id": "organize", "options": {
         "excludeByName": dict.fromkeys(exclude, True),
         "indexByName": {name: index for index, name in enumerate(rename)},
-        "renameByName": rename,
+        "renameByName": {name: _(title) for name, title in rename.items()},
     }}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dashboards import common as c
 from dashboards.model import Annotation, Dashboard, Grid, Panel, QueryVariable, Target
+from facmon.core.i18n import N_, _
 from facmon.core.influxql import ident
 
 FACILITY = c.var_match("facility", "facility")
@@ -15,7 +16,7 @@ HEATMAP_RANGE = "time >= ${__from}ms AND time < ${__to}ms + 1d"
 
 def tz_variable() -> QueryVariable:
     """Hidden: the facility's time zone, as sync-registry stored it in facility_info."""
-    return QueryVariable("tz", "Time zone", c.tag_values(c.INFO, "timezone", FACILITY),
+    return QueryVariable("tz", _("Time zone"), c.tag_values(c.INFO, "timezone", FACILITY),
                          multi=False, include_all=False, hide=True)
 
 
@@ -26,16 +27,16 @@ def latest_query(fields: tuple[str, ...]) -> str:
 
 def latest_panels(grid: Grid) -> list[Panel]:
     status = Panel(
-        "Latest status", "stat", grid.place(5, 5), (Target(latest_query(()), result_format="table"),),
-        description="Status of the facility's latest analysis.",
+        _("Latest status"), "stat", grid.place(5, 5), (Target(latest_query(()), result_format="table"),),
+        description=_("Status of the facility's latest analysis."),
         options={"reduceOptions": {"calcs": ["lastNotNull"], "fields": "/^status$/", "values": False},
                  "colorMode": "background", "graphMode": "none", "textMode": "value"},
         defaults={"mappings": c.status_mappings(), "noValue": "not analysed"},
     )
     figures = Panel(
-        "Latest figures", "stat", grid.place(10, 5), (Target(latest_query(FIGURES), result_format="table"),),
-        description="Figures of the latest analysis window: occupancy and peak as shares of capacity, coverage as "
-                    "the share of opening hours with sensor data.",
+        _("Latest figures"), "stat", grid.place(10, 5), (Target(latest_query(FIGURES), result_format="table"),),
+        description=_("Figures of the latest analysis window: occupancy and peak as shares of capacity, coverage as "
+                    "the share of opening hours with sensor data."),
         options={"reduceOptions": {"calcs": ["lastNotNull"], "fields": f"/^({'|'.join(FIGURES)})$/", "values": False},
                  "colorMode": "none", "graphMode": "none", "textMode": "value_and_name"},
         defaults={"noValue": "—", "decimals": 1},
@@ -43,12 +44,13 @@ def latest_panels(grid: Grid) -> list[Panel]:
                     "properties": [{"id": "unit", "value": "percentunit"}]},),
     )
     why = Panel(
-        "Why this status", "table", grid.place(9, 5),
+        _("Why this status"), "table", grid.place(9, 5),
         (Target(latest_query(("name", "department", "capacity", "reasons")), result_format="table"),),
-        description="The registry's name, department and capacity, and the rules that decided the status.",
+        description=_("The registry's name, department and capacity, and the rules that decided the status."),
         options=c.table_options(),
-        transformations=(c.organize({"name": "Name", "department": "Department", "capacity": "Capacity",
-                                     "status": "Status", "reasons": "Reasons"}, exclude=("Time", "window_days")),),
+        transformations=(c.organize({"name": N_("Name"), "department": N_("Department"), "capacity": N_("Capacity"),
+                                     "status": N_("Status"), "reasons": N_("Reasons")},
+                                    exclude=("Time", "window_days")),),
     )
     return [status, figures, why]
 
@@ -57,20 +59,20 @@ def integrity_panel(grid: Grid) -> Panel:
     """The latest analysis's data-integrity flag: beside the status, never instead of it."""
     query = latest_query(("suspect", "integrity_detectors", "integrity"))
     return Panel(
-        "Data integrity", "table", grid.place(24, 4), (Target(query, result_format="table"),),
-        description="Whether the latest analysis found the readings implausible (Suspect), which checks fired and "
+        _("Data integrity"), "table", grid.place(24, 4), (Target(query, result_format="table"),),
+        description=_("Whether the latest analysis found the readings implausible (Suspect), which checks fired and "
                     "their numbers. A flag for an auditor to review, not proof; it does not change the status. "
-                    "Data-integrity alerts appear as annotations with the other alerts.",
+                    "Data-integrity alerts appear as annotations with the other alerts."),
         options=c.table_options(),
         defaults={"custom": {"align": "auto"}},
-        overrides=({"matcher": {"id": "byName", "options": "Suspect"},
+        overrides=({"matcher": {"id": "byName", "options": _("Suspect")},
                     "properties": [{"id": "mappings", "value": [{"type": "value", "options": {
                         "true": {"text": "suspect", "color": "red", "index": 0},
                         "false": {"text": "no", "color": "green", "index": 1}}}]},
                                    {"id": "custom.cellOptions", "value": {"type": "color-text"}},
                                    {"id": "custom.width", "value": 110}]},),
-        transformations=(c.organize({"suspect": "Suspect", "integrity_detectors": "Detectors",
-                                     "integrity": "Reasons"}, exclude=("Time", "window_days", "status")),),
+        transformations=(c.organize({"suspect": N_("Suspect"), "integrity_detectors": N_("Detectors"),
+                                     "integrity": N_("Reasons")}, exclude=("Time", "window_days", "status")),),
     )
 
 
@@ -83,10 +85,10 @@ def occupancy(grid: Grid) -> Panel:
                 f"AND time >= ${{__from}}ms - {c.LATEST_LOOKBACK} AND time <= ${{__to}}ms GROUP BY time(1h) "
                 "fill(previous)")
     return Panel(
-        "Occupancy against capacity", "timeseries", grid.place(24, 9),
-        (Target(total, alias="occupancy"), Target(capacity, ref_id="B", alias="capacity")),
-        description="People present (sum over the facility's sensors) and its capacity. Gaps are periods without "
-                    "readings: closed, or a sensor outage.",
+        _("Occupancy against capacity"), "timeseries", grid.place(24, 9),
+        (Target(total, alias=_("occupancy")), Target(capacity, ref_id="B", alias=_("capacity"))),
+        description=_("People present (sum over the facility's sensors) and its capacity. Gaps are periods without "
+                    "readings: closed, or a sensor outage."),
         interval="15m",
         options={"legend": {"showLegend": True, "displayMode": "list", "placement": "bottom"},
                  "tooltip": {"mode": "multi", "sort": "none"}},
@@ -116,10 +118,10 @@ def hour_query(hour: int) -> str:
 def heatmap(grid: Grid) -> Panel:
     targets = tuple(Target(hour_query(hour), ref_id=f"H{hour:02d}", alias=f"{hour:02d}") for hour in range(24))
     return Panel(
-        "Occupancy by hour of day", "heatmap", grid.place(14, 10), targets,
-        description="Mean people present in each local hour (rows 00-23) of each day (columns: with the default "
+        _("Occupancy by hour of day"), "heatmap", grid.place(14, 10), targets,
+        description=_("Mean people present in each local hour (rows 00-23) of each day (columns: with the default "
                     "7-day range, one column per weekday). Hours without any sensor reading, and hours still to "
-                    "come, are left blank; the hour the range starts in counts only its part inside the range.",
+                    "come, are left blank; the hour the range starts in counts only its part inside the range."),
         options={"calculate": False, "yAxis": {"axisPlacement": "left", "reverse": True},
                  "rowsFrame": {"layout": "auto"}, "color": {"mode": "scheme", "scheme": "Oranges", "steps": 64,
                                                               "fill": "dark-orange", "exponent": 0.5},
@@ -133,9 +135,9 @@ def daily_visits(grid: Grid) -> Panel:
     query = (f'SELECT sum("entries") AS "visits", sum("uses") AS "uses" FROM {ident(c.READING)} '
              f"WHERE {FACILITY} AND $timeFilter GROUP BY time(1d) {LOCAL_TZ}")
     return Panel(
-        "Daily visits and uses", "timeseries", grid.place(10, 10), (Target(query),),
-        description="Entries counted by all the facility's sensors, and uses (bookings, loans, sessions), "
-                    "per local day.",
+        _("Daily visits and uses"), "timeseries", grid.place(10, 10), (Target(query),),
+        description=_("Entries counted by all the facility's sensors, and uses (bookings, loans, sessions), "
+                    "per local day."),
         options={"legend": {"showLegend": True, "displayMode": "list", "placement": "bottom"},
                  "tooltip": {"mode": "multi", "sort": "none"}},
         defaults={"custom": {"drawStyle": "bars", "fillOpacity": 70, "lineWidth": 1}, "min": 0, "decimals": 0},
@@ -146,8 +148,8 @@ def status_history(grid: Grid) -> Panel:
     query = (f'SELECT "status", "reasons" FROM {ident(c.STATUS)} WHERE {FACILITY} '
              f"AND time >= ${{__from}}ms AND time <= ${{__to}}ms + {c.AS_OF_AHEAD}")
     return Panel(
-        "Status history", "state-timeline", grid.place(24, 4), (Target(query, result_format="table"),),
-        description="Status of each day's analysis (as-of dates).",
+        _("Status history"), "state-timeline", grid.place(24, 4), (Target(query, result_format="table"),),
+        description=_("Status of each day's analysis (as-of dates)."),
         options={"showValue": "auto", "mergeValues": True, "rowHeight": 0.8, "alignValue": "left",
                  "legend": {"showLegend": False, "displayMode": "list", "placement": "bottom"}},
         defaults={"mappings": c.status_mappings(), "color": {"mode": "thresholds"}},
@@ -159,9 +161,9 @@ def sensor_panels(grid: Grid) -> list[Panel]:
     online = (f'SELECT "online" FROM "sensor_status" WHERE {FACILITY} AND $timeFilter '
               f"GROUP BY {ident('sensor')}")
     timeline = Panel(
-        "Sensors online and offline", "state-timeline", grid.place(14, 6),
+        _("Sensors online and offline"), "state-timeline", grid.place(14, 6),
         (Target(online, alias="$tag_sensor"),),
-        description="Each sensor's reported connection status (its retained status topic and Last Will).",
+        description=_("Each sensor's reported connection status (its retained status topic and Last Will)."),
         options={"showValue": "auto", "mergeValues": True, "rowHeight": 0.8,
                  "legend": {"showLegend": False, "displayMode": "list", "placement": "bottom"}},
         defaults={"mappings": [{"type": "value", "options": {
@@ -171,12 +173,12 @@ def sensor_panels(grid: Grid) -> list[Panel]:
     last = (f'SELECT last("arrival_delay_ms") AS "arrival_delay_ms" FROM {ident(c.READING)} '
             f"WHERE {FACILITY} AND time >= ${{__to}}ms - 35d AND time <= ${{__to}}ms GROUP BY {ident('sensor')}")
     table = Panel(
-        "Last reading per sensor", "table", grid.place(10, 6), (Target(last, result_format="table"),),
-        description="When each sensor's latest reading was measured, and how late it arrived.",
-        options=c.table_options("Last reading"),
-        transformations=(c.organize({"sensor": "Sensor", "Time": "Last reading",
-                                     "arrival_delay_ms": "Arrived after"}),),
-        overrides=({"matcher": {"id": "byName", "options": "Arrived after"},
+        _("Last reading per sensor"), "table", grid.place(10, 6), (Target(last, result_format="table"),),
+        description=_("When each sensor's latest reading was measured, and how late it arrived."),
+        options=c.table_options(_("Last reading")),
+        transformations=(c.organize({"sensor": N_("Sensor"), "Time": N_("Last reading"),
+                                     "arrival_delay_ms": N_("Arrived after")}),),
+        overrides=({"matcher": {"id": "byName", "options": _("Arrived after")},
                     "properties": [{"id": "unit", "value": "ms"}]},),
     )
     return [timeline, table]
@@ -187,8 +189,8 @@ def facility_annotations() -> tuple[Annotation, ...]:
               f"WHERE {FACILITY} AND $timeFilter")
     reviews = (f'SELECT "note", "disposition", "reviewer" FROM {ident(c.REVIEW)} '
                f"WHERE {FACILITY} AND $timeFilter")
-    return (Annotation("Alerts", alerts, "message", "kind,status", "red"),
-            Annotation("Reviews", reviews, "note", "disposition,reviewer", "blue"))
+    return (Annotation(_("Alerts"), alerts, "message", "kind,status", "red"),
+            Annotation(_("Reviews"), reviews, "note", "disposition,reviewer", "blue"))
 
 
 def build() -> Dashboard:
@@ -205,9 +207,9 @@ def build() -> Dashboard:
     grid.new_row()
     panels += sensor_panels(grid)
     return Dashboard(
-        uid=c.DETAIL_UID, title="facmon — facility detail",
-        description="One facility: occupancy against capacity, its daily rhythm, status history, data-integrity "
-                    "flag and sensors.",
+        uid=c.DETAIL_UID, title=_("facmon — facility detail"),
+        description=_("One facility: occupancy against capacity, its daily rhythm, status history, data-integrity "
+                    "flag and sensors."),
         panels=tuple(panels),
         variables=(c.region_variable(), c.type_variable(), c.facility_variable(multi=False), tz_variable()),
         annotations=facility_annotations(),

@@ -5,12 +5,14 @@ from __future__ import annotations
 from analytics.alerts.decide import Kind
 from dashboards import common as c
 from dashboards.model import JSON, Dashboard, Grid, GridPos, Panel, Target
+from facmon.core.i18n import N_, _
 from facmon.core.influxql import ident
 
 ALERT_COLUMNS = ("kind", "status", "as_of", "recipients", "failed", "message")
 #: Each alert track's panel: title, who receives its notices.
-TRACKS = {"usage": ("Open usage alerts", "auditors"), "outage": ("Open sensor outages", "departments"),
-          "integrity": ("Open data-integrity alerts", "auditors")}
+TRACKS = {"usage": (N_("Open usage alerts"), N_("auditors")),
+          "outage": (N_("Open sensor outages"), N_("departments")),
+          "integrity": (N_("Open data-integrity alerts"), N_("auditors"))}
 
 
 def _where() -> str:
@@ -21,18 +23,18 @@ def status_counts(grid: Grid) -> Panel:
     """One stat per status: how many facilities have it in their latest analysis."""
     targets = tuple(
         Target(f'SELECT count("window_days") AS {ident(status)} FROM ({c.latest_status(_where())}) '
-               f"WHERE {c.equals('status', status)}", ref_id=chr(ord("A") + index), alias=status)
+               f"WHERE {c.equals('status', status)}", ref_id=chr(ord("A") + index), alias=c.status_label(status))
         for index, status in enumerate(c.STATUSES)
     )
     return Panel(
-        "Facilities by status", "stat", grid.place(24, 4), targets,
-        description="Latest status of each facility in the chosen regions and types. NO_DATA means the sensors "
-                    "went quiet: a sensor problem, never evidence of idleness.",
+        _("Facilities by status"), "stat", grid.place(24, 4), targets,
+        description=_("Latest status of each facility in the chosen regions and types. NO_DATA means the sensors "
+                    "went quiet: a sensor problem, never evidence of idleness."),
         options={"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
                  "colorMode": "background", "graphMode": "none", "textMode": "value_and_name",
                  "orientation": "vertical", "justifyMode": "center"},
         defaults={"noValue": "0", "unit": "none", "decimals": 0},
-        overrides=tuple(c.color_override(status, c.STATUS_COLORS[status]) for status in c.STATUSES),
+        overrides=tuple(c.color_override(c.status_label(status), c.STATUS_COLORS[status]) for status in c.STATUSES),
     )
 
 
@@ -42,7 +44,7 @@ def facility_table(
 ) -> Panel:
     """A filterable table of facilities whose Facility column links to the detail and whose Status column is
     coloured like the status stats; one builder so the overview's facility tables look and behave alike."""
-    status_colors: JSON = {"matcher": {"id": "byName", "options": "Status"},
+    status_colors: JSON = {"matcher": {"id": "byName", "options": _("Status")},
                            "properties": [{"id": "mappings", "value": c.status_mappings()},
                                           {"id": "custom.cellOptions", "value": {"type": "color-background"}}]}
     return Panel(
@@ -50,7 +52,7 @@ def facility_table(
         description=description,
         options=c.table_options(sort_by),
         defaults={"custom": {"align": "auto", "filterable": True}},
-        overrides=(c.link_override("Facility"), status_colors, *overrides),
+        overrides=(c.link_override(_("Facility")), status_colors, *overrides),
         transformations=transformations,
     )
 
@@ -66,16 +68,17 @@ def flagged_table(grid: Grid) -> Panel:
         f'SELECT last("as_of") AS "flagged_since" FROM {ident(c.ALERT)} '
         f"WHERE {c.one_of('kind', ('raised', 'outage'))} AND time <= ${{__to}}ms AND {_where()} "
         f"GROUP BY {ident('facility')}", ref_id="B", result_format="table")
-    rename = {"facility": "Facility", "name": "Name", "status": "Status", "occupancy_rate": "Occupancy",
-              "coverage": "Coverage", "region": "Region", "type": "Type", "department": "Department",
-              "flagged_since": "Flagged since", "reasons": "Reasons"}
+    rename = {"facility": N_("Facility"), "name": N_("Name"), "status": N_("Status"),
+              "occupancy_rate": N_("Occupancy"), "coverage": N_("Coverage"), "region": N_("Region"),
+              "type": N_("Type"), "department": N_("Department"), "flagged_since": N_("Flagged since"),
+              "reasons": N_("Reasons")}
     return facility_table(
-        "Flagged facilities", grid.place(14, 11), (flagged, since),
-        description="IDLE, UNDERUSED and NO_DATA facilities by their latest analysis. Flagged since: the as-of date "
-                    "of the facility's latest raised alert or sensor outage notice. Click a facility for its detail.",
-        sort_by="Status",
+        _("Flagged facilities"), grid.place(14, 11), (flagged, since),
+        description=_("IDLE, UNDERUSED and NO_DATA facilities by their latest analysis. Flagged since: the as-of date "
+                    "of the facility's latest raised alert or sensor outage notice. Click a facility for its detail."),
+        sort_by=_("Status"),
         overrides=(
-            {"matcher": {"id": "byRegexp", "options": "^(Occupancy|Coverage)$"},
+            {"matcher": {"id": "byRegexp", "options": f"^({_('Occupancy')}|{_('Coverage')})$"},
              "properties": [{"id": "unit", "value": "percentunit"}, {"id": "decimals", "value": 1}]},
         ),
         transformations=(
@@ -94,15 +97,15 @@ def suspect_table(grid: Grid) -> Panel:
     columns = ("facility", "name", "status", "integrity_detectors", "integrity")
     query = (f"SELECT {', '.join(ident(col) for col in columns)} FROM ({c.latest_status(_where(), fields)}) "
              f'WHERE "suspect" = true')
-    rename = {"facility": "Facility", "name": "Name", "status": "Status", "integrity_detectors": "Detectors",
-              "integrity": "Reasons"}
+    rename = {"facility": N_("Facility"), "name": N_("Name"), "status": N_("Status"),
+              "integrity_detectors": N_("Detectors"), "integrity": N_("Reasons")}
     return facility_table(
-        "Suspect data", grid.place(14, 8), (Target(query, result_format="table"),),
-        description="Facilities whose readings the latest analysis found implausible (flat lines, copied days, "
+        _("Suspect data"), grid.place(14, 8), (Target(query, result_format="table"),),
+        description=_("Facilities whose readings the latest analysis found implausible (flat lines, copied days, "
                     "clones, impossible counts, late bulk arrivals, too regular figures), beside their status: an "
                     "ACTIVE facility can be here. A flag for an auditor to review, not proof. Click a facility for "
-                    "its detail.",
-        sort_by="Facility",
+                    "its detail."),
+        sort_by=_("Facility"),
         transformations=(c.organize(rename, exclude=("Time",)),),
     )
 
@@ -117,7 +120,7 @@ def facility_map(grid: Grid) -> Panel:
         f'SELECT last("lat") AS "lat", last("lon") AS "lon" FROM {ident(c.INFO)} WHERE {where} '
         f"GROUP BY {ident('facility')}", ref_id="B", result_format="table")
     layer = {
-        "type": "markers", "name": "Facilities", "tooltip": True,
+        "type": "markers", "name": _("Facilities"), "tooltip": True,
         "location": {"mode": "coords", "latitude": "lat", "longitude": "lon"},
         "config": {"showLegend": True, "style": {
             "color": {"field": "status", "fixed": "dark-green"}, "opacity": 0.9,
@@ -126,9 +129,9 @@ def facility_map(grid: Grid) -> Panel:
         }},
     }
     return Panel(
-        "Facilities on the map", "geomap", grid.place(10, 11), (status, location),
-        description="Location from the registry (measurement facility_info, written by `facmon dashboards "
-                    "sync-registry`); facilities without a location are not shown.",
+        _("Facilities on the map"), "geomap", grid.place(10, 11), (status, location),
+        description=_("Location from the registry (measurement facility_info, written by `facmon dashboards "
+                    "sync-registry`); facilities without a location are not shown."),
         options={"view": {"id": "fit", "allLayers": True, "lat": 0, "lon": 0, "zoom": 10},
                  "controls": {"showZoom": True, "mouseWheelZoom": True, "showAttribution": True},
                  "basemap": {"type": "default", "name": "Basemap"}, "layers": [layer], "tooltip": {"mode": "details"}},
@@ -139,14 +142,21 @@ def facility_map(grid: Grid) -> Panel:
     )
 
 
-def utilization_by(grid: Grid, tag: str, label: str) -> Panel:
+def utilization_by(grid: Grid, tag: str) -> Panel:
     """Mean occupancy rate of the latest analysis, per region or per type."""
+    title, description = {
+        "region": (_("Mean occupancy by region"),
+                   _("Mean occupancy rate (share of capacity while open) per region, latest analysis; facilities "
+                     "without enough data are left out of the mean.")),
+        "type": (_("Mean occupancy by type"),
+                 _("Mean occupancy rate (share of capacity while open) per type, latest analysis; facilities "
+                   "without enough data are left out of the mean.")),
+    }[tag]
     query = (f'SELECT mean("occupancy_rate") AS "occupancy_rate" '
              f"FROM ({c.latest_status(_where(), ('occupancy_rate',))}) GROUP BY {ident(tag)}")
     return Panel(
-        f"Mean occupancy by {label}", "barchart", grid.place(12, 8), (Target(query, result_format="table"),),
-        description=f"Mean occupancy rate (share of capacity while open) per {label}, latest analysis; "
-                    "facilities without enough data are left out of the mean.",
+        title, "barchart", grid.place(12, 8), (Target(query, result_format="table"),),
+        description=description,
         options={"xField": tag, "orientation": "horizontal", "showValue": "auto", "barWidth": 0.8,
                  "legend": {"showLegend": False, "displayMode": "list", "placement": "bottom"},
                  "tooltip": {"mode": "single", "sort": "none"}},
@@ -165,8 +175,9 @@ def open_alerts(grid: Grid, track: str, width: int = 12) -> Panel:
     query = f"SELECT {columns} FROM ({inner}) WHERE {still_open}"
     title, who = TRACKS[track]
     return Panel(
-        title, "table", grid.place(width, 8), (Target(query, result_format="table"),),
-        description=f"Latest notice per facility still open; sent to the {who}. Failed: recipients not yet reached.",
+        _(title), "table", grid.place(width, 8), (Target(query, result_format="table"),),
+        description=_("Latest notice per facility still open; sent to the {who}. Failed: recipients not yet "
+                      "reached.").format(who=_(who)),
         options=c.table_options("Time", descending=True),
         overrides=(c.link_override(),),
     )
@@ -177,8 +188,8 @@ def latest_reviews(grid: Grid) -> Panel:
              f"WHERE time >= ${{__to}}ms - 90d AND time <= ${{__to}}ms AND {c.var_match('facility', 'facility')} "
              "ORDER BY time DESC LIMIT 50")
     return Panel(
-        "Latest reviews", "table", grid.place(24, 7), (Target(query, result_format="table"),),
-        description="Auditors' reviews of the last 90 days, newest first. Until: alerts held back until that day.",
+        _("Latest reviews"), "table", grid.place(24, 7), (Target(query, result_format="table"),),
+        description=_("Auditors' reviews of the last 90 days, newest first. Until: alerts held back until that day."),
         options=c.table_options(), overrides=(c.link_override(),),
     )
 
@@ -187,9 +198,9 @@ def status_history(grid: Grid) -> Panel:
     query = (f'SELECT count("window_days") FROM {ident(c.STATUS)} WHERE time >= ${{__from}}ms '
              f"AND time <= ${{__to}}ms + {c.AS_OF_AHEAD} AND {_where()} GROUP BY time(1d), {ident('status')} fill(0)")
     return Panel(
-        "Facilities by status, day by day", "timeseries", grid.place(24, 8),
+        _("Facilities by status, day by day"), "timeseries", grid.place(24, 8),
         (Target(query, alias="$tag_status"),),
-        description="How many facilities had each status in each day's analysis (as-of dates, midnight UTC).",
+        description=_("How many facilities had each status in each day's analysis (as-of dates, midnight UTC)."),
         options={"legend": {"showLegend": True, "displayMode": "list", "placement": "bottom"},
                  "tooltip": {"mode": "multi", "sort": "desc"}},
         defaults={"custom": {"drawStyle": "bars", "fillOpacity": 80, "stacking": {"mode": "normal", "group": "A"},
@@ -206,15 +217,15 @@ def build() -> Dashboard:
     grid.new_row()
     panels += [suspect_table(grid), open_alerts(grid, "integrity", width=10)]
     grid.new_row()
-    panels += [utilization_by(grid, "region", "region"), utilization_by(grid, "type", "type")]
+    panels += [utilization_by(grid, "region"), utilization_by(grid, "type")]
     grid.new_row()
     panels += [open_alerts(grid, "usage"), open_alerts(grid, "outage")]
     grid.new_row()
     panels += [latest_reviews(grid), status_history(grid)]
     return Dashboard(
-        uid=c.OVERVIEW_UID, title="facmon — utilization overview",
-        description="Which public facilities are used, which stand idle, which sensors went quiet, and whose "
-                    "data look implausible.",
+        uid=c.OVERVIEW_UID, title=_("facmon — utilization overview"),
+        description=_("Which public facilities are used, which stand idle, which sensors went quiet, and whose "
+                    "data look implausible."),
         panels=tuple(panels),
         variables=(c.region_variable(), c.type_variable(), c.facility_variable(multi=True)),
         time_from="now-30d",

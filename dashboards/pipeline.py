@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dashboards import common as c
 from dashboards.model import Dashboard, Grid, Panel, Target
+from facmon.core.i18n import N_, _
 from facmon.core.influxql import ident
 
 REGION = c.var_match("region", "region")
@@ -23,10 +24,10 @@ def flow(grid: Grid) -> Panel:
     stored = (f'SELECT count("arrival_delay_ms") * 60000 / $__interval_ms AS "stored, by reading time" '
               f"FROM {ident(c.READING)} WHERE $timeFilter AND {REGION} GROUP BY time($__interval)")
     return Panel(
-        "Readings per minute", "timeseries", grid.place(16, 8),
+        _("Readings per minute"), "timeseries", grid.place(16, 8),
         (Target(stats, alias="$col ($tag_instance)"), Target(stored, ref_id="B")),
-        description="From the ingester's counters (measurement ingest_stats, every 10 s per instance) and from the "
-                    "stored readings, placed at the time they were measured.",
+        description=_("From the ingester's counters (measurement ingest_stats, every 10 s per instance) and from the "
+                    "stored readings, placed at the time they were measured."),
         interval="10s", options=TIMESERIES_OPTIONS,
         defaults={"custom": {"drawStyle": "line", "lineWidth": 1, "fillOpacity": 10}, "unit": "none", "min": 0,
                   "decimals": 1},
@@ -37,9 +38,10 @@ def backlog(grid: Grid) -> Panel:
     query = ('SELECT last("pending") AS "pending", last("write_retries") AS "write retries" FROM "ingest_stats" '
              'WHERE $timeFilter GROUP BY "instance"')
     return Panel(
-        "Pending readings and write retries", "stat", grid.place(8, 8), (Target(query, alias="$col ($tag_instance)"),),
-        description="Readings taken but not yet in InfluxDB, and write retries since the ingester started: both "
-                    "grow while InfluxDB is unreachable.",
+        _("Pending readings and write retries"), "stat", grid.place(8, 8),
+        (Target(query, alias="$col ($tag_instance)"),),
+        description=_("Readings taken but not yet in InfluxDB, and write retries since the ingester started: both "
+                    "grow while InfluxDB is unreachable."),
         options={"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}, "colorMode": "value",
                  "graphMode": "none", "textMode": "value_and_name"},
         defaults={"decimals": 0, "thresholds": {"mode": "absolute", "steps": [
@@ -52,14 +54,14 @@ def refusals(grid: Grid) -> list[Panel]:
                  'GROUP BY time($__interval), "reason" fill(0)')
     totals = 'SELECT sum("count") AS "refused" FROM "refusal" WHERE $timeFilter GROUP BY "reason"'
     return [
-        Panel("Refusals by reason", "timeseries", grid.place(16, 8), (Target(over_time, alias="$tag_reason"),),
-              description="Messages and batch items refused, by reason (see the README's device contract). Each "
-                          "refusal was also answered to the device on its rejected topic.",
+        Panel(_("Refusals by reason"), "timeseries", grid.place(16, 8), (Target(over_time, alias="$tag_reason"),),
+              description=_("Messages and batch items refused, by reason (see the README's device contract). Each "
+                          "refusal was also answered to the device on its rejected topic."),
               interval="1m", options=TIMESERIES_OPTIONS,
               defaults={"custom": {"drawStyle": "bars", "fillOpacity": 80, "stacking": {"mode": "normal"}},
                         "decimals": 0, "min": 0}),
-        Panel("Refusals in the range", "bargauge", grid.place(8, 8), (Target(totals, result_format="table"),),
-              description="Total refusals per reason over the dashboard's time range.",
+        Panel(_("Refusals in the range"), "bargauge", grid.place(8, 8), (Target(totals, result_format="table"),),
+              description=_("Total refusals per reason over the dashboard's time range."),
               options={"reduceOptions": {"calcs": ["sum"], "fields": "/^refused$/", "values": True},
                        "orientation": "horizontal", "displayMode": "basic", "showUnfilled": True},
               defaults={"decimals": 0, "min": 0, "displayName": "${__data.fields.reason}",
@@ -82,16 +84,18 @@ def quiet_sensors(grid: Grid) -> Panel:
     query = (f'SELECT count("after") * {QUIET_MINUTES} AS "silent_minutes" FROM ({backwards}) '
              'WHERE "after" = 0 GROUP BY "facility", "sensor" ORDER BY time DESC')
     return Panel(
-        "Sensors not heard from", "table", grid.place(12, 9), (Target(query, result_format="table"),),
-        description=f"Sensors that sent readings in the last {QUIET_LOOKBACK} but none in the last "
-                    f"{QUIET_MINUTES} minutes, with how long they have been silent (whole quarter hours). The "
-                    "contract asks for a heartbeat only while the facility is open: outside opening hours a "
-                    "silent sensor is expected. 'Last reading per sensor' gives the exact time.",
-        options=c.table_options("Silent for", descending=True),
-        transformations=(c.organize({"facility": "Facility", "sensor": "Sensor", "silent_minutes": "Silent for"},
+        _("Sensors not heard from"), "table", grid.place(12, 9), (Target(query, result_format="table"),),
+        description=_("Sensors that sent readings in the last {lookback} but none in the last {minutes} minutes, "
+                      "with how long they have been silent (whole quarter hours). The contract asks for a heartbeat "
+                      "only while the facility is open: outside opening hours a silent sensor is expected. 'Last "
+                      "reading per sensor' gives the exact time.").format(lookback=QUIET_LOOKBACK,
+                                                                          minutes=QUIET_MINUTES),
+        options=c.table_options(_("Silent for"), descending=True),
+        transformations=(c.organize({"facility": N_("Facility"), "sensor": N_("Sensor"),
+                                     "silent_minutes": N_("Silent for")},
                                     exclude=("Time",)),),
-        overrides=(c.link_override("Facility"),
-                   {"matcher": {"id": "byName", "options": "Silent for"},
+        overrides=(c.link_override(_("Facility")),
+                   {"matcher": {"id": "byName", "options": _("Silent for")},
                     "properties": [{"id": "unit", "value": "m"}]}),
     )
 
@@ -100,14 +104,14 @@ def last_seen(grid: Grid) -> Panel:
     query = (f'SELECT last("arrival_delay_ms") AS "arrival_delay_ms" FROM {ident(c.READING)} '
              f'WHERE time >= ${{__to}}ms - 35d AND time <= ${{__to}}ms AND {REGION} GROUP BY "facility", "sensor"')
     return Panel(
-        "Last reading per sensor", "table", grid.place(12, 9), (Target(query, result_format="table"),),
-        description="Every sensor heard from in the last 35 days (the oldest reading the ingester accepts), "
-                    "longest silent first.",
-        options=c.table_options("Last reading"),
-        transformations=(c.organize({"facility": "Facility", "sensor": "Sensor", "Time": "Last reading",
-                                     "arrival_delay_ms": "Arrived after"}),),
-        overrides=(c.link_override("Facility"),
-                   {"matcher": {"id": "byName", "options": "Arrived after"},
+        _("Last reading per sensor"), "table", grid.place(12, 9), (Target(query, result_format="table"),),
+        description=_("Every sensor heard from in the last 35 days (the oldest reading the ingester accepts), "
+                    "longest silent first."),
+        options=c.table_options(_("Last reading")),
+        transformations=(c.organize({"facility": N_("Facility"), "sensor": N_("Sensor"), "Time": N_("Last reading"),
+                                     "arrival_delay_ms": N_("Arrived after")}),),
+        overrides=(c.link_override(_("Facility")),
+                   {"matcher": {"id": "byName", "options": _("Arrived after")},
                     "properties": [{"id": "unit", "value": "ms"}]}),
     )
 
@@ -118,16 +122,17 @@ def devices(grid: Grid) -> Panel:
              f"FROM {ident(c.READING)} WHERE time >= ${{__to}}ms - 1d AND time <= ${{__to}}ms AND {REGION} "
              'GROUP BY "facility", "sensor"')
     return Panel(
-        "Devices: readings in the last 24 h", "table", grid.place(24, 9), (Target(query, result_format="table"),),
-        description="Every sensor with readings in the 24 hours before the range's end: how many (the heartbeat "
-                    "is one per 15 minutes while open, 96 for a facility open all day) and when the last one "
-                    "arrived. `facmon devices` adds today's expected count, refusals with their latest reason, "
-                    "online/offline and revisions, and the sensors refused for an unknown facility.",
-        options=c.table_options("Readings in 24 h"),
-        transformations=(c.organize({"facility": "Facility", "sensor": "Sensor", "readings_24h": "Readings in 24 h",
-                                     "last_received_ms": "Last arrived"}, exclude=("Time",)),),
-        overrides=(c.link_override("Facility"),
-                   {"matcher": {"id": "byName", "options": "Last arrived"},
+        _("Devices: readings in the last 24 h"), "table", grid.place(24, 9), (Target(query, result_format="table"),),
+        description=_("Every sensor with readings in the 24 hours before the range's end: how many (the heartbeat "
+                      "is one per 15 minutes while open, 96 for a facility open all day) and when the last one "
+                      "arrived. `facmon devices` adds today's expected count, refusals with their latest reason, "
+                      "online/offline and revisions, and the sensors refused for an unknown facility."),
+        options=c.table_options(_("Readings in 24 h")),
+        transformations=(c.organize({"facility": N_("Facility"), "sensor": N_("Sensor"),
+                                     "readings_24h": N_("Readings in 24 h"), "last_received_ms": N_("Last arrived")},
+                                    exclude=("Time",)),),
+        overrides=(c.link_override(_("Facility")),
+                   {"matcher": {"id": "byName", "options": _("Last arrived")},
                     "properties": [{"id": "unit", "value": "dateTimeAsIso"}]}),
     )
 
@@ -138,10 +143,10 @@ def lag(grid: Grid) -> Panel:
     arrival = (f'SELECT percentile("arrival_delay_ms", 95) AS "arrival delay, p95" FROM {ident(c.READING)} '
                f"WHERE $timeFilter AND {REGION} GROUP BY time($__interval)")
     return Panel(
-        "Write lag", "timeseries", grid.place(24, 8),
+        _("Write lag"), "timeseries", grid.place(24, 8),
         (Target(write, alias="$col ($tag_instance)"), Target(arrival, ref_id="B")),
-        description="Write lag: from receiving a batch to InfluxDB having it (ingest_stats.lag_ms). Arrival "
-                    "delay: from measuring to receiving (store-and-forward batches arrive late on purpose).",
+        description=_("Write lag: from receiving a batch to InfluxDB having it (ingest_stats.lag_ms). Arrival "
+                    "delay: from measuring to receiving (store-and-forward batches arrive late on purpose)."),
         interval="10s", options=TIMESERIES_OPTIONS,
         defaults={"custom": {"drawStyle": "line", "lineWidth": 1, "fillOpacity": 0}, "unit": "ms", "min": 0},
     )
@@ -151,8 +156,8 @@ def offline_now(grid: Grid) -> Panel:
     query = ('SELECT count("online") AS "offline" FROM (SELECT last("online") AS "online" FROM "sensor_status" '
              'GROUP BY "facility", "sensor") WHERE "online" = false')
     return Panel(
-        "Sensors reporting offline", "stat", grid.place(6, 4), (Target(query),),
-        description="Sensors whose latest status message (or Last Will) says offline.",
+        _("Sensors reporting offline"), "stat", grid.place(6, 4), (Target(query),),
+        description=_("Sensors whose latest status message (or Last Will) says offline."),
         options={"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}, "colorMode": "value",
                  "graphMode": "none", "textMode": "value"},
         defaults={"noValue": "0", "decimals": 0, "thresholds": {"mode": "absolute", "steps": [
@@ -174,7 +179,7 @@ def build() -> Dashboard:
     grid.new_row()
     panels.append(offline_now(grid))
     return Dashboard(
-        uid=c.PIPELINE_UID, title="facmon — pipeline health",
-        description="Readings in and written, refusals, quiet sensors and lag: is the data path healthy?",
+        uid=c.PIPELINE_UID, title=_("facmon — pipeline health"),
+        description=_("Readings in and written, refusals, quiet sensors and lag: is the data path healthy?"),
         panels=tuple(panels), variables=(c.region_variable(c.READING),), time_from="now-6h", refresh="1m",
     )

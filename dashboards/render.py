@@ -1,4 +1,9 @@
-"""Render the dashboards and provisioning files from code, and find where the committed files differ."""
+"""Render the dashboards and provisioning files from code, and find where the committed files differ.
+
+The dashboards are rendered once per language from the same code (every title, name and description goes through
+facmon.core.i18n), into dashboards/<language>/: Grafana is given one language's directory (docker-compose.yml
+mounts dashboards/${FACMON_LANGUAGE:-en}), since both sets share their uids.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from pathlib import Path
 
 from dashboards import detail, overview, pipeline, provisioning
 from dashboards.model import JSON, Dashboard
+from facmon.core import i18n
 
 DASHBOARDS_DIR = Path(__file__).resolve().parent
 BUILDERS: dict[str, Callable[[], Dashboard]] = {
@@ -17,9 +23,10 @@ BUILDERS: dict[str, Callable[[], Dashboard]] = {
 }
 
 
-def dashboards() -> dict[str, JSON]:
-    """File name -> dashboard model, in a fixed order."""
-    return {name: build().to_json() for name, build in BUILDERS.items()}
+def dashboards(language: str = i18n.ENGLISH) -> dict[str, JSON]:
+    """File name -> dashboard model in `language`, in a fixed order."""
+    with i18n.using(language):
+        return {name: build().to_json() for name, build in BUILDERS.items()}
 
 
 def dashboard_text(model: JSON) -> str:
@@ -29,7 +36,8 @@ def dashboard_text(model: JSON) -> str:
 
 def rendered_files() -> dict[Path, str]:
     """Relative path -> content of every generated file."""
-    files = {Path(name): dashboard_text(model) for name, model in dashboards().items()}
+    files = {Path(language, name): dashboard_text(model)
+             for language in i18n.LANGUAGES for name, model in dashboards(language).items()}
     files[Path("provisioning/datasources/facmon.yaml")] = provisioning.datasource_yaml()
     files[Path("provisioning/dashboards/facmon.yaml")] = provisioning.provider_yaml()
     return files

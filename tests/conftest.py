@@ -10,6 +10,7 @@ from typing import NoReturn, TypeVar
 
 import pytest
 
+from facmon.core import i18n
 from facmon.core.clock import clock_at, parse_instant
 from facmon.demo.localstack import LocalInfluxDB, LocalMosquitto, ServerUnavailable
 from tests.logstate import kept_logging
@@ -37,6 +38,15 @@ def _kept_logging() -> Iterator[None]:
     """A command run in-process configures logging (facmon.core.logs); the next test starts from what was before."""
     with kept_logging():
         yield
+
+
+@pytest.fixture(autouse=True)
+def _english() -> Iterator[None]:
+    """Each test starts in English, whatever the machine's locale or a command run in-process before it set
+    (facmon.core.i18n.set_language); a test in another language says so with i18n.using."""
+    i18n.set_language(i18n.ENGLISH)
+    yield
+    i18n.set_language(i18n.ENGLISH)
 
 
 def server_missing(reason: object) -> NoReturn:

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
+from facmon.core.i18n import N_, _
+
 
 class Status(StrEnum):
     """One status per facility; the order of PRECEDENCE decides when several rules fire."""
@@ -24,6 +26,21 @@ class Status(StrEnum):
         """Statuses someone has to act on: idle or underused rooms, or sensors that went quiet."""
         return self in (Status.IDLE, Status.UNDERUSED, Status.NO_DATA)
 
+    @property
+    def label(self) -> str:
+        """The status as a person reads it in the current language: the code in English, 闲置 for IDLE in Chinese
+        (docs/translations.md); the code in JSON, InfluxDB and the alerts' machine fields never changes."""
+        return _(_STATUS_LABELS[self])
+
+
+#: The codes marked for translation (the catalogs give each its words).
+_STATUS_LABELS = {
+    Status.EXEMPT: N_("EXEMPT"),
+    Status.NO_DATA: N_("NO_DATA"),
+    Status.IDLE: N_("IDLE"),
+    Status.UNDERUSED: N_("UNDERUSED"),
+    Status.ACTIVE: N_("ACTIVE"),
+}
 
 PRECEDENCE: tuple[Status, ...] = (Status.EXEMPT, Status.NO_DATA, Status.IDLE, Status.UNDERUSED, Status.ACTIVE)
 #: Display order, flagged first: idle before underused before sensor problems, then the unremarkable.

@@ -17,6 +17,7 @@ from pydantic import Field, StringConstraints, ValidationError
 from analytics.analysis.model import Figures, Fired, Status
 from analytics.integrity.rules import IntegrityOverrides, IntegrityThresholds
 from facmon.core.config import ConfigFileError, StrictModel, problems
+from facmon.core.i18n import _
 from sensors.registry import RegistryError, read_yaml_file
 
 EPSILON = 1e-9
@@ -111,7 +112,7 @@ def _num(value: float) -> str:
 
 
 def _hours(value: float) -> str:
-    return f"{value:g} h"
+    return _("{hours} h").format(hours=f"{value:g}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,60 +127,67 @@ def _underuse(figures: Figures, capacity: int, limits: Thresholds) -> tuple[Fire
     if figures.occupancy_rate is not None:
         rate, limit = figures.occupancy_rate, limits.min_occupancy_rate
         if rate < limit - EPSILON:
-            text = f"mean occupancy {_pct(rate, limit)} of capacity (< {_pct(limit)})"
+            text = _("mean occupancy {rate} of capacity (< {limit})").format(rate=_pct(rate, limit), limit=_pct(limit))
             return Fired("min_occupancy_rate", rate, limit, "<"), text
         return None
     per_day = figures.visits_per_open_day
-    what = "visits"
+    below = _("{count} visits per open day, below {floor} ({share} × capacity {capacity})")
     if per_day is None:
-        per_day, what = figures.uses_per_open_day, "uses"
+        per_day = figures.uses_per_open_day
+        below = _("{count} uses per open day, below {floor} ({share} × capacity {capacity})")
     if per_day is None:
         return None
     floor = limits.min_visits_per_capacity * capacity
     if per_day < floor - EPSILON:
-        share = f"{limits.min_visits_per_capacity:g} × capacity {capacity}"
-        text = f"{_num(per_day)} {what} per open day, below {_num(floor)} ({share})"
+        text = below.format(count=_num(per_day), floor=_num(floor), share=f"{limits.min_visits_per_capacity:g}",
+                            capacity=capacity)
         return Fired("min_visits_per_capacity", per_day, floor, "<"), text
     return None
 
 
 def _active_reason(figures: Figures, capacity: int, limits: Thresholds) -> str:
     if figures.occupancy_rate is not None:
-        return f"mean occupancy {_pct(figures.occupancy_rate, limits.min_occupancy_rate)} of capacity " \
-               f"(≥ {_pct(limits.min_occupancy_rate)})"
+        return _("mean occupancy {rate} of capacity (≥ {limit})").format(
+            rate=_pct(figures.occupancy_rate, limits.min_occupancy_rate), limit=_pct(limits.min_occupancy_rate))
     floor = limits.min_visits_per_capacity * capacity
     if figures.visits_per_open_day is not None:
-        return f"{_num(figures.visits_per_open_day)} visits per open day (≥ {_num(floor)})"
+        return _("{count} visits per open day (≥ {floor})").format(count=_num(figures.visits_per_open_day),
+                                                                   floor=_num(floor))
     if figures.uses_per_open_day is not None:
-        return f"{_num(figures.uses_per_open_day)} uses per open day (≥ {_num(floor)})"
-    return "in use; no occupancy or visit counts to compare with capacity"
+        return _("{count} uses per open day (≥ {floor})").format(count=_num(figures.uses_per_open_day),
+                                                                 floor=_num(floor))
+    return _("in use; no occupancy or visit counts to compare with capacity")
 
 
 def classify(figures: Figures, capacity: int, limits: Thresholds, closure_reasons: tuple[str, ...] = ()) -> Verdict:
     """The status for a facility's figures; EXEMPT and NO_DATA stop there, since usage figures then mislead."""
     total = figures.open_hours + figures.closed_hours
     if total == 0:
-        return Verdict(Status.EXEMPT, (), ("no opening hours in the window",))
+        return Verdict(Status.EXEMPT, (), (_("no opening hours in the window"),))
     share = figures.closed_share or 0.0
     if share > limits.exempt_closed_share + EPSILON:
-        why = f": {', '.join(closure_reasons)}" if closure_reasons else ""
-        text = (f"closed on purpose for {_hours(figures.closed_hours)} of {_hours(total)} opening hours "
-                f"({_pct(share, limits.exempt_closed_share)} > {_pct(limits.exempt_closed_share)}){why}")
+        why = _(": {reasons}").format(reasons=_(", ").join(closure_reasons)) if closure_reasons else ""
+        text = _("closed on purpose for {closed} of {total} opening hours ({share} > {limit}){why}").format(
+            closed=_hours(figures.closed_hours), total=_hours(total), share=_pct(share, limits.exempt_closed_share),
+            limit=_pct(limits.exempt_closed_share), why=why)
         return Verdict(Status.EXEMPT, (Fired("exempt_closed_share", share, limits.exempt_closed_share, ">"),), (text,))
     coverage = figures.coverage or 0.0
     if coverage < limits.min_coverage - EPSILON:
-        text = (f"sensor data in {_pct(coverage, limits.min_coverage)} of opening hours "
-                f"({_hours(figures.covered_hours)} of {_hours(figures.open_hours)}; < {_pct(limits.min_coverage)}): "
-                "a sensor problem, not idleness")
+        text = _("sensor data in {coverage} of opening hours ({covered} of {open}; < {limit}): a sensor problem, "
+                 "not idleness").format(coverage=_pct(coverage, limits.min_coverage),
+                                        covered=_hours(figures.covered_hours), open=_hours(figures.open_hours),
+                                        limit=_pct(limits.min_coverage))
         return Verdict(Status.NO_DATA, (Fired("min_coverage", coverage, limits.min_coverage, "<"),), (text,))
     fired: list[Fired] = []
     reasons: list[str] = []
     statuses: list[Status] = []
     idle = figures.idle_day_share
     if idle is not None and idle >= limits.idle_day_share - EPSILON:
-        days = "open days" if figures.observed_days == figures.open_days else "open days with data"
-        reasons.append(f"no use on {figures.idle_days} of {figures.observed_days} {days} "
-                       f"({_pct(idle, limits.idle_day_share)} ≥ {_pct(limits.idle_day_share)})")
+        idle_text = (_("no use on {idle} of {days} open days ({share} ≥ {limit})")
+                     if figures.observed_days == figures.open_days
+                     else _("no use on {idle} of {days} open days with data ({share} ≥ {limit})"))
+        reasons.append(idle_text.format(idle=figures.idle_days, days=figures.observed_days,
+                                        share=_pct(idle, limits.idle_day_share), limit=_pct(limits.idle_day_share)))
         fired.append(Fired("idle_day_share", idle, limits.idle_day_share, ">="))
         statuses.append(Status.IDLE)
     underuse = _underuse(figures, capacity, limits)

@@ -15,6 +15,7 @@ from facmon.cli.common import (
     settings_flags,
     settings_from,
 )
+from facmon.core.i18n import _
 from sensors.registry import load_registry
 
 
@@ -28,7 +29,7 @@ def cmd_broker_config(args: argparse.Namespace) -> int:
     registry = load_registry(settings.registry)
     tls = args.tls_cert is not None or args.tls_key is not None
     if tls and (args.tls_cert is None or args.tls_key is None):
-        raise CommandError("--tls-cert and --tls-key go together", EXIT_USAGE)
+        raise CommandError(_("--tls-cert and --tls-key go together"), EXIT_USAGE)
     tls_files = {"certfile": args.tls_cert, "keyfile": args.tls_key, "cafile": args.tls_ca}
     try:
         listeners = Listeners(
@@ -44,12 +45,14 @@ def cmd_broker_config(args: argparse.Namespace) -> int:
     except (BrokerConfigError, ServerUnavailable, ValueError, OSError) as exc:
         raise CommandError(str(exc), EXIT_FAILURE) from None
     for name in done.loose_secret_files:
-        print(f"facmon: warning: password file {name} can be read by other users (chmod 600 it)", file=sys.stderr)
-    print(
-        f"wrote {done.directory}/passwd and acl ({done.accounts - done.integrators} service accounts, hashed by "
-        f"mosquitto_passwd), dynsec.json ({done.integrators} integrators with {done.integrator_logins} logins "
-        f"serving {done.facilities} facilities) and mosquitto.conf"
-    )
+        print(_("facmon: warning: password file {name} can be read by other users (chmod 600 it)").format(name=name),
+              file=sys.stderr)
+    done_text = _("wrote {directory}/passwd and acl ({services} service accounts, hashed by mosquitto_passwd), "
+                  "dynsec.json ({integrators} integrators with {logins} logins serving {facilities} facilities) and "
+                  "mosquitto.conf")
+    print(done_text.format(
+        directory=done.directory, services=done.accounts - done.integrators, integrators=done.integrators,
+        logins=done.integrator_logins, facilities=done.facilities))
     return EXIT_OK
 
 

@@ -10,15 +10,18 @@ import threading
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from facmon.core import i18n
 from facmon.core.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, FacmonError
+from facmon.core.i18n import _
 from facmon.core.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     pass
 
 __all__ = [
-    "EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "NOW_HELP", "CommandError", "credential_warnings", "instant",
-    "set_from_signal_handler", "settings_flags", "settings_from", "wait_for_signal",
+    "EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "LANG_HELP", "NOW_HELP", "CommandError", "credential_warnings",
+    "instant", "language", "language_flag", "set_from_signal_handler", "settings_flags", "settings_from",
+    "wait_for_signal",
 ]
 
 NOW_HELP = ("pin the clock: an ISO instant with its offset, e.g. 2026-12-01T16:30:00Z, for tests and reproducing "
@@ -53,8 +56,26 @@ def settings_flags(parser: argparse.ArgumentParser) -> None:
 
 _SETTING_FLAGS = (
     "mqtt_url", "mqtt_ca_file", "topic_prefix", "influx_url", "influx_db", "influx_evidence_db", "registry",
-    "log_level", "max_reading_age", "mqtt_client_id", "mqtt_share_group", "batch_size", "now",
+    "log_level", "max_reading_age", "mqtt_client_id", "mqtt_share_group", "batch_size", "now", "language",
 )
+
+LANG_HELP = ("language of what a person reads: zh_CN or en (default FACMON_LANGUAGE, else the locale's, "
+             "e.g. LANG=zh_CN.UTF-8; English without one)")
+
+
+def language(text: str) -> str:
+    """An argparse type for --lang: a language facmon speaks, checked before anything runs."""
+    try:
+        return i18n.parse_language(text)
+    except i18n.LanguageError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
+
+
+def language_flag(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """--lang on facmon's own parser and on every subcommand's (`facmon --lang zh_CN demo` and `facmon demo
+    --lang=zh_CN` alike); a subcommand's leaves the value alone unless given there."""
+    parser.add_argument("--lang", dest="language", type=language, metavar="LANG", help=LANG_HELP,
+                        default=None if top else argparse.SUPPRESS)
 
 
 def instant(text: str) -> str:
@@ -71,8 +92,10 @@ def settings_from(args: argparse.Namespace) -> Settings:
     """The settings, FACMON_* overridden by the flags given; a SettingsError (exit 2) goes up to main()."""
     overrides = {name: getattr(args, name, None) for name in _SETTING_FLAGS}
     settings = load_settings(overrides)
+    if settings.language:  # FACMON_CONFIG may name it too
+        i18n.set_language(settings.language)
     for warning in credential_warnings(settings, overrides):
-        print(f"facmon: warning: {warning}", file=sys.stderr)
+        print(_("facmon: warning: {warning}").format(warning=warning), file=sys.stderr)
     return settings
 
 
@@ -81,8 +104,8 @@ def credential_warnings(settings: Settings, flags: dict[str, Any]) -> list[str]:
     warnings = []
     url = flags.get("mqtt_url")
     if url is not None and settings.mqtt.password is not None:
-        warnings.append("--mqtt-url holds a password, which every local user can read in /proc/PID/cmdline; "
-                        "set FACMON_MQTT_URL in the environment instead")
+        warnings.append(_("--mqtt-url holds a password, which every local user can read in /proc/PID/cmdline; "
+                          "set FACMON_MQTT_URL in the environment instead"))
     return warnings + settings.cleartext_warnings()
 
 

@@ -18,6 +18,8 @@ from facmon.cli.common import (
     settings_from,
     wait_for_signal,
 )
+from facmon.core import i18n
+from facmon.core.i18n import N_, _
 from sensors.registry import load_registry
 
 log = logging.getLogger(__name__)
@@ -78,22 +80,26 @@ def cmd_render(args: argparse.Namespace) -> int:
 
     changed = render.render(args.dir) if args.dir else render.render()
     for path in changed:
-        print(f"wrote {path}")
-    print(f"{len(render.rendered_files())} files, {len(changed)} changed", file=sys.stderr)
+        print(_("wrote {path}").format(path=path))
+    print(_("{files} files, {changed} changed").format(files=len(render.rendered_files()), changed=len(changed)),
+          file=sys.stderr)
     return 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     from dashboards import lint, render
 
-    problems = (render.drift(args.dir) if args.dir else render.drift()) + lint.lint(render.dashboards())
+    problems = render.drift(args.dir) if args.dir else render.drift()
+    for language in i18n.LANGUAGES:  # both languages' dashboards are checked, whichever is configured
+        problems += [f"{language}: {problem}" for problem in lint.lint(render.dashboards(language))]
     if args.live:
         problems += _live(args)
     for problem in problems:
         print(problem)
     if problems:
         return 1
-    print(f"{len(render.rendered_files())} files up to date, dashboards well formed", file=sys.stderr)
+    print(_("{files} files up to date, dashboards well formed").format(files=len(render.rendered_files())),
+          file=sys.stderr)
     return 0
 
 
@@ -105,11 +111,11 @@ def _live(args: argparse.Namespace) -> list[str]:
     readings, evidence = clients(settings)
     errors: list[str] = []
     try:
-        for model in render.dashboards().values():
+        for model in render.dashboards(i18n.current()).values():
             refused, empty = live_problems(model, Clients(readings, evidence), time.time_ns() // 1_000_000)
             errors += refused
             for name in empty:
-                print(f"no data (yet?): {name}", file=sys.stderr)
+                print(_("no data (yet?): {name}").format(name=name), file=sys.stderr)
     finally:
         readings.close()
         evidence.close()
@@ -122,20 +128,22 @@ def _secret(path: Path | None, setting: SecretStr | None, flag: str | None, what
         try:
             return path.read_text(encoding="utf-8").strip()
         except OSError as exc:
-            raise CommandError(f"cannot read the {what} file {path}: {exc.strerror}", EXIT_USAGE) from None
+            raise CommandError(_("cannot read the {what} file {path}: {problem}").format(
+                what=_(what), path=path, problem=exc.strerror), EXIT_USAGE) from None
     return flag or (setting.get_secret_value() if setting else "")
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
     from dashboards import publish, render
     from dashboards.provisioning import InfluxSource
-    settings = settings_from(argparse.Namespace())
+    settings = settings_from(argparse.Namespace(language=args.language))  # only --lang of the settings flags
     url = args.url or settings.grafana_url
     if not url:
-        raise CommandError(f"give Grafana's URL with --url or ${URL_ENV}", EXIT_USAGE)
-    token = _secret(args.token_file, settings.grafana_token, args.token, "token")
+        raise CommandError(_("give Grafana's URL with --url or ${variable}").format(variable=URL_ENV), EXIT_USAGE)
+    token = _secret(args.token_file, settings.grafana_token, args.token, N_("token"))
     if not token:
-        raise CommandError(f"give a token with --token-file, ${TOKEN_ENV} or --token", EXIT_USAGE)
+        raise CommandError(_("give a token with --token-file, ${variable} or --token").format(variable=TOKEN_ENV),
+                           EXIT_USAGE)
     source = None
     if not args.skip_datasource:
         source = InfluxSource(
@@ -144,9 +152,10 @@ def cmd_publish(args: argparse.Namespace) -> int:
             evidence_database=(args.datasource_evidence_db or settings.grafana_influx_evidence_db
                                or settings.evidence_db),
             user=args.datasource_user or settings.grafana_influx_user or "",
-            password=_secret(args.datasource_password_file, settings.grafana_influx_password, None, "password"),
+            password=_secret(args.datasource_password_file, settings.grafana_influx_password, None, N_("password")),
         )
-    report = publish.publish(publish.connect(url, token, args.timeout), render.dashboards(), source,
+    # in the configured language (FACMON_LANGUAGE, --lang, else the locale's): both sets share their uids
+    report = publish.publish(publish.connect(url, token, args.timeout), render.dashboards(i18n.current()), source,
                              args.folder)
     for line in report.lines():
         print(line)
@@ -181,7 +190,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
                 count = sync(client, load_registry(settings.registry))
             except InfluxError as exc:
                 raise CommandError(f"InfluxDB at {settings.influx_url}: {exc}") from None
-            print(f"wrote {count} facilities to facility_info")
+            print(_("wrote {count} facilities to facility_info").format(count=count))
             return 0
 
         def once() -> None:

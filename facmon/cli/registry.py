@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from facmon.cli.common import EXIT_OK
+from facmon.core.i18n import _
 from sensors.registry import RegistryError, load_registry
 
 
@@ -23,7 +24,8 @@ def cmd_registry_check(args: argparse.Namespace) -> int:
     """Validate a registry; with --format json the verdict is JSON on stdout, problems included (exit 2)."""
     if args.format != "json":
         registry = load_registry(Path(args.file))
-        print(f"{args.file}: {len(registry)} facilities, types: {', '.join(registry.types())}")
+        print(_("{file}: {count} facilities, types: {types}").format(file=args.file, count=len(registry),
+                                                                      types=", ".join(registry.types())))
         return EXIT_OK
     try:
         registry = load_registry(Path(args.file))
@@ -42,7 +44,7 @@ def cmd_registry_import(args: argparse.Namespace) -> int:
     text = registry_to_yaml(registry)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
-        print(f"wrote {len(registry)} facilities to {args.output}", file=sys.stderr)
+        print(_("wrote {count} facilities to {path}").format(count=len(registry), path=args.output), file=sys.stderr)
     else:
         sys.stdout.write(text)
     return EXIT_OK

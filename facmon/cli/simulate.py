@@ -22,6 +22,7 @@ from facmon.cli.common import (
     set_from_signal_handler,
     settings_from,
 )
+from facmon.core.i18n import _
 from sensors.contract import ID_PATTERN, is_valid_id
 from sensors.registry import load_registry
 from sensors.simulator.profiles import CLONE, PROFILES
@@ -164,14 +165,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     registry = load_registry(settings.registry)
     if args.follow and not args.days:
-        raise CommandError("--follow continues a backfill: give --days too", EXIT_USAGE)
+        raise CommandError(_("--follow continues a backfill: give --days too"), EXIT_USAGE)
     default, overrides = split_profiles(args.profile)
     sensors, warnings = plan(registry, default, overrides, set(args.facility or ()))
     for warning in warnings:
         print(f"facmon simulate: {settings.registry}: {warning}", file=sys.stderr)
     if args.days and args.days * 86400 > settings.max_reading_age.total_seconds():
-        print(f"facmon simulate: readings older than FACMON_MAX_READING_AGE ({settings.max_reading_age}) "
-              "will be refused by the ingester", file=sys.stderr)
+        print(_("facmon simulate: readings older than FACMON_MAX_READING_AGE ({age}) will be refused by the "
+                "ingester").format(age=settings.max_reading_age), file=sys.stderr)
     fleet = Fleet(settings, sensors)
     tty = sys.stderr.isatty() if args.progress is None else args.progress
 

@@ -25,7 +25,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from facmon.core import yamlload
+from facmon.core import i18n, yamlload
 from facmon.core.clock import Clock, clock_at, parse_instant
 from facmon.core.config import Loc, StrictModel, problems
 from facmon.core.errors import ConfigError
@@ -203,6 +203,10 @@ class Settings(BaseSettings):
         description="Silence: fewer than this share of the open facilities heard from (none at 0)",
     )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
+    language: str | None = Field(
+        default=None, description="Language of everything a person reads: zh_CN or en (unset: the locale's, as "
+        "gettext reads LANGUAGE, LC_ALL, LC_MESSAGES, LANG; English without one)"
+    )
     # `facmon dashboards publish`: Grafana's own variables keep Grafana's names, without the FACMON_ prefix.
     grafana_url: str | None = Field(default=None, validation_alias="GRAFANA_URL",
                                     description="Grafana's URL")
@@ -301,6 +305,11 @@ class Settings(BaseSettings):
         if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", value):
             raise ValueError("must be 1-64 letters, digits, '_' or '-'")
         return value
+
+    @field_validator("language")
+    @classmethod
+    def _check_language(cls, value: str | None) -> str | None:
+        return i18n.parse_language(value) if value else None
 
     @field_validator("log_level")
     @classmethod

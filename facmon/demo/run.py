@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 from facmon import resources
 from facmon.core.binaries import INSTALL_HINT, ServerUnavailable
 from facmon.core.clock import Clock
+from facmon.core.i18n import _, format_number
 from facmon.core.settings import SettingsError
 from facmon.demo import view
 from facmon.demo.console import Steps, compose_available, interrupts
@@ -80,23 +81,26 @@ def backfill_county(run: Run, steps: Steps) -> tuple[int, int, int]:
 
     sensors, warnings = plan(run.registry)
     for warning in warnings:
-        print(f"  note: {COUNTY.name}: {warning}", file=sys.stderr)
+        print("  " + _("note: {county}: {warning}").format(county=COUNTY.name, warning=warning), file=sys.stderr)
     start, end = window_start(run.registry, run.as_of), int(run.servers.settings.clock.time())
-    steps.status(f"backfilling {(end - start) / 86400:.1f} days of {COUNTY.name}: {len(sensors)} sensors …")
+    steps.status(_("backfilling {days} days of {county}: {sensors} sensors …").format(
+        days=format_number((end - start) / 86400, 1), county=COUNTY.name, sensors=len(sensors)))
     fleet = Fleet(run.servers.settings, sensors, client_prefix=f"{run.work.name}-sim-")
     try:
         fleet.connect()
         summary = backfill(fleet, sensors, SEED, start, end, progress=Progress(0, enabled=sys.stderr.isatty()))
     except PublishError as exc:
         fleet.drop()
-        raise DemoError(f"simulator: {exc}") from None
+        raise DemoError(_("simulator: {problem}").format(problem=exc)) from None
     except BaseException:
         fleet.drop()
         raise
     fleet.close()
-    steps.done(f"backfilled {summary.readings:,} readings of {len(run.registry)} facilities in "
-               f"{summary.messages:,} messages ({summary.messages / max(summary.seconds, 1e-9):,.0f}/s), "
-               f"from {_local(start, run.registry)} until now")
+    steps.done(_("backfilled {readings} readings of {facilities} facilities in {messages} messages ({rate}/s), "
+                 "from {start} until now").format(
+        readings=format_number(summary.readings), facilities=len(run.registry),
+        messages=format_number(summary.messages), rate=format_number(summary.messages / max(summary.seconds, 1e-9)),
+        start=_local(start, run.registry)))
     return summary.readings, start, end
 
 
@@ -105,13 +109,16 @@ def wait_until_written(run: Run, steps: Steps, readings: int, start: int, end: i
     ids = [f.id for f in run.registry]
     try:
         held = wait_for_readings(client, ids, start, end, readings, WAIT_TIMEOUT,
-                                 lambda n: steps.status(f"InfluxDB holds {n:,} of {readings:,} readings …"))
+                                 lambda n: steps.status(_("InfluxDB holds {held} of {readings} readings …").format(
+                                     held=format_number(n), readings=format_number(readings))))
     except DemoError as exc:
-        raise DemoError(f"{exc}; the ingester's log ends:\n{log_tail(log)}") from None
+        raise DemoError(_("{problem}; the ingester's log ends:\n{log}").format(problem=exc,
+                                                                               log=log_tail(log))) from None
     finally:
         client.close()
-    more = f" ({held - readings:,} more from an earlier run)" if held > readings else ""
-    steps.done(f"InfluxDB holds all {readings:,} readings{more}")
+    more = (_(" ({more} more from an earlier run)").format(more=format_number(held - readings))
+            if held > readings else "")
+    steps.done(_("InfluxDB holds all {readings} readings{more}").format(readings=format_number(readings), more=more))
 
 
 def facmon_json(run: Run, command: str, *args: str) -> dict[str, Any]:
@@ -123,7 +130,8 @@ def facmon_json(run: Run, command: str, *args: str) -> dict[str, Any]:
     done = subprocess.run(argv, env={**env, **child_env(run.servers.settings)}, cwd=run.work,
                           capture_output=True, text=True, timeout=ANALYZE_TIMEOUT, check=False)
     if done.returncode != 0:
-        raise DemoError(f"facmon {command} exited with {done.returncode}:\n{done.stderr.strip()[-2000:]}")
+        raise DemoError(_("facmon {command} exited with {code}:\n{stderr}").format(
+            command=command, code=done.returncode, stderr=done.stderr.strip()[-2000:]))
     data: dict[str, Any] = json.loads(done.stdout)
     return data
 
@@ -131,7 +139,8 @@ def facmon_json(run: Run, command: str, *args: str) -> dict[str, Any]:
 def analyze_county(run: Run, steps: Steps) -> dict[str, Any]:
     """`facmon analyze` over the demo's window."""
     data = facmon_json(run, "analyze", "--as-of", run.as_of.isoformat(), "--window", f"{WINDOW_DAYS}d")
-    steps.done(f"facmon analyze, the {WINDOW_DAYS} days before {run.as_of}: {view.counts_line(data['counts'])}")
+    steps.done(_("facmon analyze, the {days} days before {day}: {counts}").format(
+        days=WINDOW_DAYS, day=run.as_of, counts=view.counts_line(data["counts"])))
     return data
 
 
@@ -148,13 +157,14 @@ def show_analysis(data: dict[str, Any], out: TextIO) -> None:
     facilities = data["facilities"]
     flagged = [f for f in facilities if view.is_flagged(f)]
     suspect = [f for f in facilities if view.is_suspect(f)]
-    lines = ["", f"Flagged facilities ({len(flagged)}): someone has to look at these",
-             *view.flagged_table(flagged, width), "", f"Counts: {view.counts_line(data['counts'])}", ""]
+    lines = ["", _("Flagged facilities ({count}): someone has to look at these").format(count=len(flagged)),
+             *view.flagged_table(flagged, width), "",
+             _("Counts: {counts}").format(counts=view.counts_line(data["counts"])), ""]
     if suspect:
-        lines += [f"Data that look forged ({len(suspect)}): the integrity checks fired",
+        lines += [_("Data that look forged ({count}): the integrity checks fired").format(count=len(suspect)),
                   *view.suspect_table(suspect, width)]
     else:
-        lines += ["Data that look forged (0): no integrity check fired"]
+        lines += [_("Data that look forged (0): no integrity check fired")]
     view.write_lines(out, [*lines, ""])
 
 
@@ -168,18 +178,18 @@ def write_reports(run: Run, steps: Steps, data: dict[str, Any], output: Path) ->
     paths = []
     try:
         for fmt in ("html", "xlsx"):
-            body, _ = build_report(client, run.registry, fmt, run.as_of, readings=readings,
+            body, _media_type = build_report(client, run.registry, fmt, run.as_of, readings=readings,
                                    generated=run.servers.settings.clock.now())
             paths.append(output / f"facmon-report-{run.as_of.isoformat()}.{fmt}")
             paths[-1].write_bytes(body)
     except ReportError as exc:
-        raise DemoError(f"report: {exc}") from None
+        raise DemoError(_("report: {problem}").format(problem=exc)) from None
     finally:
         client.close()
         readings.close()
     paths.append(output / f"analysis-{run.as_of.isoformat()}.json")
     paths[-1].write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    steps.done(f"wrote the evidence report to {output}/")
+    steps.done(_("wrote the evidence report to {directory}/").format(directory=output))
     return paths
 
 
@@ -188,17 +198,17 @@ def wait_for_ctrl_c(run: Run, out: TextIO) -> None:
     mqtt, influx = settings.mqtt, urlsplit(settings.influx_url)
     prefix, db = settings.topic_prefix, settings.influx_db
     view.write_lines(out, [
-        "The stack stays up until Ctrl-C:",
-        f"  MQTT      {mqtt.redacted()}  (topics {prefix}/...)",
-        f"  InfluxDB  {settings.influx_url}  database {db}",
-        "Try:",
+        _("The stack stays up until Ctrl-C:"),
+        "  MQTT      " + _("{url}  (topics {prefix}/...)").format(url=mqtt.redacted(), prefix=prefix),
+        "  InfluxDB  " + _("{url}  database {db}").format(url=settings.influx_url, db=db),
+        _("Try:"),
         f"  mosquitto_sub -h {mqtt.host} -p {mqtt.port} -t '{prefix}/+/+/rejected' -v",
         f"  mosquitto_pub -h {mqtt.host} -p {mqtt.port} -q 1 -t {prefix}/jy-wy-lib-01/door-1/reading "
         "-m '{\"ts\": 1, \"occupancy\": -3}'",
         f"  influx -host {influx.hostname} -port {influx.port} -database {db} -execute "  # noqa: S608 (a shell hint)
         "'SELECT count(*) FROM reading'",
         f"  FACMON_INFLUX_URL={settings.influx_url} FACMON_INFLUX_DB={db} FACMON_REGISTRY={COUNTY} facmon analyze",
-        "Press Ctrl-C to stop.",
+        _("Press Ctrl-C to stop."),
     ])
     while True:
         time.sleep(1)
@@ -207,44 +217,46 @@ def wait_for_ctrl_c(run: Run, out: TextIO) -> None:
 # -- the whole run ------------------------------------------------------------------------------------------------
 def _forget_session(found: Servers) -> None:
     if not forget_session(found.settings):
-        print(f"  note: could not remove the MQTT session of client id {found.settings.mqtt_client_id} from "
-              f"{found.settings.mqtt.redacted()}", file=sys.stderr)
+        print("  " + _("note: could not remove the MQTT session of client id {client_id} from {url}").format(
+            client_id=found.settings.mqtt_client_id, url=found.settings.mqtt.redacted()), file=sys.stderr)
 
 
 def _steps(stack: contextlib.ExitStack, work: Path, steps: Steps, output: Path, keep_running: bool,
            now: str | None) -> None:
     out = steps.stream
-    steps.start("starting Mosquitto and InfluxDB")
+    steps.start(_("starting Mosquitto and InfluxDB"))
     try:
         found = stack.enter_context(servers(work, os.environ, COUNTY, work.name, now))
     except ServerUnavailable as exc:
-        raise DemoError(f"{exc}\n`make demo` runs the set-up first ({INSTALL_HINT})") from None
+        raise DemoError(_("{problem}\n`make demo` runs the set-up first ({hint})").format(problem=exc,
+                                                                                        hint=INSTALL_HINT)) from None
     except (ServerStartError, SettingsError) as exc:
         raise DemoError(str(exc)) from None
-    steps.done(f"{found.describe()} (work directory {work})")
+    steps.done(_("{servers} (work directory {work})").format(servers=found.describe(), work=work))
     county = load_registry(COUNTY)
     run = Run(county, found, work, as_of(county, found.settings.clock))
 
-    steps.start("starting the ingester")
+    steps.start(_("starting the ingester"))
     if not found.local_mqtt:  # runs after the ingester stopped: its persistent session goes too
         stack.callback(_forget_session, found)
     try:
         process = stack.enter_context(ingester(work / "ingester", found.settings))
     except ServerStartError as exc:
         raise DemoError(str(exc)) from None
-    steps.done(f"ingester running (pid {process.pid}, MQTT client id {found.settings.mqtt_client_id})")
+    steps.done(_("ingester running (pid {pid}, MQTT client id {client_id})").format(
+        pid=process.pid, client_id=found.settings.mqtt_client_id))
 
-    steps.start("backfilling the sample county")
+    steps.start(_("backfilling the sample county"))
     readings, start, end = backfill_county(run, steps)
-    steps.start("waiting until InfluxDB holds every reading")
+    steps.start(_("waiting until InfluxDB holds every reading"))
     wait_until_written(run, steps, readings, start, end, process.output_path)
-    steps.start("running facmon analyze")
+    steps.start(_("running facmon analyze"))
     data = analyze_county(run, steps)
     show_analysis(data, out)
     show_devices(run, out)
-    steps.start("writing the evidence report")
+    steps.start(_("writing the evidence report"))
     paths = write_reports(run, steps, data, output)
-    view.write_lines(out, ["", "Evidence report for auditors:", *(f"  {path}" for path in paths), "",
+    view.write_lines(out, ["", _("Evidence report for auditors:"), *(f"  {path}" for path in paths), "",
                            *view.dashboards_hint(compose_available()), ""])
     if keep_running:
         with contextlib.suppress(KeyboardInterrupt):
@@ -267,7 +279,7 @@ def run_demo(output: Path | None = None, keep_running: bool = False, now: str | 
             try:
                 _steps(stack, work, steps, output, keep_running, now)
             except KeyboardInterrupt:
-                out.write("\nInterrupted: stopping everything the demo started …\n")
+                out.write("\n" + _("Interrupted: stopping everything the demo started …") + "\n")
                 code = 130
             except DemoError as exc:
                 print(f"\nfacmon demo: {exc}", file=sys.stderr)
@@ -275,6 +287,7 @@ def run_demo(output: Path | None = None, keep_running: bool = False, now: str | 
             finally:
                 shield()
                 steps.number = STEPS - 1
-                steps.start("stopping everything the demo started")
-    steps.done(f"stopped all the demo started and removed {work}; whole demo {time.monotonic() - began:.0f} s")
+                steps.start(_("stopping everything the demo started"))
+    steps.done(_("stopped all the demo started and removed {work}; whole demo {seconds} s").format(
+        work=work, seconds=format_number(time.monotonic() - began)))
     return code

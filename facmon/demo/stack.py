@@ -14,7 +14,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from facmon.core import i18n
 from facmon.core.errors import FacmonError
+from facmon.core.i18n import _, format_number
 from facmon.core.influx import InfluxClient
 from facmon.core.influxql import ident, literal, time_literal
 from facmon.core.mqttclient import new_client, tls_context
@@ -39,10 +41,12 @@ class Servers:
     local_influx: bool
 
     def describe(self) -> str:
-        broker = "local Mosquitto" if self.local_mqtt else f"the broker of {MQTT_ENV}"
-        influx = "local InfluxDB" if self.local_influx else f"the InfluxDB of {INFLUX_ENV}"
-        return (f"{broker} on {self.settings.mqtt.redacted()}, {influx} on {self.settings.influx_url}, "
-                f"database {self.settings.influx_db}")
+        broker = _("local Mosquitto") if self.local_mqtt else _("the broker of {variable}").format(variable=MQTT_ENV)
+        influx = (_("local InfluxDB") if self.local_influx
+                  else _("the InfluxDB of {variable}").format(variable=INFLUX_ENV))
+        return _("{broker} on {mqtt_url}, {influx} on {influx_url}, database {db}").format(
+            broker=broker, mqtt_url=self.settings.mqtt.redacted(), influx=influx, influx_url=self.settings.influx_url,
+            db=self.settings.influx_db)
 
     def influx(self, timeout: float | None = None, evidence: bool = False) -> InfluxClient:
         """The readings database, or with ``evidence`` the one of statuses, alerts and reviews."""
@@ -79,6 +83,7 @@ def child_env(settings: Settings) -> dict[str, str]:
         "FACMON_INFLUX_TIMEOUT": str(settings.influx_timeout),
         "FACMON_REGISTRY": str(settings.registry),
         "FACMON_LOG_LEVEL": "INFO",
+        "FACMON_LANGUAGE": i18n.current(),  # analyze's reasons in the demo's language
     }
     optional = {
         "FACMON_NOW": settings.now and settings.now.isoformat(),
@@ -157,8 +162,9 @@ def wait_for_readings(client: InfluxClient, facility_ids: Sequence[str], start: 
         if held >= expected:
             return held
         if time.monotonic() > deadline:
-            raise DemoError(f"InfluxDB holds {held:,} of the {expected:,} readings published after waiting "
-                            f"{timeout:g} s: the ingester fell behind or could not write")
+            raise DemoError(_("InfluxDB holds {held} of the {expected} readings published after waiting {seconds} s: "
+                              "the ingester fell behind or could not write").format(
+                held=format_number(held), expected=format_number(expected), seconds=f"{timeout:g}"))
         time.sleep(0.5)
 
 

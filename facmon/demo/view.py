@@ -11,11 +11,14 @@ from typing import Any, TextIO
 
 from analytics.analysis.model import DISPLAY_ORDER, Status
 from analytics.analysis.output import display_width, fit_columns  # the helpers of analyze's own table
+from facmon.core.i18n import N_, _, format_percent
 
 Facility = Mapping[str, Any]
 
-FLAGGED_COLUMNS = (("FACILITY", 14), ("NAME", 22), ("TYPE", 16), ("STATUS", 9), ("OCC", 5), ("COVER", 5))
-SUSPECT_COLUMNS = (("FACILITY", 14), ("NAME", 22), ("STATUS", 9), ("DETECTORS", 24))
+#: Column titles (translated where shown) and their least widths; a title wider than that widens its column.
+FLAGGED_COLUMNS = ((N_("FACILITY"), 14), (N_("NAME"), 22), (N_("TYPE"), 16), (N_("STATUS"), 9), (N_("OCC"), 5),
+                   (N_("COVER"), 5))
+SUSPECT_COLUMNS = ((N_("FACILITY"), 14), (N_("NAME"), 22), (N_("STATUS"), 9), (N_("DETECTORS"), 24))
 MIN_REASON_WIDTH = 30
 
 
@@ -33,7 +36,20 @@ def is_suspect(facility: Facility) -> bool:
 
 
 def _pct(value: object) -> str:
-    return f"{value * 100:.0f}%" if isinstance(value, int | float) and not isinstance(value, bool) else "-"
+    return format_percent(value) if isinstance(value, int | float) and not isinstance(value, bool) else "-"
+
+
+def _label(status: object) -> str:
+    """A status code as the reader's language writes it; anything else as it came."""
+    try:
+        return Status(str(status)).label
+    except ValueError:
+        return str(status)
+
+
+def _columns(columns: Sequence[tuple[str, int]]) -> list[tuple[str, int]]:
+    """The titles in the current language, each column at least as wide as its title."""
+    return [(_(title), max(size, display_width(_(title)))) for title, size in columns]
 
 
 def _first(items: object) -> str:
@@ -42,7 +58,7 @@ def _first(items: object) -> str:
 
 def _row(cells: Sequence[str], columns: Sequence[tuple[str, int]], tail: str, width: int | None) -> str:
     """Fixed-width cells, then the free text, cut to `width` terminal columns when one is given."""
-    line = "  ".join(fit_columns(cell, size) for cell, (_, size) in zip(cells, columns, strict=True)) + "  "
+    line = "  ".join(fit_columns(cell, size) for cell, (_title, size) in zip(cells, columns, strict=True)) + "  "
     room = None if width is None else max(MIN_REASON_WIDTH, width - display_width(line))
     if room is not None and display_width(tail) > room:
         tail = fit_columns(tail, room)
@@ -51,16 +67,18 @@ def _row(cells: Sequence[str], columns: Sequence[tuple[str, int]], tail: str, wi
 
 def flagged_table(facilities: Sequence[Facility], width: int | None = None) -> list[str]:
     """Header and one row per flagged facility, in analyze's order, with its main reason."""
-    rows = [[f.get("facility_id", "?"), f.get("name", ""), f.get("type", ""), f.get("status", ""),
+    rows = [[f.get("facility_id", "?"), f.get("name", ""), f.get("type", ""), _label(f.get("status", "")),
              _pct((f.get("figures") or {}).get("occupancy_rate")), _pct(f.get("coverage")), _first(f.get("reasons"))]
             for f in facilities if is_flagged(f)]
-    header = _row([title for title, _ in FLAGGED_COLUMNS], FLAGGED_COLUMNS, "MAIN REASON", width)
-    return [header, *(_row(row[:-1], FLAGGED_COLUMNS, row[-1], width) for row in rows)]
+    columns = _columns(FLAGGED_COLUMNS)
+    header = _row([title for title, _size in columns], columns, _("MAIN REASON"), width)
+    return [header, *(_row(row[:-1], columns, row[-1], width) for row in rows)]
 
 
 def suspect_table(facilities: Sequence[Facility], width: int | None = None) -> list[str]:
     """Header and one row per facility whose data look forged, with the detectors and the first finding."""
-    lines = [_row([title for title, _ in SUSPECT_COLUMNS], SUSPECT_COLUMNS, "FIRST FINDING", width)]
+    columns = _columns(SUSPECT_COLUMNS)
+    lines = [_row([title for title, _size in columns], columns, _("FIRST FINDING"), width)]
     for f in facilities:
         if not is_suspect(f):
             continue
@@ -68,14 +86,16 @@ def suspect_table(facilities: Sequence[Facility], width: int | None = None) -> l
         findings = integrity.get("findings") or []
         reason = findings[0].get("reason", "") if findings and isinstance(findings[0], Mapping) else ""
         detectors = ", ".join(str(d) for d in integrity.get("detectors") or [])
-        lines.append(_row([f.get("facility_id", "?"), f.get("name", ""), f.get("status", ""), detectors],
-                          SUSPECT_COLUMNS, reason, width))
+        lines.append(_row([f.get("facility_id", "?"), f.get("name", ""), _label(f.get("status", "")), detectors],
+                          columns, reason, width))
     return lines
 
 
 def counts_line(counts: Mapping[str, int]) -> str:
-    """`5 IDLE, 6 UNDERUSED, 1 NO_DATA, 1 EXEMPT, 47 ACTIVE`: flagged first, zeros included."""
-    return ", ".join(f"{counts.get(status.value, 0)} {status.value}" for status in DISPLAY_ORDER)
+    """`5 IDLE, 6 UNDERUSED, 1 NO_DATA, 1 EXEMPT, 47 ACTIVE` (闲置 5，使用率低 6，…): flagged first, zeros
+    included."""
+    return _(", ").join(_("{count} {status}").format(count=counts.get(status.value, 0), status=status.label)
+                        for status in DISPLAY_ORDER)
 
 
 def step_line(number: int, total: int, text: str, seconds: float) -> str:
@@ -86,16 +106,16 @@ def dashboards_hint(compose: bool) -> list[str]:
     """How to see the Grafana dashboards: with Docker Compose on this machine, or what to do without it."""
     if compose:
         return [
-            "Dashboards: Grafana runs in the Docker Compose stack (docs/dashboards.md):",
-            "  cp deploy/compose/example.env .env     # then replace every password in .env",
-            "  docker compose --profile simulate up -d  # the stack, with virtual sensors",
-            "  open http://localhost:3000 and log in as admin with GRAFANA_ADMIN_PASSWORD from .env",
+            _("Dashboards: Grafana runs in the Docker Compose stack (docs/dashboards.md):"),
+            "  cp deploy/compose/example.env .env     # " + _("then replace every password in .env"),
+            "  docker compose --profile simulate up -d  # " + _("the stack, with virtual sensors"),
+            "  " + _("open http://localhost:3000 and log in as admin with GRAFANA_ADMIN_PASSWORD from .env"),
         ]
-    return [
-        "Dashboards: Grafana runs in the Docker Compose stack (`docker compose up`, then http://localhost:3000,",
-        "  user admin, password GRAFANA_ADMIN_PASSWORD from .env; docs/dashboards.md), but this machine has no",
-        "  Docker engine with compose. `facmon dashboards check` validates the dashboards as code here.",
-    ]
+    # one message in three lines, so that a translator sees the whole sentence
+    return _("Dashboards: Grafana runs in the Docker Compose stack (`docker compose up`, then http://localhost:3000,\n"
+             "  user admin, password GRAFANA_ADMIN_PASSWORD from .env; docs/dashboards.md), but this machine has no\n"
+             "  Docker engine with compose. `facmon dashboards check` validates the dashboards as code here."
+             ).splitlines()
 
 
 def write_lines(stream: TextIO, lines: Sequence[str]) -> None:

@@ -31,7 +31,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.servers]
 REPO = Path(__file__).resolve().parents[2]
 #: What the wheel is built from: the files the Dockerfile copies, nothing else of the repository.
 SOURCES = ("pyproject.toml", "README.md", "facmon", "sensors", "ingest", "analytics", "dashboards")
-RESOURCES = ("facmon/resources/facmon.conf", "facmon/resources/county.yaml")
+RESOURCES = ("facmon/resources/facmon.conf", "facmon/resources/county.yaml",
+             "facmon/resources/locale/zh_CN/LC_MESSAGES/facmon.mo", "facmon/resources/locale/en/LC_MESSAGES/facmon.mo")
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,12 @@ def test_facmon_is_imported_from_the_installed_wheel(installed: Installed) -> No
     assert result.returncode == 0, result.stderr
     for line in result.stdout.splitlines():
         assert Path(line).is_relative_to(installed.venv), line
+
+
+def test_the_installed_wheel_speaks_chinese(installed: Installed) -> None:
+    result = installed.run(str(installed.facmon), "schema", FACMON_LANGUAGE="klingon", LANG="zh_CN.UTF-8")
+    assert result.returncode == 2
+    assert result.stderr.startswith("facmon：设置 FACMON_LANGUAGE 无效："), result.stderr  # the shipped catalog
 
 
 def test_broker_config_runs_from_the_installed_wheel(installed: Installed) -> None:

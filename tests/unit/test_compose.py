@@ -144,10 +144,10 @@ def test_grafana_is_provisioned_from_the_repository_and_locked_down():
     mounts = {target: source for _, source, target in bind_mounts({"grafana": grafana})}
     assert mounts["/etc/grafana/provisioning/datasources"] == "./dashboards/provisioning/datasources"
     assert mounts["/etc/grafana/provisioning/dashboards"] == "./dashboards/provisioning/dashboards"
-    assert mounts[DASHBOARDS_PATH] == "./dashboards"
+    assert mounts[DASHBOARDS_PATH] == "./dashboards/en"  # one language's set: both share their uids
     home = Path(grafana["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"])
     assert home.parent == Path(DASHBOARDS_PATH)
-    assert (ROOT / "dashboards" / home.name).exists()
+    assert (ROOT / "dashboards" / "en" / home.name).exists()
     env = grafana["environment"]
     assert env["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
     assert env["GF_USERS_ALLOW_SIGN_UP"] == "false"
@@ -156,6 +156,16 @@ def test_grafana_is_provisioned_from_the_repository_and_locked_down():
     assert env["FACMON_GRAFANA_INFLUX_USER"] == influx["INFLUXDB_READ_USER"]
     assert env["FACMON_GRAFANA_INFLUX_PASSWORD"] == influx["INFLUXDB_READ_USER_PASSWORD"]
     assert influx["INFLUXDB_DB"] == env["FACMON_GRAFANA_INFLUX_DB"] == "facmon"
+
+
+@pytest.mark.parametrize("language", ["en", "zh_CN"])
+def test_grafana_and_the_services_speak_the_configured_language(language):
+    env = {**filled_env(simulator=True), "FACMON_LANGUAGE": language}
+    services = resolved(env)["services"]
+    mounts = {target: source for _, source, target in bind_mounts({"grafana": services["grafana"]})}
+    assert mounts[DASHBOARDS_PATH] == f"./dashboards/{language}"
+    assert (ROOT / "dashboards" / language / "overview.json").exists()
+    assert services["analytics"]["environment"]["FACMON_LANGUAGE"] == language
 
 
 @pytest.mark.parametrize("service", ["ingest", "analytics", "registry-sync", "simulator"])

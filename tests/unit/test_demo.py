@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from facmon.core import i18n
 from facmon.core.settings import load_settings
 from facmon.demo.console import Steps, interrupts
 from facmon.demo.run import window_start
@@ -108,6 +109,27 @@ def test_counts_put_the_flagged_statuses_first_and_keep_zeros() -> None:
     assert counts_line(counts) == "5 IDLE, 6 UNDERUSED, 0 NO_DATA, 1 EXEMPT, 47 ACTIVE"
 
 
+def test_in_chinese_the_tables_read_in_chinese_and_stay_aligned() -> None:
+    integrity = {"suspect": True, "detectors": ["flat_line"], "findings": [{"detector": "flat_line", "reason": "r"}]}
+    rows = [facility("jy-a", "IDLE", name="东渡镇陶村居家养老服务照料中心"), facility("jy-b", "ACTIVE"),
+            facility("jy-c", "NO_DATA", name="Library", coverage=None, figures={}),
+            facility("jy-d", "UNDERUSED", integrity=integrity)]
+    with i18n.using("zh_CN"):
+        header, *lines = flagged_table(rows)
+        suspect_header, suspect = suspect_table(rows)
+        counts = counts_line({"EXEMPT": 1, "NO_DATA": 0, "IDLE": 5, "UNDERUSED": 6, "ACTIVE": 47})
+    assert header.split() == ["设施编号", "名称", "类型", "状态", "使用率", "数据覆盖", "主要原因"]
+    assert [line.split()[3] for line in lines] == ["闲置", "数据缺失", "使用率低"]  # words, not codes
+    assert lines[0].split()[4:6] == ["5%", "95%"]
+    starts = {width(line[:line.index(reason)]) for line, reason in
+              zip([header, *lines], ["主要原因", "reason of jy-a", "reason of jy-c", "reason of jy-d"], strict=True)}
+    assert len(starts) == 1  # a title wider than its column widens the column, on every line
+    assert suspect_header.split() == ["设施编号", "名称", "状态", "触发的检查", "首要发现"]
+    assert suspect.split()[2:4] == ["使用率低", "flat_line"]  # the detector stays a code
+    assert counts == "闲置 5，使用率低 6，数据缺失 0，暂停开放 1，正常使用 47"
+    assert "flat_line" in suspect
+
+
 def test_step_lines_carry_the_number_and_the_seconds() -> None:
     assert step_line(3, 7, "backfilled", 12.345) == "[3/7]  12.3 s  backfilled"
     out = io.StringIO()  # not a terminal: only the finished line, no redrawing
@@ -156,6 +178,9 @@ def test_children_get_the_demo_settings_with_secrets_in_the_environment_only(mon
     assert "FACMON_AUDITORS" not in env
     assert "FACMON_INFLUX_TOKEN" not in env
     assert all(key.startswith("FACMON_") for key in env)
+    assert env["FACMON_LANGUAGE"] == "en"
+    with i18n.using("zh_CN"):
+        assert child_env(settings)["FACMON_LANGUAGE"] == "zh_CN"  # analyze's reasons in the demo's language
 
 
 def test_the_count_query_quotes_every_value() -> None:

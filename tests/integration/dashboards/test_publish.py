@@ -75,6 +75,26 @@ def test_publishing_twice_leaves_one_copy_of_everything(env, token_file, capsys,
     assert "dashboard: /d/facmon-overview/" in out.out
 
 
+@pytest.mark.parametrize(("how", "environ"), [
+    (("--lang", "zh_CN"), {}),
+    ((), {"FACMON_LANGUAGE": "zh_CN"}),
+    ((), {"LANG": "zh_CN.UTF-8"}),  # no setting: the locale's language
+])
+def test_the_dashboards_are_published_in_the_configured_language(env, token_file, how, environ):
+    env.delenv("FACMON_LANGUAGE", raising=False)
+    for name in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+        env.delenv(name, raising=False)
+    env.setenv("LANG", "en_US.UTF-8")
+    for name, value in environ.items():
+        env.setenv(name, value)
+    with grafana(TOKEN) as (url, state):
+        assert publish(url, "--token-file", str(token_file), "--skip-datasource", *how) == 0
+    expected = {model["uid"]: model for model in render.dashboards("zh_CN").values()}
+    assert {uid: stored["dashboard"] for uid, stored in state.dashboards.items()} == {
+        uid: {**model, "id": None} for uid, model in expected.items()}
+    assert state.dashboards["facmon-overview"]["dashboard"]["title"] == "facmon — 设施使用总览"
+
+
 def test_a_provisioned_datasource_is_left_alone(env, token_file, capsys):
     with grafana(TOKEN) as (url, state):
         state.datasources[DATASOURCE_UID] = {"uid": DATASOURCE_UID, "id": 7, "name": "facmon InfluxDB",

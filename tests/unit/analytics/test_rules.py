@@ -8,6 +8,7 @@ import pytest
 
 from analytics.analysis.model import Figures, Fired, Status
 from analytics.analysis.rules import Rules, RulesError, Thresholds, classify, load_rules, parse_rules
+from facmon.core import i18n
 
 DEFAULTS = Thresholds()
 BUSY = Figures(open_hours=224.0, covered_hours=224.0, open_days=28, observed_days=28, idle_days=0,
@@ -122,6 +123,24 @@ def test_idle_reason_counts_the_days():
     assert [f.rule for f in verdict.fired] == ["idle_day_share", "min_occupancy_rate"]
     partial = replace(figures, observed_days=27, idle_days=26, idle_day_share=26 / 27)
     assert classify(partial, 100, DEFAULTS).reasons[0] == "no use on 26 of 27 open days with data (96% ≥ 80%)"
+
+
+def test_in_chinese_the_reasons_read_as_an_official_writes_them_with_the_same_numbers():
+    idle = replace(BUSY, idle_days=26, idle_day_share=26 / 28, occupancy_rate=0.01)
+    no_data = replace(BUSY, coverage=0.25, covered_hours=56.0)
+    exempt = replace(BUSY, open_hours=64.0, closed_hours=160.0, closed_share=160 / 224, coverage=0.0)
+    counted = replace(BUSY, occupancy_rate=None, visits_per_open_day=12.0)
+    with i18n.using("zh_CN"):
+        idle_verdict = classify(idle, 100, DEFAULTS)
+        assert idle_verdict.reasons == ("28 个开放日中有 26 天无人使用（93% ≥ 80%）", "平均使用率 1%，低于 10%")
+        assert classify(no_data, 100, DEFAULTS).reasons == (
+            "开放时间中仅 25% 有传感器数据（有数据 56 小时，共 224 小时；< 60%）：属设备问题，不能认定为闲置",)
+        assert classify(exempt, 100, DEFAULTS, ("装修", "维护")).reasons == (
+            "按计划暂停开放：开放时间共 224 小时，其中闭馆 160 小时（71% > 50%）：装修，维护",)
+        assert classify(counted, 100, DEFAULTS).reasons == ("每个开放日到访 12 人次，低于 50（设计容量 100 × 0.5）",)
+    # the machine fields do not change with the language
+    assert idle_verdict.status is Status.IDLE
+    assert idle_verdict.fired == classify(idle, 100, DEFAULTS).fired
 
 
 @pytest.mark.parametrize(("rate", "expected"), [(0.1, Status.ACTIVE), (0.0999, Status.UNDERUSED)])

@@ -19,7 +19,9 @@ def test_check_passes_on_the_repository(capsys):
 
 def test_render_then_check_a_directory(tmp_path, capsys):
     assert main(["dashboards", "check", "--dir", str(tmp_path)]) == 1
-    assert "overview.json: missing" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "en/overview.json: missing" in out
+    assert "zh_CN/overview.json: missing" in out
     assert main(["dashboards", "render", "--dir", str(tmp_path)]) == 0
     assert capsys.readouterr().out.count("wrote ") == len(render.rendered_files())
     assert main(["dashboards", "check", "--dir", str(tmp_path)]) == 0

@@ -23,13 +23,55 @@ def test_the_committed_files_are_what_the_code_renders():
 def test_drift_is_found(tmp_path):
     render.render(tmp_path)
     assert render.drift(tmp_path) == []
-    path = tmp_path / "overview.json"
+    path = tmp_path / "en" / "overview.json"
     model = json.loads(path.read_text())
     model["panels"][0]["title"] = "edited in Grafana"
     path.write_text(json.dumps(model))
-    (tmp_path / "pipeline.json").unlink()
-    assert render.drift(tmp_path) == ["overview.json: differs from what the code renders; run `facmon dashboards "
-                                      "render`", "pipeline.json: missing; run `facmon dashboards render`"]
+    (tmp_path / "zh_CN" / "pipeline.json").unlink()
+    assert render.drift(tmp_path) == ["en/overview.json: differs from what the code renders; run `facmon dashboards "
+                                      "render`", "zh_CN/pipeline.json: missing; run `facmon dashboards render`"]
+
+
+def test_both_languages_are_rendered_from_the_same_code():
+    chinese = render.dashboards("zh_CN")
+    assert lint.lint(chinese) == []
+    for name, model in MODELS.items():
+        other = chinese[name]
+        assert other["uid"] == model["uid"]
+        # the same panels, at the same places, with the same queries: only the words differ
+        assert [(p["id"], p["type"], p["gridPos"], [t["query"] for t in p["targets"]]) for p in other["panels"]] == [
+            (p["id"], p["type"], p["gridPos"], [t["query"] for t in p["targets"]]) for p in model["panels"]]
+        assert other["title"] != model["title"]
+        assert all(a["title"] != b["title"] and a["description"] != b["description"]
+                   for a, b in zip(other["panels"], model["panels"], strict=True))
+    titles = {p["title"] for p in chinese["overview.json"]["panels"]}
+    assert {"需关注的设施", "数据存疑的设施", "设施分布图"} <= titles, titles
+    assert chinese["overview.json"]["title"] == "facmon — 设施使用总览"
+
+
+def test_in_chinese_the_columns_a_panel_matches_are_the_columns_it_renames():
+    """Overrides and sorting name columns by their display name: in Chinese they must name the translated one."""
+    for models in (MODELS, render.dashboards("zh_CN")):
+        for model in models.values():
+            for panel in model["panels"]:
+                shown = set()
+                for transformation in panel.get("transformations", []):
+                    shown |= set(transformation.get("options", {}).get("renameByName", {}).values())
+                if not shown:
+                    continue
+                named = {o["matcher"]["options"] for o in panel["fieldConfig"]["overrides"]
+                         if o["matcher"]["id"] == "byName"}
+                sorted_by = {s["displayName"] for s in panel["options"].get("sortBy", [])}
+                assert (named | sorted_by) - {"facility", "Time"} <= shown, (model["uid"], panel["title"])
+
+
+def test_status_words_in_chinese_keep_the_status_codes_as_values():
+    overview = render.dashboards("zh_CN")["overview.json"]
+    stat = overview["panels"][0]
+    assert [t["alias"] for t in stat["targets"]] == ["闲置", "使用率低", "数据缺失", "暂停开放", "正常使用"]
+    assert "'IDLE'" in stat["targets"][0]["query"]  # the stored code, untranslated
+    mappings = common.status_mappings()
+    assert set(mappings[0]["options"]) == {"IDLE", "UNDERUSED", "NO_DATA", "EXEMPT", "ACTIVE"}
 
 
 def test_rendering_is_stable():
