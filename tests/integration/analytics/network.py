@@ -30,15 +30,19 @@ def registry() -> dict[str, Any]:
 
 
 def _series(seed: str, first: date) -> list[tuple[int, int]]:
-    """(epoch seconds, occupancy) every 5 minutes of the window's opening hours, varying with ``seed``."""
+    """(epoch seconds, occupancy) every 5 minutes of the window's opening hours, varying with ``seed``: a crowd
+    that changes a few people at a time, as real occupancy does (numbers drawn afresh each reading are what the
+    no_memory check flags)."""
     rng = random.Random(seed)
     out = []
     for n in range(WINDOW_DAYS):
         day = first + timedelta(days=n)
         moment = datetime(day.year, day.month, day.day, 9, tzinfo=ZONE)
         end = moment + timedelta(hours=8)
+        occupancy = rng.randint(15, 45)
         while moment < end:
-            out.append((int(moment.timestamp()), rng.randint(5, 60)))
+            occupancy = min(60, max(5, occupancy + rng.randint(-3, 3)))
+            out.append((int(moment.timestamp()), occupancy))
             moment += timedelta(minutes=5)
     return out
 
