@@ -134,12 +134,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     else:
         log.warning("no registry at %s: time zones default to Asia/Shanghai, locations are left out",
                     settings.registry)
+    from analytics.analysis.calendar_data import load_calendar
     from analytics.analysis.evidence import clients
 
+    calendar = load_calendar(settings.calendar)  # the charts' closed days as analyze saw them (FACMON_CALENDAR)
     readings, client = clients(settings)
     try:
         data, as_of = build_report(client, registry, args.format, args.as_of, args.region, readings=readings,
-                                   generated=settings.clock.now())
+                                   generated=settings.clock.now(), calendar=calendar)
     except InfluxError as exc:
         raise CommandError(f"InfluxDB at {settings.influx_url}: {exc}") from None
     finally:
