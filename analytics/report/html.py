@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from html import escape
 from typing import Any
@@ -222,8 +222,9 @@ def render_html(rows: Sequence[StatusRow], daily: Mapping[str, DailyUse], as_of:
     flagged = [r for r in rows if r.status in FLAGGED]
     flagged.sort(key=lambda r: (FLAGGED.index(r.status), r.region, r.facility))
     formats = {key: (title, fmt, value) for key, title, fmt, value in COLUMNS}
-    shown = {**{k: formats[k][2] for k in _ALL_COLUMNS}, "status": lambda r: r.status.label,
-             "type": lambda r: r.type_name or r.type, "suspect": lambda r: _(SUSPECT) if r.suspect else None}
+    shown: dict[str, Callable[[StatusRow], Any]] = {
+        **{k: formats[k][2] for k in _ALL_COLUMNS}, "status": lambda r: r.status.label,
+        "type": lambda r: r.type_name or r.type, "suspect": lambda r: _(SUSPECT) if r.suspect else None}
     every = [[_(formats[k][0]) for k in _ALL_COLUMNS]]
     every += [[_value(formats[k][1], shown[k](r)) for k in _ALL_COLUMNS] for r in rows]
     scope = region or _("all regions")
