@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
+from facmon.core.i18n import N_, _
 from facmon.core.influxql import ident, literal
 from sensors.registry import Facility
 from sensors.wording import duration, instant
@@ -161,6 +162,13 @@ COLUMNS = ("facility", "sensor", "registered", "region", "last_reading", "age", 
            "refusals_24h", "latest_reason", "status", "revisions")
 
 
+#: The table's columns and their titles for people (JSON and CSV keep the keys; status and reasons stay codes).
+TABLE_TITLES = {"facility": N_("facility"), "sensor": N_("sensor"), "registered": N_("registered"),
+                "last_reading": N_("last_reading"), "age": N_("age"), "today": N_("today"),
+                "refusals_24h": N_("refusals_24h"), "latest_reason": N_("latest_reason"), "status": N_("status"),
+                "revisions": N_("revisions")}
+
+
 def _flat(device: Device) -> dict[str, object]:
     row = asdict(device)
     age = row.pop("age_s")
@@ -181,12 +189,11 @@ def render(devices: Sequence[Device], fmt: str, now: datetime) -> str:
         writer.writerows(rows)
         return out.getvalue()
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
-    frame["registered"] = frame["registered"].map({True: "yes", False: "NO"})
+    frame["registered"] = frame["registered"].map({True: _("yes"), False: _("NO")})
     frame["today"] = frame["readings_today"].astype(str) + "/" + frame["expected_today"].astype(str)
-    shown = frame[["facility", "sensor", "registered", "last_reading", "age", "today", "refusals_24h",
-                   "latest_reason", "status", "revisions"]]
-    header = f"{len(devices)} sensors, as of {instant(int(now.timestamp()) * _NS)}\n"
-    return header + (shown.to_string(index=False) if len(shown) else "(none)") + "\n"
+    shown = frame[list(TABLE_TITLES)].rename(columns={key: _(title) for key, title in TABLE_TITLES.items()})
+    header = _("{count} sensors, as of {time}").format(count=len(devices), time=instant(int(now.timestamp()) * _NS))
+    return header + "\n" + (shown.to_string(index=False) if len(shown) else _("(none)")) + "\n"
 
 
 def summary_lines(devices: Sequence[Mapping[str, object]]) -> list[str]:
@@ -196,11 +203,14 @@ def summary_lines(devices: Sequence[Mapping[str, object]]) -> list[str]:
     offline = [d for d in registered if d["status"] == "offline"]
     refused = [d for d in registered if int(d["refusals_24h"])]  # type: ignore[call-overload]
     revised = sum(int(d["revisions"]) for d in registered)  # type: ignore[call-overload]
-    lines = [f"{len(registered)} sensors: {len(registered) - len(behind)} on their heartbeat today, "
-             f"{len(behind)} behind, {len(offline)} offline, {len(refused)} refused in 24 h, {revised} revisions"]
+    lines = [_("{count} sensors: {on_time} on their heartbeat today, {behind} behind, {offline} offline, "
+               "{refused} refused in 24 h, {revised} revisions").format(
+        count=len(registered), on_time=len(registered) - len(behind), behind=len(behind), offline=len(offline),
+        refused=len(refused), revised=revised)]
     unknown = len(devices) - len(registered)
     if unknown:
-        lines.append(f"{unknown} sensors tried facilities that are not in the registry")
+        lines.append(_("{count} sensors tried facilities that are not in the registry").format(count=unknown))
     for d in refused[:3]:
-        lines.append(f"  {d['facility']}/{d['sensor']}: {d['refusals_24h']} refused, latest {d['latest_reason']}")
+        lines.append("  " + _("{facility}/{sensor}: {count} refused, latest {reason}").format(
+            facility=d["facility"], sensor=d["sensor"], count=d["refusals_24h"], reason=d["latest_reason"]))
     return lines

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from analytics.alerts.decide import Review
+from facmon.core.i18n import _
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +82,7 @@ def review_dict(review: Review, undos: dict[str, Undo], today: date) -> dict[str
 
 def review_line_text(item: dict[str, Any]) -> str:
     """One line of `facmon review list`."""
-    hold = f" until {item['until']}" if item["until"] else ""
-    state = " [UNDONE]" if item["undone"] else (" [hold in force]" if item["hold_in_force"] else "")
+    hold = _(" until {day}").format(day=item["until"]) if item["until"] else ""
+    state = _(" [UNDONE]") if item["undone"] else (_(" [hold in force]") if item["hold_in_force"] else "")
     return (f"{item['id']}  {item['recorded_at']}  {item['facility']}  {item['disposition']}{hold}{state}  "
-            f"by {item['reviewer']}: {item['note']}")
+            + _("by {reviewer}: {note}").format(reviewer=item["reviewer"], note=item["note"]))

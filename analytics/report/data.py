@@ -16,14 +16,17 @@ from zoneinfo import ZoneInfo
 from analytics.alerts.decide import Review
 from analytics.alerts.review_history import holds
 from analytics.alerts.store import rows
+from analytics.analysis.calendar import NO_CALENDAR, Calendar
 from analytics.analysis.model import Status, Window
 from analytics.analysis.schedule import windows
 from analytics.analysis.store import FLOAT_FIGURES, INT_FIGURES, MEASUREMENT, point_time
 from analytics.report.chart_days import closed_days
 from facmon.core.errors import FacmonError
+from facmon.core.i18n import current
 from facmon.core.influx import InfluxClient
 from facmon.core.influxql import ident, literal, time_literal
 from facmon.core.names import READINGS
+from sensors.facility_types import display_type
 from sensors.registry import DEFAULT_TIMEZONE, Registry
 
 CHUNK = 50
@@ -59,6 +62,7 @@ class StatusRow:
     integrity_detectors: str = ""
     #: of the window: no opening hours, or a closure (analytics.report.chart_days)
     closed_days: frozenset[date] = frozenset()
+    type_name: str = ""  # the type as people call it, in the report's language (Registry.display_type)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,9 +101,17 @@ def _float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
+def _type_name(registry: Registry | None, code: str) -> str:
+    """The type's display name in the current language: the registry's names, else the built-in ones."""
+    if registry is not None:
+        return registry.display_type(code, current())
+    return display_type(code, current())
+
+
 def status_rows(client: InfluxClient, as_of: date, registry: Registry | None, region: str | None = None,
-                reviews: Iterable[Review] = ()) -> list[StatusRow]:
-    """Every facility's stored result for ``as_of`` (of ``region`` and below), sorted by region and id."""
+                reviews: Iterable[Review] = (), calendar: Calendar = NO_CALENDAR) -> list[StatusRow]:
+    """Every facility's stored result for ``as_of`` (of ``region`` and below), sorted by region and id; closed
+    days as the analysis saw them with ``calendar``."""
     when = time_literal(point_time(as_of))
     statement = f"SELECT * FROM {ident(MEASUREMENT)} WHERE time = {when}"  # noqa: S608 (quoted)
     past: dict[str, list[Review]] = {}
@@ -132,7 +144,9 @@ def status_rows(client: InfluxClient, as_of: date, registry: Registry | None, re
             review=past[fid][-1] if past.get(fid) else None, history=tuple(past.get(fid, ())),
             holds=tuple(holds(past.get(fid, []), as_of)), suspect=row.get("suspect") is True,
             integrity=str(row.get("integrity") or ""), integrity_detectors=str(row.get("integrity_detectors") or ""),
-            closed_days=closed_days(facility, (window.first_day + timedelta(days=i) for i in range(window.days))),
+            type_name=_type_name(registry, str(row.get("type") or "")),
+            closed_days=closed_days(facility, (window.first_day + timedelta(days=i) for i in range(window.days)),
+                                    calendar),
         ))
     if not out:
         where = f" in region {prefix!r}" if prefix else ""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from html import escape
 from typing import Any
@@ -15,10 +15,13 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from analytics.analysis.model import Status
+from analytics.analysis.output import SUSPECT
 from analytics.analysis.store import MEASUREMENT, point_time
 from analytics.report.chart_days import CLOSED_LABEL, NO_DATA_LABEL, Day, day_kinds
 from analytics.report.data import DailyUse, StatusRow, split_reasons
+from analytics.report.fonts import use_cjk_font
 from analytics.report.table import COLUMNS, PERCENT, counts
+from facmon.core.i18n import CHINESE, _, current, format_number, format_percent
 from facmon.core.influxql import ident, literal, time_literal
 
 FLAGGED = (Status.IDLE, Status.UNDERUSED, Status.NO_DATA)
@@ -26,8 +29,13 @@ _SUMMARY_FIGURES = ("coverage", "occupancy_rate", "peak_rate", "visits_per_open_
                     "idle_day_share", "idle_days", "observed_days", "open_days", "open_hours", "closed_share")
 _ALL_COLUMNS = ("facility", "name", "type", "region", "status", "coverage", "occupancy_rate", "visits_per_open_day",
                 "idle_day_share", "suspect", "review")
+#: Relative widths of the "All facilities" columns: room for a Chinese name or region path to wrap in two or three
+#: lines, figures narrow; the table is as wide as the page (table-layout: fixed), so nothing squeezes the names.
+_ALL_WIDTHS = (10, 16, 9, 16, 7, 7, 7, 7, 7, 7, 7)
 _STYLE = """
 body{font-family:"Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:2em;color:#222;max-width:70em}
+table.all{width:100%;table-layout:fixed;font-size:.85em}
+table.all td,table.all th{overflow-wrap:anywhere;word-break:normal} table.all th{font-size:.9em}
 h1{font-size:1.6em;margin-bottom:.2em} h2{border-bottom:2px solid #ccc;padding-bottom:.2em;margin-top:2em}
 table{border-collapse:collapse;margin:.5em 0} td,th{border:1px solid #ccc;padding:.2em .5em;text-align:right}
 td:first-child,th:first-child,td.text{text-align:left} th{background:#f0f0f0}
@@ -46,16 +54,19 @@ def chart_png(row: StatusRow, use: DailyUse | None) -> bytes:
 
 
 def chart_figure(row: StatusRow, use: DailyUse | None) -> Figure:
-    """The chart: bars of daily use, closed days hatched and open days without data grey, each in the legend."""
+    """The chart: bars of daily use, closed days hatched and open days without data grey, each in the legend;
+    words in the current language, drawn with a CJK font when one is installed (analytics.report.fonts)."""
+    use_cjk_font()
     days = list(use.days) if use is not None else [row.window.first_day]
     if use is not None and use.peak:
-        values, label = [use.peak.get(d) for d in days], "peak occupancy (people)"
+        values, label = [use.peak.get(d) for d in days], _("peak occupancy (people)")
         means = [use.mean.get(d) for d in days]
     elif use is not None and (use.entries or use.uses):
         series = use.entries or use.uses
-        values, label, means = [series.get(d) for d in days], ("visits" if use.entries else "uses") + " per day", []
+        values, means = [series.get(d) for d in days], []
+        label = _("visits per day") if use.entries else _("uses per day")
     else:
-        values, label, means = [None for _ in days], "no data", []
+        values, label, means = [None for _day in days], _("no data"), []
     figure = Figure(figsize=(8, 2.8), dpi=100)
     axes = figure.subplots()
     positions = range(len(days))
@@ -64,19 +75,21 @@ def chart_figure(row: StatusRow, use: DailyUse | None) -> Figure:
     for index, kind in enumerate(kinds):
         first = kinds.index(kind) == index  # one legend entry per kind
         if kind is Day.NO_DATA:
-            axes.axvspan(index - 0.5, index + 0.5, color="#bbbbbb", zorder=0, label=NO_DATA_LABEL if first else None)
+            axes.axvspan(index - 0.5, index + 0.5, color="#bbbbbb", zorder=0, label=_(NO_DATA_LABEL) if first else None)
         elif kind is Day.CLOSED:
             axes.axvspan(index - 0.5, index + 0.5, facecolor="#f4f1e8", edgecolor="#c9bfa5", hatch="//", linewidth=0,
-                         zorder=0, label=CLOSED_LABEL if first else None)
+                         zorder=0, label=_(CLOSED_LABEL) if first else None)
     if means:
         axes.plot(positions, [m if m is not None else float("nan") for m in means], color="#e08a1e", marker=".",
-                  label="mean occupancy while reporting")
-    axes.axhline(row.capacity, color="#b3261e", linestyle="--", label=f"capacity {row.capacity}")
+                  label=_("mean occupancy while reporting"))
+    axes.axhline(row.capacity, color="#b3261e", linestyle="--",
+                 label=_("capacity {capacity}").format(capacity=row.capacity))
     axes.set_ylim(0, max([row.capacity * 1.4, *(v * 1.4 for v in values if v)]))  # room for the legend
     step = max(1, len(days) // 10)
     axes.set_xticks(list(positions)[::step], [d.strftime("%m-%d") for d in days][::step])
-    axes.set_title(f"{row.facility}: daily use, {days[0]} to {days[-1]} ({row.window.timezone}); "
-                   "hatched = closed, grey = no data while open", fontsize=9)
+    axes.set_title(_("{facility}: daily use, {first} to {last} ({timezone}); hatched = closed, grey = no data "
+                     "while open").format(facility=row.facility, first=days[0], last=days[-1],
+                                          timezone=row.window.timezone), fontsize=9)
     axes.legend(fontsize=7, loc="upper left", ncol=3)
     axes.tick_params(labelsize=8)
     figure.tight_layout()
@@ -87,22 +100,40 @@ def _value(fmt: str, value: Any) -> str:
     if value is None:
         return "–"
     if fmt == PERCENT:
-        return f"{value * 100:.1f}%"
+        return format_percent(value, 1)
     if isinstance(value, float):
-        return f"{value:.1f}"
+        return format_number(value, 1)
     return str(value)
 
 
-def _table(lines: list[list[Any]], text_columns: int = 1) -> str:
+def _table(lines: list[list[Any]], text_columns: int = 1, widths: Sequence[float] = (), css: str = "") -> str:
+    """An HTML table; with `widths` (relative column widths) a fixed layout whose columns share the page, so a
+    name wraps by the width of its column (Chinese between characters, Latin at spaces) and never one
+    character per line."""
     head = "".join(f"<th>{escape(str(h))}</th>" for h in lines[0])
     body = "".join(
         "<tr>" + "".join(f"<td{' class=text' if i < text_columns else ''}>{escape(str(c))}</td>"
                          for i, c in enumerate(line)) + "</tr>" for line in lines[1:])
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    total = sum(widths)
+    cols = "".join(f'<col style="width:{100 * w / total:.1f}%">' for w in widths)
+    colgroup = f"<colgroup>{cols}</colgroup>" if widths else ""
+    klass = f' class="{css}"' if css else ""
+    return f"<table{klass}>{colgroup}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _tag(tag: str, text: str, attributes: str = "") -> str:
+    """`text`, escaped, in an element (messages stay outside f-strings, where pybabel finds them)."""
+    return f"<{tag}{attributes}>{escape(text)}</{tag}>"
 
 
 def _badge(status: Status) -> str:
-    return f'<span class="status {status.value}">{status.value}</span>'
+    return f'<span class="status {status.value}">{escape(status.label)}</span>'
+
+
+def _counts(lines: list[list[Any]]) -> list[list[Any]]:
+    """The counts table with its status codes as the reader's words."""
+    head = [Status(cell).label if cell in Status.__members__ else cell for cell in lines[0]]
+    return [head, *lines[1:]]
 
 
 def _evidence(row: StatusRow, as_of: date) -> str:
@@ -110,66 +141,76 @@ def _evidence(row: StatusRow, as_of: date) -> str:
     query = f"SELECT * FROM {ident(MEASUREMENT)} WHERE {which}"  # noqa: S608 (quoted by facmon.core.influxql)
     command = (f"facmon analyze --facility {row.facility} --as-of {as_of.isoformat()} --window {row.window.days}d "
                "--format json --no-store")
-    return f"<p class=meta>Evidence: <code>{escape(query)}</code><br>Re-run: <code>{escape(command)}</code></p>"
+    evidence, rerun = escape(_("Evidence:")), escape(_("Re-run:"))
+    return f"<p class=meta>{evidence} <code>{escape(query)}</code><br>{rerun} <code>{escape(command)}</code></p>"
 
 
 def _facility(row: StatusRow, use: DailyUse | None, as_of: date) -> str:
     formats = {key: fmt for key, _, fmt, _ in COLUMNS}
     headers = {key: header for key, header, _, _ in COLUMNS}
-    figures = [["figure", "value"]] + [[headers[k], _value(formats[k], row.figures.get(k))] for k in _SUMMARY_FIGURES]
+    figures = [[_("figure"), _("value")]]
+    figures += [[_(headers[k]), _value(formats[k], row.figures.get(k))] for k in _SUMMARY_FIGURES]
     if row.change_occupancy_rate is not None:
-        figures.append([headers["change_occupancy_rate"], _value(PERCENT, row.change_occupancy_rate)])
+        figures.append([_(headers["change_occupancy_rate"]), _value(PERCENT, row.change_occupancy_rate)])
     reasons = "".join(f"<li>{escape(reason)}</li>" for reason in split_reasons(row.reasons))
-    where = f", location {row.location[0]}, {row.location[1]}" if row.location else ""
+    where = _(", location {lat}, {lon}").format(lat=row.location[0], lon=row.location[1]) if row.location else ""
     review = _reviews(row)
+    meta = _("{type}, capacity {capacity}, region {region}, department {department}{where}; window {first} to "
+             "{last} ({days} days, {timezone})").format(
+        type=row.type_name or row.type, capacity=row.capacity, region=row.region, department=row.department or "–",
+        where=where, first=row.window.first_day, last=row.window.last_day, days=row.window.days,
+        timezone=row.window.timezone)
     return (
         f'<article class="facility" id="f-{escape(row.facility)}">'
         f"<h3>{escape(row.name)} <small>({escape(row.facility)})</small> {_badge(row.status)}</h3>"
-        f"<p class=meta>{escape(row.type)}, capacity {row.capacity}, region {escape(row.region)}, department "
-        f"{escape(row.department or '–')}{escape(where)}; window {row.window.first_day} to {row.window.last_day} "
-        f"({row.window.days} days, {escape(row.window.timezone)})</p>"
-        f"<h4>Reasons</h4><ul class=reasons>{reasons or '<li>none stored</li>'}</ul>{review}"
-        f"{_table(figures)}{_chart(row, use)}{_evidence(row, as_of)}</article>"
+        f"<p class=meta>{escape(meta)}</p>"
+        + _tag("h4", _("Reasons")) + "<ul class=reasons>" + (reasons or _tag("li", _("none stored")))
+        + f"</ul>{review}{_table(figures)}{_chart(row, use)}{_evidence(row, as_of)}</article>"
     )
 
 
 def _chart(row: StatusRow, use: DailyUse | None) -> str:
     png = base64.b64encode(chart_png(row, use)).decode("ascii")
-    return (f'<img class="chart" alt="Daily use of {escape(row.facility)} against its capacity of {row.capacity}" '
-            f'src="data:image/png;base64,{png}">')
+    alt = _("Daily use of {facility} against its capacity of {capacity}").format(facility=row.facility,
+                                                                                  capacity=row.capacity)
+    return f'<img class="chart" alt="{escape(alt)}" src="data:image/png;base64,{png}">'
 
 
 def _reviews(row: StatusRow) -> str:
     """Every review that counts, oldest first, and each hold in force on the as-of date (a later review never
     hides an earlier hold)."""
     if not row.history:
-        return "<p class=meta>No review recorded.</p>"
+        return _tag("p", _("No review recorded."), " class=meta")
     items = []
     for review in row.history:
-        until = f" until {review.until}" if review.until else ""
-        held = " <b>(hold in force)</b>" if review in row.holds else ""
+        until = _(" until {day}").format(day=review.until) if review.until else ""
+        held = " " + _tag("b", _("(hold in force)")) if review in row.holds else ""
         items.append(f"<li>{escape(review.reviewer)}: <b>{escape(review.disposition.value)}</b>{escape(until)}"
                      f"{held} — {escape(review.note)}</li>")
-    holds = "; ".join(f"until {r.until} ({escape(r.disposition.value)} by {escape(r.reviewer)})" for r in row.holds)
-    said = f"<p class=meta>Alerts held back {holds}.</p>" if holds else ""
-    return f"<h4>Reviews</h4><ul class=reviews>{''.join(items)}</ul>{said}"
+    holds = _("; ").join(_("until {day} ({disposition} by {reviewer})").format(
+        day=r.until, disposition=r.disposition.value, reviewer=r.reviewer) for r in row.holds)
+    said = _tag("p", _("Alerts held back {holds}.").format(holds=holds), " class=meta") if holds else ""
+    return _tag("h4", _("Reviews")) + f"<ul class=reviews>{''.join(items)}</ul>{said}"
 
 
 def _suspect(rows: Sequence[StatusRow], daily: Mapping[str, DailyUse], as_of: date) -> list[str]:
     """The facilities whose data look forged or broken, whatever their status, each with its findings, the same
     chart and evidence query as a flagged facility, and its reviews."""
     found = sorted((r for r in rows if r.suspect), key=lambda r: (r.region, r.facility))
-    parts = [f'<section id="suspect"><h2>Data suspect facilities ({len(found)})</h2>']
+    title = _("Data suspect facilities ({count})").format(count=len(found))
+    parts = [f'<section id="suspect"><h2>{escape(title)}</h2>']
     if not found:
-        return [*parts, "<p>None.</p></section>"]
-    parts.append("<p class=meta>Data that real crowds and honest sensors do not produce (docs/analytics.md, "
-                 "<i>Data integrity</i>): a reason to look, beside the status, not proof.</p>")
+        return [*parts, _tag("p", _("None.")) + "</section>"]
+    parts.append("<p class=meta>" + escape(_("Data that real crowds and honest sensors do not produce "
+                                             "(docs/analytics.md, Data integrity): a reason to look, beside the "
+                                             "status, not proof.")) + "</p>")
     for r in found:
         reasons = "".join(f"<li>{escape(reason)}</li>" for reason in split_reasons(r.integrity))
+        fired = _tag("p", _("checks fired: {detectors}").format(detectors=r.integrity_detectors), " class=meta")
+        suspect = escape(_(SUSPECT))
         parts.append(f"<article class=facility id=\"s-{escape(r.facility)}\"><h3>{escape(r.name)} "
                      f"<small>({escape(r.facility)})</small> "
-                     f"{_badge(r.status)} <span class=\"status DATA_SUSPECT\">DATA_SUSPECT</span></h3>"
-                     f"<p class=meta>checks fired: {escape(r.integrity_detectors)}</p>"
+                     f"{_badge(r.status)} <span class=\"status DATA_SUSPECT\">{suspect}</span></h3>{fired}"
                      f"<ul class=reasons>{reasons}</ul>{_reviews(r)}{_chart(r, daily.get(r.facility))}"
                      f"{_evidence(r, as_of)}</article>")
     return [*parts, "</section>"]
@@ -180,24 +221,34 @@ def render_html(rows: Sequence[StatusRow], daily: Mapping[str, DailyUse], as_of:
     """The whole report as one HTML document."""
     flagged = [r for r in rows if r.status in FLAGGED]
     flagged.sort(key=lambda r: (FLAGGED.index(r.status), r.region, r.facility))
-    formats = {key: (header, fmt, value) for key, header, fmt, value in COLUMNS}
-    every = [[formats[k][0] for k in _ALL_COLUMNS]]
-    every += [[_value(formats[k][1], formats[k][2](r)) for k in _ALL_COLUMNS] for r in rows]
-    scope = escape(region) if region else "all regions"
+    formats = {key: (title, fmt, value) for key, title, fmt, value in COLUMNS}
+    shown: dict[str, Callable[[StatusRow], Any]] = {
+        **{k: formats[k][2] for k in _ALL_COLUMNS}, "status": lambda r: r.status.label,
+        "type": lambda r: r.type_name or r.type, "suspect": lambda r: _(SUSPECT) if r.suspect else None}
+    every = [[_(formats[k][0]) for k in _ALL_COLUMNS]]
+    every += [[_value(formats[k][1], shown[k](r)) for k in _ALL_COLUMNS] for r in rows]
+    scope = region or _("all regions")
+    title = _("facmon evidence report, as of {as_of}").format(as_of=as_of.isoformat())
+    about = _("As of {as_of} ({scope}); generated {generated} from InfluxDB ({measurement}, written by facmon "
+              "analyze). {count} facilities, {flagged} flagged.").format(
+        as_of=as_of.isoformat(), scope=scope, generated=generated.isoformat(timespec="seconds"),
+        measurement=MEASUREMENT, count=len(rows), flagged=len(flagged))
+    lang = "zh-CN" if current() == CHINESE else "en"
     parts = [
         "<!DOCTYPE html>",
-        '<html lang="zh"><head><meta charset="utf-8">',
-        f"<title>facmon evidence report, as of {as_of}</title><style>{_STYLE}</style></head><body>",
-        f"<header><h1>Facility use: evidence report</h1><p class=meta>As of {as_of} ({scope}); generated "
-        f"{generated.isoformat(timespec='seconds')} from InfluxDB ({MEASUREMENT}, written by facmon analyze). "
-        f"{len(rows)} facilities, {len(flagged)} flagged.</p></header>",
-        '<section id="summary"><h2>Summary by region</h2>', _table(counts(rows, lambda r: r.region)),
-        "<h2>Summary by type</h2>", _table(counts(rows, lambda r: r.type)), "</section>",
-        f'<section id="flagged"><h2>Flagged facilities ({len(flagged)})</h2>',
+        f'<html lang="{lang}"><head><meta charset="utf-8">',
+        f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>",
+        "<header>" + _tag("h1", _("Facility use: evidence report")) + _tag("p", about, " class=meta") + "</header>",
+        '<section id="summary">' + _tag("h2", _("Summary by region")),
+        _table(_counts(counts(rows, lambda r: r.region))),
+        _tag("h2", _("Summary by type")), _table(_counts(counts(rows, lambda r: r.type_name or r.type))),
+        "</section>",
+        '<section id="flagged">' + _tag("h2", _("Flagged facilities ({count})").format(count=len(flagged))),
         *(_facility(r, daily.get(r.facility), as_of) for r in flagged),
-        "</section>" if flagged else "<p>None.</p></section>",
+        "</section>" if flagged else _tag("p", _("None.")) + "</section>",
         *_suspect(rows, daily, as_of),
-        f'<section id="all"><h2>All facilities ({len(rows)})</h2>', _table(every, text_columns=5), "</section>",
+        '<section id="all">' + _tag("h2", _("All facilities ({count})").format(count=len(rows))),
+        _table(every, text_columns=5, widths=_ALL_WIDTHS, css="all"), "</section>",
         "</body></html>",
     ]
     return "\n".join(parts)

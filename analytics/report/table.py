@@ -21,9 +21,10 @@ from openpyxl.utils import get_column_letter
 from analytics.analysis.model import DISPLAY_ORDER, PRECEDENCE
 from analytics.analysis.spreadsheet import DATE_FORMAT, csv_bytes, write_row
 from analytics.report.data import StatusRow
+from facmon.core.i18n import N_, _
 
 PERCENT = "percent"
-Column = tuple[str, str, str, Callable[[StatusRow], Any]]  # key, header, format, value
+Column = tuple[str, str, str, Callable[[StatusRow], Any]]  # key, header (translated where shown), format, value
 
 
 def _figure(name: str) -> Callable[[StatusRow], Any]:
@@ -41,57 +42,59 @@ def _review(attr: str) -> Callable[[StatusRow], Any]:
 
 
 COLUMNS: tuple[Column, ...] = (
-    ("facility", "Facility id", "", lambda r: r.facility),
-    ("name", "Name", "", lambda r: r.name),
-    ("type", "Type", "", lambda r: r.type),
-    ("region", "Region", "", lambda r: r.region),
-    ("department", "Department", "", lambda r: r.department or None),
-    ("capacity", "Capacity", "", lambda r: r.capacity),
-    ("status", "Status", "", lambda r: r.status.value),
-    ("first_day", "Window from", DATE_FORMAT, lambda r: r.window.first_day),
-    ("last_day", "Window to", DATE_FORMAT, lambda r: r.window.last_day),
-    ("timezone", "Time zone", "", lambda r: r.window.timezone),
-    ("coverage", "Sensor coverage", PERCENT, _figure("coverage")),
-    ("occupancy_rate", "Mean occupancy / capacity", PERCENT, _figure("occupancy_rate")),
-    ("peak_rate", "Peak occupancy / capacity", PERCENT, _figure("peak_rate")),
-    ("visits_per_open_day", "Visits per open day", "0.0", _figure("visits_per_open_day")),
-    ("uses_per_open_day", "Uses per open day", "0.0", _figure("uses_per_open_day")),
-    ("idle_day_share", "Open days without use", PERCENT, _figure("idle_day_share")),
-    ("idle_days", "Idle days", "", _figure("idle_days")),
-    ("observed_days", "Open days with data", "", _figure("observed_days")),
-    ("open_days", "Open days", "", _figure("open_days")),
-    ("open_hours", "Opening hours", "0.00", _figure("open_hours")),
-    ("covered_hours", "Hours with data", "0.00", _figure("covered_hours")),
-    ("closed_hours", "Hours closed on purpose", "0.00", _figure("closed_hours")),
-    ("closed_share", "Share closed on purpose", PERCENT, _figure("closed_share")),
-    ("change_occupancy_rate", "Change in occupancy rate", PERCENT, lambda r: r.change_occupancy_rate),
-    ("type_percentile", "Percentile among its type", "0", lambda r: r.type_percentile),
-    ("reasons", "Reasons", "", lambda r: r.reasons),
-    ("fired", "Thresholds crossed", "", lambda r: r.fired or None),
-    ("suspect", "Data integrity", "", lambda r: "DATA_SUSPECT" if r.suspect else None),
-    ("integrity_detectors", "Integrity checks fired", "", lambda r: r.integrity_detectors or None),
-    ("integrity", "Integrity findings", "", lambda r: r.integrity or None),
-    ("review", "Review", "", _review("disposition")),
-    ("review_until", "Review holds alerts until", DATE_FORMAT, lambda row: row.holds[0].until if row.holds else None),
-    ("review_note", "Review note", "", _review("note")),
+    ("facility", N_("Facility id"), "", lambda r: r.facility),
+    ("name", N_("Name"), "", lambda r: r.name),
+    ("type", N_("Type"), "", lambda r: r.type),
+    ("region", N_("Region"), "", lambda r: r.region),
+    ("department", N_("Department"), "", lambda r: r.department or None),
+    ("capacity", N_("Capacity"), "", lambda r: r.capacity),
+    ("status", N_("Status"), "", lambda r: r.status.value),
+    ("first_day", N_("Window from"), DATE_FORMAT, lambda r: r.window.first_day),
+    ("last_day", N_("Window to"), DATE_FORMAT, lambda r: r.window.last_day),
+    ("timezone", N_("Time zone"), "", lambda r: r.window.timezone),
+    ("coverage", N_("Sensor coverage"), PERCENT, _figure("coverage")),
+    ("occupancy_rate", N_("Mean occupancy / capacity"), PERCENT, _figure("occupancy_rate")),
+    ("peak_rate", N_("Peak occupancy / capacity"), PERCENT, _figure("peak_rate")),
+    ("visits_per_open_day", N_("Visits per open day"), "0.0", _figure("visits_per_open_day")),
+    ("uses_per_open_day", N_("Uses per open day"), "0.0", _figure("uses_per_open_day")),
+    ("idle_day_share", N_("Open days without use"), PERCENT, _figure("idle_day_share")),
+    ("idle_days", N_("Idle days"), "", _figure("idle_days")),
+    ("observed_days", N_("Open days with data"), "", _figure("observed_days")),
+    ("open_days", N_("Open days"), "", _figure("open_days")),
+    ("open_hours", N_("Opening hours"), "0.00", _figure("open_hours")),
+    ("covered_hours", N_("Hours with data"), "0.00", _figure("covered_hours")),
+    ("closed_hours", N_("Hours closed on purpose"), "0.00", _figure("closed_hours")),
+    ("closed_share", N_("Share closed on purpose"), PERCENT, _figure("closed_share")),
+    ("change_occupancy_rate", N_("Change in occupancy rate"), PERCENT, lambda r: r.change_occupancy_rate),
+    ("type_percentile", N_("Percentile among its type"), "0", lambda r: r.type_percentile),
+    ("reasons", N_("Reasons"), "", lambda r: r.reasons),
+    ("fired", N_("Thresholds crossed"), "", lambda r: r.fired or None),
+    ("suspect", N_("Data integrity"), "", lambda r: "DATA_SUSPECT" if r.suspect else None),
+    ("integrity_detectors", N_("Integrity checks fired"), "", lambda r: r.integrity_detectors or None),
+    ("integrity", N_("Integrity findings"), "", lambda r: r.integrity or None),
+    ("review", N_("Review"), "", _review("disposition")),
+    ("review_until", N_("Review holds alerts until"), DATE_FORMAT, lambda r: r.holds[0].until if r.holds else None),
+    ("review_note", N_("Review note"), "", _review("note")),
 )
 
 
 def table(rows: Sequence[StatusRow]) -> list[list[Any]]:
     """Header and one row per facility, flagged first."""
     ordered = sorted(rows, key=lambda r: (DISPLAY_ORDER.index(r.status), r.region, r.facility))
-    return [[header for _, header, _, _ in COLUMNS]] + [[value(r) for *_, value in COLUMNS] for r in ordered]
+    return [[_(title) for _key, title, _fmt, _value in COLUMNS]] + [[value(r) for *_x, value in COLUMNS]
+                                                                      for r in ordered]
 
 
 def counts(rows: Sequence[StatusRow], key: Callable[[StatusRow], str]) -> list[list[Any]]:
-    """Header and, per key (region or type), the facilities in each status and in all."""
+    """Header and, per key (region or type), the facilities in each status and in all; the header's statuses are
+    codes (the HTML shows their words)."""
     statuses = [s.value for s in DISPLAY_ORDER]
     tally: dict[str, dict[str, int]] = {}
     for row in rows:
         tally.setdefault(key(row), dict.fromkeys(statuses, 0))[row.status.value] += 1
     body = [[name, *(tally[name][s] for s in statuses), sum(tally[name].values())] for name in sorted(tally)]
-    totals = ["all", *(sum(counted[s] for counted in tally.values()) for s in statuses), len(rows)]
-    return [["", *statuses, "total"], *body, totals]
+    totals = [_("all"), *(sum(counted[s] for counted in tally.values()) for s in statuses), len(rows)]
+    return [["", *statuses, _("total")], *body, totals]
 
 
 def to_csv(rows: Sequence[StatusRow]) -> bytes:
@@ -121,19 +124,20 @@ def to_xlsx(rows: Sequence[StatusRow], as_of: date, region: str | None, generate
     book = Workbook()
     if book.active is not None:
         book.remove(book.active)
-    _sheet(book, "Facilities", table(rows), [fmt for _, _, fmt, _ in COLUMNS])
-    _sheet(book, "By region", counts(rows, lambda r: r.region))
-    _sheet(book, "By type", counts(rows, lambda r: r.type))
+    _sheet(book, _("Facilities"), table(rows), [fmt for _key, _title, fmt, _value in COLUMNS])
+    _sheet(book, _("By region"), counts(rows, lambda r: r.region))
+    _sheet(book, _("By type"), counts(rows, lambda r: r.type_name or r.type))
+    statuses = _(", ").join(_("{code} ({label})").format(code=s.value, label=s.label) for s in PRECEDENCE)
     about: list[list[Any]] = [
-        ["facmon evidence report", ""],
-        ["As of", as_of],
-        ["Region", region or "all"],
-        ["Generated (UTC)", generated],
-        ["Source", "InfluxDB measurement facility_status, written by facmon analyze"],
-        ["Statuses", ", ".join(s.value for s in PRECEDENCE) + " (first rule that fires wins)"],
-        ["Coverage", "share of opening hours with sensor data; below the threshold the status is NO_DATA"],
+        [_("facmon evidence report"), ""],
+        [_("As of"), as_of],
+        [_("Region"), region or _("all")],
+        [_("Generated (UTC)"), generated],
+        [_("Source"), _("InfluxDB measurement facility_status, written by facmon analyze")],
+        [_("Statuses"), _("{statuses} (first rule that fires wins)").format(statuses=statuses)],
+        [_("Coverage"), _("share of opening hours with sensor data; below the threshold the status is NO_DATA")],
     ]
-    _sheet(book, "About", about)
+    _sheet(book, _("About"), about)
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

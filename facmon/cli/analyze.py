@@ -181,7 +181,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from analytics.analysis.engine import analyze
     from analytics.analysis.periodic import run_every
     from analytics.analysis.rules import load_rules
-    from facmon.core import logs
+    from facmon.core import i18n, logs
     from facmon.core.influx import InfluxError
 
     settings = settings_from(args)
@@ -235,7 +235,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
                                    group_size=args.group_size, concurrency=args.concurrency, calendar=calendar))
         if writes:
             store.store_run(evidence_client, run)
-        sys.stdout.write(render(run))
+        sys.stdout.write(render(run, lambda code: registry.display_type(code, i18n.current())))
         sys.stdout.flush()
         if writes:  # alerts to auditors (off without FACMON_AUDITORS); logs, never raises
             summary = process_run(run, registry, settings, client=evidence_client)

@@ -16,6 +16,7 @@ from typing import Any
 from analytics.alerts.decide import Disposition
 from facmon.cli.analyze import parse_as_of, parse_facility
 from facmon.cli.common import EXIT_OK, EXIT_USAGE, CommandError, settings_flags, settings_from
+from facmon.core.i18n import _
 from sensors.registry import load_registry
 
 log = logging.getLogger(__name__)
@@ -113,8 +114,10 @@ def cmd_review(args: argparse.Namespace) -> int:
         raise CommandError(f"InfluxDB at {settings.influx_url}: {exc}") from None
     finally:
         client.close()
-    held = f"; no new alert until {review.until}" if review.until else "; reminders of its open alerts stop"
-    print(f"recorded {review.disposition.value} review of {review.facility} by {review.reviewer}{held}")
+    held = (_("; no new alert until {day}").format(day=review.until) if review.until
+            else _("; reminders of its open alerts stop"))
+    print(_("recorded {disposition} review of {facility} by {reviewer}{held}").format(
+        disposition=review.disposition.value, facility=review.facility, reviewer=review.reviewer, held=held))
     return EXIT_OK
 
 
@@ -131,12 +134,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     else:
         log.warning("no registry at %s: time zones default to Asia/Shanghai, locations are left out",
                     settings.registry)
+    from analytics.analysis.calendar_data import load_calendar
     from analytics.analysis.evidence import clients
 
+    calendar = load_calendar(settings.calendar)  # the charts' closed days as analyze saw them (FACMON_CALENDAR)
     readings, client = clients(settings)
     try:
         data, as_of = build_report(client, registry, args.format, args.as_of, args.region, readings=readings,
-                                   generated=settings.clock.now())
+                                   generated=settings.clock.now(), calendar=calendar)
     except InfluxError as exc:
         raise CommandError(f"InfluxDB at {settings.influx_url}: {exc}") from None
     finally:
@@ -155,7 +160,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(json.dumps({"format": args.format, "as_of": as_of.isoformat(), "region": args.region,
                           "path": str(path), "bytes": len(data)}, ensure_ascii=False))
     else:
-        print(f"wrote the {args.format} report as of {as_of} to {path}", file=sys.stderr)
+        print(_("wrote the {format} report as of {as_of} to {path}").format(format=args.format, as_of=as_of,
+                                                                            path=path), file=sys.stderr)
     return EXIT_OK
 
 
@@ -192,7 +198,7 @@ def _print_reviews(items: list[dict[str, Any]], fmt: str) -> None:
     if fmt == "json":
         print(json.dumps(items, ensure_ascii=False, indent=2))
     else:
-        print("\n".join(review_line_text(item) for item in items) if items else "no reviews")
+        print("\n".join(review_line_text(item) for item in items) if items else _("no reviews"))
 
 
 def cmd_review_list(args: argparse.Namespace) -> int:
@@ -243,7 +249,8 @@ def cmd_review_undo(args: argparse.Namespace) -> int:
         raise CommandError(f"InfluxDB at {settings.influx_url}: {exc}") from None
     finally:
         client.close()
-    print(f"recorded the undo of review {rid} ({review.disposition.value} of {review.facility}) by {undo.reviewer}")
+    print(_("recorded the undo of review {id} ({disposition} of {facility}) by {reviewer}").format(
+        id=rid, disposition=review.disposition.value, facility=review.facility, reviewer=undo.reviewer))
     return EXIT_OK
 
 

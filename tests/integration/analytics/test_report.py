@@ -153,3 +153,32 @@ def test_default_as_of_is_the_newest_and_empty_dates_fail(seeded, env, tmp_path)
     assert missing.returncode == 1
     assert "no statuses for as-of 2020-01-01" in missing.stderr
     assert "facmon analyze --as-of 2020-01-01" in missing.stderr
+
+
+def test_the_report_written_in_chinese_shows_its_words_as_glyphs(seeded, env, tmp_path):
+    """`facmon report` with FACMON_LANGUAGE=zh_CN: the headings, status words and type names are Chinese, the page
+    says so (`<html lang="zh-CN">`), and Chromium draws them: the first page with its heading replaced by boxes
+    looks different."""
+    out = tmp_path / "报告.html"
+    done = facmon("report", "--format", "html", "--as-of", D.isoformat(), "--output", str(out),
+                  env={**env, "FACMON_LANGUAGE": "zh_CN"})
+    assert done.returncode == 0, done.stderr
+    assert f"已写出截至 {D} 的 html 报告" in done.stderr
+    text = out.read_text(encoding="utf-8")
+    assert '<html lang="zh-CN">' in text
+    whole = "".join(parse(text).text)
+    heading = "公共设施使用情况证据报告"
+    for words in (heading, "按地区汇总", "需关注的设施（2 个）", "闲置", "数据缺失", "图书馆", "数据覆盖率"):
+        assert words in whole, words
+    if shutil.which("chromium") is None:
+        server_missing("chromium is not installed, so the first page is not rendered (scripts/setup.sh installs "
+                       "it under CI=true; apt-get install chromium fonts-noto-cjk)")
+    with Image.open(screenshot(out, tmp_path / "first-page.png")) as image:
+        grey = image.convert("L")
+        assert sum(grey.histogram()[:128]) > 5000, "the first page looks blank"
+        boxed = tmp_path / "boxed.html"
+        boxed.write_text(text.replace(f"<h1>{heading}</h1>", f"<h1>{'口' * len(heading)}</h1>"), encoding="utf-8")
+        with Image.open(screenshot(boxed, tmp_path / "boxed.png")) as other:
+            changed = sum(ImageChops.difference(grey, other.convert("L")).point(lambda v: v > 64).histogram()[1:])
+    assert changed > 500, ("the Chinese heading renders as boxes: no CJK font for chromium (fc-list :lang=zh is "
+                           f"{fonts_for_chinese() or 'empty'}; apt-get install fonts-noto-cjk)")

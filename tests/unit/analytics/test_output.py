@@ -14,6 +14,7 @@ from analytics.analysis.model import Figures, Status
 from analytics.analysis.output import CSV_COLUMNS, display_width, render_csv, render_json, render_table
 from analytics.analysis.rules import Rules
 from analytics.analysis.store import delete_statements, status_line
+from facmon.core.i18n import using
 from tests.unit.analytics.helpers import facility
 
 AS_OF = date(2025, 11, 3)
@@ -105,3 +106,26 @@ def test_delete_statements_quote_ids_and_target_the_as_of_point():
     assert len(delete_statements([f"f{i}" for i in range(1000)], AS_OF)) == 3
     assert Status.IDLE.flagged
     assert not Status.EXEMPT.flagged
+
+
+def test_the_table_speaks_chinese_with_type_names_and_the_csv_headers_follow(run):
+    with using("zh_CN"):
+        lines = render_table(run).splitlines()
+        header = next(csv.reader(io.StringIO(render_csv(run))))
+        data = json.loads(render_json(run))
+    assert lines[0] == "截至 2025-11-03，共 28 天：数据缺失 1，闲置 1，正常使用 1"
+    assert lines[1].split()[:4] == ["状态", "设施编号", "名称", "类型"]
+    assert lines[1].rstrip().endswith("原因")
+    assert [line.split()[0] for line in lines[2:]] == ["闲置", "数据缺失", "正常使用"]
+    assert "全民健身中心" in lines[2]
+    assert "sports_hall" not in lines[2]
+    assert header[:5] == ["统计截止日", "统计天数", "设施编号", "名称", "类型"]
+    assert len(header) == len(CSV_COLUMNS)
+    assert data["facilities"][0]["type"] == "sports_hall"  # JSON keeps the codes
+    assert data["facilities"][0]["status"] == "IDLE"
+
+
+def test_the_table_takes_the_registry_type_names(run):
+    lines = render_table(run, lambda code: {"sports_hall": "Gym"}.get(code, code)).splitlines()
+    assert "Gym" in lines[2]
+    assert "library" in lines[4]

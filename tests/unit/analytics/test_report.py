@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import csv
 import io
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 
@@ -17,6 +18,7 @@ from analytics.analysis.model import Status, Window
 from analytics.report.data import DailyUse, StatusRow, split_reasons
 from analytics.report.html import chart_png, render_html
 from analytics.report.table import COLUMNS, counts, table, to_csv, to_xlsx
+from facmon.core.i18n import using
 
 AS_OF = date(2025, 11, 3)
 WINDOW = Window(date(2025, 10, 6), date(2025, 11, 2), "Asia/Shanghai")
@@ -72,7 +74,7 @@ class Page(HTMLParser):
             self.articles[self.article] = ""
         if tag == "img" and self.article is not None:
             self.images.setdefault(self.article, []).append(str(found["src"]))
-        if tag not in ("img", "meta", "br"):
+        if tag not in ("img", "meta", "br", "col"):  # void elements
             self.stack.append(tag)
 
     def handle_endtag(self, tag: str) -> None:
@@ -194,3 +196,30 @@ def test_csv_matches_the_table_and_opens_with_a_bom():
     expected = [["" if cell is None else str(cell) for cell in line] for line in table(found)]
     assert parsed == expected
     assert len(parsed) == 1 + len(found)
+
+
+def test_the_report_in_chinese():
+    """Headings, figures, status words, type names and the spreadsheet's headers in Chinese; `<html lang>`
+    follows; the codes stay in the spreadsheet's cells; the "All facilities" table has column widths that share
+    the page, so a Chinese name wraps by width."""
+    found = [replace(r, type_name={"library": "图书馆", "sports_hall": "全民健身中心"}[r.type]) for r in rows()]
+    with using("zh_CN"):
+        text = render_html(found, {"a-idle": daily()}, AS_OF, None, GENERATED)
+        workbook = openpyxl.load_workbook(io.BytesIO(to_xlsx(found, AS_OF, None, GENERATED)))
+        header = next(csv.reader(io.StringIO(to_csv(found).decode("utf-8-sig"))))
+    assert '<html lang="zh-CN">' in text
+    page = parse(text)
+    assert page.titles == ["facmon 证据报告（截至 2025-11-03）"]
+    whole = "".join(page.text)
+    for words in ("公共设施使用情况证据报告", "按地区汇总", "按类型汇总", "需关注的设施（3 个）", "全部设施（5 个）",
+                  "数据覆盖率", "闲置", "使用率低", "数据缺失", "全民健身中心", "核查记录"):
+        assert words in whole, words
+    assert "Sensor coverage" not in whole
+    assert '<table class="all"><colgroup><col style="width:' in text
+    assert workbook.sheetnames == ["设施", "按地区", "按类型", "说明"]
+    assert header[:3] == ["设施编号", "名称", "类型"]
+    assert workbook["设施"]["G2"].value == "IDLE"  # the status stays a code in the cells
+
+
+def test_html_lang_is_english_in_english():
+    assert '<html lang="en">' in render_html(rows(), {}, AS_OF, None, GENERATED)

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 
 from matplotlib.patches import Rectangle
 
+from analytics.analysis.calendar_data import package_calendar
 from analytics.analysis.model import Status, Window
 from analytics.report.chart_days import CLOSED_LABEL, NO_DATA_LABEL, closed_days
 from analytics.report.data import DailyUse, StatusRow
@@ -20,11 +21,11 @@ CLOSURE = date(2025, 10, 15)  # a Wednesday, closed for works
 SILENT = date(2025, 10, 21)  # a Tuesday, open, but no reading arrived
 
 
-def facility():
+def facility(**policies):
     return Registry.model_validate({"facilities": [{
         "id": "wz-lc-lib-001", "name": "图书馆", "type": "library", "region": "zhejiang/wenzhou", "capacity": 100,
         "opening_hours": {day: ["09:00-17:00"] for day in WEEKDAYS},
-        "closures": [{"start": CLOSURE.isoformat(), "end": CLOSURE.isoformat(), "reason": "works"}],
+        "closures": [{"start": CLOSURE.isoformat(), "end": CLOSURE.isoformat(), "reason": "works"}], **policies,
     }]}).get("wz-lc-lib-001")
 
 
@@ -63,3 +64,14 @@ def test_without_a_registry_every_empty_day_is_no_data():
     _, labels = figure.axes[0].get_legend_handles_labels()
     assert NO_DATA_LABEL in labels
     assert CLOSED_LABEL not in labels
+
+
+def test_closed_days_follow_chinas_calendar_like_the_analysis():
+    """National Day 2025 (1-8 October) closes a facility that closes on holidays: 6-8 October are closed days of
+    the window, not missing data; Saturday 11 October, worked in lieu (调休), is open with a weekday's hours."""
+    site = facility(holidays="closed", adjusted_workdays="weekday_hours")
+    closed = closed_days(site, DAYS, package_calendar())
+    holidays = {date(2025, 10, 6), date(2025, 10, 7), date(2025, 10, 8)}
+    weekends = {d for d in DAYS if d.weekday() >= 5} - {date(2025, 10, 11)}
+    assert closed == weekends | holidays | {CLOSURE}
+    assert closed_days(facility(), DAYS, package_calendar()) == {d for d in DAYS if d.weekday() >= 5} | {CLOSURE}
