@@ -21,7 +21,8 @@ import numpy as np
 
 from analytics.analysis.model import Detector, Finding
 from analytics.integrity.rules import IntegrityThresholds
-from analytics.integrity.series import OwnDays
+from analytics.integrity.series import OwnDays, number, percent
+from facmon.core.i18n import _
 
 
 def counts_drift_all(own: OwnDays, limits: Sequence[IntegrityThresholds]) -> dict[int, Finding]:
@@ -42,11 +43,12 @@ def counts_drift_all(own: OwnDays, limits: Sequence[IntegrityThresholds]) -> dic
         worst = int(mine[np.argmax(largest[mine] / entries[mine])])
         top, of = float(largest[worst]), float(entries[worst])
         check = limits[code]
-        reason = (f"counts do not add up over the day: occupancy drifted from entries minus exits by more than "
-                  f"{check.drift_share:.0%} of the day's entries (and ≥ {check.drift_min_people:g} people) on "
-                  f"{int(days[code])} of {int(judged[code])} days (worst: {top:,.0f} people against {of:,.0f} "
-                  f"entries, {top / of:.0%}); inflated door counts do this, a counter that misses people drifts a "
-                  f"few percent — it cannot say which figure is wrong")
+        reason = _("counts do not add up over the day: occupancy drifted from entries minus exits by more than "
+                   "{share} of the day's entries (and ≥ {people:g} people) on {days} of {judged} days (worst: "
+                   "{top} people against {entries} entries, {worst}); inflated door counts do this, a counter that "
+                   "misses people drifts a few percent — it cannot say which figure is wrong").format(
+            share=percent(check.drift_share), people=check.drift_min_people, days=int(days[code]),
+            judged=int(judged[code]), top=number(top), entries=number(of), worst=percent(top / of))
         found[code] = Finding(Detector.COUNTS_DRIFT, reason, {
             "days": int(days[code]), "judged_days": int(judged[code]), "largest_drift": round(top, 1),
             "entries_that_day": round(of, 1), "share": check.drift_share, "min_people": check.drift_min_people,

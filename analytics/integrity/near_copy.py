@@ -23,6 +23,7 @@ import numpy as np
 from analytics.analysis.model import Detector, Finding
 from analytics.integrity.rules import IntegrityThresholds
 from analytics.integrity.series import OwnDays
+from facmon.core.i18n import _, format_number
 
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()  # local hours (schedule.SlotGrid) count from its midnight
 BLOCK_HOURS = 6
@@ -42,7 +43,7 @@ def residuals(own: OwnDays, hour: np.ndarray) -> tuple[np.ndarray, np.ndarray, i
     of_day = hour - (day - _EPOCH_ORDINAL) * 24  # local hour of the day (past 23 after midnight)
     # The facility's profile: mean peak per (weekday, hour of day) over the window.
     key = (fac * 7 + day % 7) * 64 + np.clip(of_day, 0, 63)
-    _, slot_of, sizes = np.unique(key, return_inverse=True, return_counts=True)
+    _keys, slot_of, sizes = np.unique(key, return_inverse=True, return_counts=True)
     profile = (np.bincount(slot_of, weights=value) / sizes)[slot_of]
     # Scaled to each day's level: p - f * profile, f = day's sum / profile's sum.
     _, day_of = np.unique(fac * 1_000_000 + (day - day.min()), return_inverse=True)
@@ -76,7 +77,7 @@ def near_copy(own: OwnDays, ids: Sequence[str], limits: Sequence[IntegrityThresh
     peaks = own.peaks
     if own.count < 2 or not len(peaks) or "hour" not in peaks.columns:
         return {}
-    matrix, observed, _ = residuals(own, peaks["hour"].astype(np.int64))
+    matrix, observed, _levels = residuals(own, peaks["hour"].astype(np.int64))
     width = matrix.shape[1]
     blocks = -(-width // BLOCK_HOURS)
     coarse = np.zeros((own.count, blocks * BLOCK_HOURS))
@@ -99,11 +100,16 @@ def near_copy(own: OwnDays, ids: Sequence[str], limits: Sequence[IntegrityThresh
     found: dict[int, Finding] = {}
     for code, (r, other, shift, n) in sorted(best.items()):
         check = limits[code]
-        when = "at the same hour" if shift == 0 else f"{abs(shift)} h {'later' if shift > 0 else 'earlier'}"
-        reason = (f"follows {ids[other]} hour by hour once each facility's own daily and weekly profile is taken "
-                  f"out: correlation {r:.2f} {when} over {n} hours (≥ {check.near_copy_min_corr:g} over ≥ "
-                  f"{check.near_copy_min_hours} hours; independent crowds stay lower); a copy with noise, shift or "
-                  f"scaling does this; both are flagged: the data cannot tell which of the two is the copy")
+        if shift == 0:
+            when = _("at the same hour")
+        else:
+            when = (_("{hours} h later") if shift > 0 else _("{hours} h earlier")).format(hours=abs(shift))
+        reason = _("follows {other} hour by hour once each facility's own daily and weekly profile is taken out: "
+                   "correlation {r} {when} over {hours} hours (≥ {min_r:g} over ≥ {min_hours} hours; independent "
+                   "crowds stay lower); a copy with noise, shift or scaling does this; both are flagged: the data "
+                   "cannot tell which of the two is the copy").format(
+            other=ids[other], r=format_number(r, 2), when=when, hours=n, min_r=check.near_copy_min_corr,
+            min_hours=check.near_copy_min_hours)
         found[code] = Finding(Detector.NEAR_COPY, reason, {"same_as": ids[other], "correlation": round(r, 3),
                                                            "lag_hours": shift, "hours": n,
                                                            "min_corr": check.near_copy_min_corr})
@@ -117,7 +123,7 @@ def _best(matrix: np.ndarray, observed: np.ndarray, a: int, b: int) -> tuple[flo
     single = {lag: _correlation(matrix[a], matrix[b], observed[a], observed[b], lag) for lag in LAGS}
     r, lag = max((single[lag][0], lag) for lag in LAGS)
     n = single[lag][1]
-    step, _ = _correlation(matrix[b], matrix[b], observed[b], observed[b], 1)  # b's own lag-1 correlation
+    step, _pairs = _correlation(matrix[b], matrix[b], observed[b], observed[b], 1)  # b's own lag-1 correlation
     for low, high in pairwise(LAGS):
         r0, r1 = single[low][0], single[high][0]
         if r0 <= 0 or r1 <= 0 or abs(step) >= 0.99:

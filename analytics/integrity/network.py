@@ -19,6 +19,7 @@ from analytics.analysis.model import Detector, Finding
 from analytics.integrity.days import ESTIMATE_UNCERTAINTY_S, HOUR_S
 from analytics.integrity.rules import IntegrityThresholds
 from analytics.integrity.series import percent
+from facmon.core.i18n import _, format_number
 
 #: A facility-hour less than this (wall clock) after the network's readings for the same hour is never called
 #: late, whatever hour of the curve that matches. Arrivals from ``received_ms`` are exact to the millisecond, so
@@ -38,7 +39,7 @@ def clone(prints: pd.DataFrame, ids: Sequence[str], limits: Sequence[IntegrityTh
     if not len(shared):
         return {}
     days: dict[tuple[int, int], set[int]] = defaultdict(set)
-    for (day, _), group in shared.groupby(["day", "fp"], sort=False):
+    for (day, _fp), group in shared.groupby(["day", "fp"], sort=False):
         facs = sorted(group["fac"].tolist())[:MAX_BUCKET]
         for i, a in enumerate(facs):
             for b in facs[i + 1 :]:
@@ -56,11 +57,13 @@ def clone(prints: pd.DataFrame, ids: Sequence[str], limits: Sequence[IntegrityTh
             continue
         count, other = pairs[0]
         if other == fac:
-            reason = f"two of its sensors report the same occupancy series on {count} days (≥ {need})"
+            reason = _("two of its sensors report the same occupancy series on {days} days (≥ {need})").format(
+                days=count, need=need)
         else:
-            more = f" (and {len(pairs) - 1} more)" if len(pairs) > 1 else ""
-            reason = (f"the same occupancy series as {ids[other]}{more} on {count} days (≥ {need}); one feed under "
-                      f"two names, both flagged: the data cannot tell which of the two is the copy")
+            more = _(" (and {more} more)").format(more=len(pairs) - 1) if len(pairs) > 1 else ""
+            reason = _("the same occupancy series as {other}{more} on {days} days (≥ {need}); one feed under two "
+                       "names, both flagged: the data cannot tell which of the two is the copy").format(
+                other=ids[other], more=more, days=count, need=need)
         found[fac] = Finding(Detector.CLONE, reason, {"same_as": ids[other], "days": count, "min_days": need,
                                                       "facilities": len(pairs)})
     return found
@@ -120,9 +123,14 @@ def late_arrival(found: Lateness, limits: IntegrityThresholds, open_hours: float
     if not found.hours or found.late / found.hours < limits.late_min_share - 1e-9:
         return None
     days = found.median_late_hours / 24
-    when = f"{days:.1f} days" if days >= 2 else f"{found.median_late_hours:.0f} h"
-    reason = (f"readings for {found.late} of {found.hours} hours with data ({percent(found.late / found.hours)}) "
-              f"arrived about {when} after the network's readings for the same time (> {limits.late_hours:g} h)")
+    if days >= 2:
+        when = _("{days} days").format(days=format_number(days, 1))
+    else:
+        when = _("{hours} h").format(hours=format_number(found.median_late_hours))
+    reason = _("readings for {late} of {hours} hours with data ({share}) arrived about {when} after the network's "
+               "readings for the same time (> {limit:g} h)").format(
+        late=found.late, hours=found.hours, share=percent(found.late / found.hours), when=when,
+        limit=limits.late_hours)
     evidence: dict[str, float | int | str] = {"late_hours": found.late, "hours_with_data": found.hours,
                                               "median_lateness_hours": round(found.median_late_hours, 1),
                                               "threshold_hours": limits.late_hours}
@@ -130,5 +138,6 @@ def late_arrival(found: Lateness, limits: IntegrityThresholds, open_hours: float
         without = max(0.0, covered_hours * (1 - found.late / found.hours)) / open_hours
         evidence["coverage_without_late"] = round(without, 3)
         if without < min_coverage - 1e-9:
-            reason += f"; without them coverage would be about {percent(without)}: NO_DATA"
+            reason += _("; without them coverage would be about {coverage}: NO_DATA").format(
+                coverage=percent(without))
     return Finding(Detector.LATE_ARRIVAL, reason, evidence)

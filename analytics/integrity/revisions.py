@@ -17,6 +17,7 @@ import pandas as pd
 
 from analytics.analysis.model import Detector, Finding
 from analytics.integrity.rules import IntegrityThresholds
+from facmon.core.i18n import _, format_number
 from facmon.core.influxql import ident, literal
 
 MEASUREMENT = "revision"
@@ -61,7 +62,7 @@ def _change(row: Mapping[str, object]) -> tuple[str, int]:
 
 
 def _show(value: object) -> str:
-    return "none" if value is None or pd.isna(value) else str(int(value))  # type: ignore[call-overload]
+    return _("none") if value is None or pd.isna(value) else str(int(value))  # type: ignore[call-overload]
 
 
 def finding(rows: pd.DataFrame, limits: IntegrityThresholds) -> Finding | None:
@@ -72,16 +73,18 @@ def finding(rows: pd.DataFrame, limits: IntegrityThresholds) -> Finding | None:
     lateness_h = (rows["new_received_ms"].astype("int64") * 1_000_000 - rows["ts_ns"].astype("int64")) / (3600 * _NS)
     listed: list[str] = []
     largest = 0
-    for _, row in rows.iterrows():
+    for _index, row in rows.iterrows():
         text, size = _change(row.to_dict())
         largest = max(largest, size)
         if len(listed) < LISTED:
             when = datetime.fromtimestamp(int(row["ts_ns"]) // _NS, UTC).strftime("%Y-%m-%d %H:%M")
             late = (int(row["new_received_ms"]) * 1_000_000 - int(row["ts_ns"])) / (3600 * _NS)
-            listed.append(f"{row['sensor']} {when} UTC: {text} ({_late(late)} later)")
-    more = f" and {len(rows) - LISTED} more" if len(rows) > LISTED else ""
-    reason = (f"{len(rows)} stored readings were re-sent with other values (up to {_late(float(lateness_h.max()))} "
-              f"after their time, changes of up to {largest}): " + "; ".join(listed) + more)
+            listed.append(_("{sensor} {when} UTC: {change} ({late} later)").format(
+                sensor=row["sensor"], when=when, change=text, late=_late(late)))
+    more = _(" and {more} more").format(more=len(rows) - LISTED) if len(rows) > LISTED else ""
+    reason = _("{count} stored readings were re-sent with other values (up to {late} after their time, changes of "
+               "up to {largest}): {listed}{more}").format(
+        count=len(rows), late=_late(float(lateness_h.max())), largest=largest, listed="; ".join(listed), more=more)
     evidence: dict[str, float | int | str] = {
         "revisions": len(rows),
         "sensors": int(rows["sensor"].nunique()),
@@ -94,4 +97,6 @@ def finding(rows: pd.DataFrame, limits: IntegrityThresholds) -> Finding | None:
 
 
 def _late(hours: float) -> str:
-    return f"{hours / 24:.1f} days" if hours >= 48 else f"{hours:.1f} h"
+    if hours >= 48:
+        return _("{days} days").format(days=format_number(hours / 24, 1))
+    return _("{hours} h").format(hours=format_number(hours, 1))

@@ -21,6 +21,7 @@ from analytics.analysis.model import Detector, Finding
 from analytics.analysis.schedule import SLOTS_PER_HOUR
 from analytics.integrity.days import CHECK_COLUMNS
 from analytics.integrity.rules import IntegrityThresholds
+from facmon.core.i18n import N_, _, format_number, format_percent
 
 COPY_MIN_HOURS = 6  # fewer hourly peaks than this match by chance too often to call a day a copy
 STABLE_WITHIN = 0.85  # a stable group's hour: its peak within 15 % of the day's highest
@@ -30,7 +31,7 @@ EXIT_SLACK_PEOPLE = 10  # a day's exits may exceed its entries by this many peop
 ROUND_BASE = 5
 #: The columns of figures.DAY_COLUMNS that the detectors read.
 TABLE_COLUMNS = ("covered_slots", "occ_sum", "occ_slots", "entries_sum", "entries_slots", "uses_sum", "uses_slots")
-_TOTALS = ("visits", "uses", "mean occupancy")  # what too_regular adds up per day, by preference
+_TOTALS = (N_("visits"), N_("uses"), N_("mean occupancy"))  # what too_regular adds up per day, by preference
 Evidence = dict[str, float | int | str]
 
 
@@ -130,17 +131,20 @@ def duration(slots: float) -> str:
     minutes = round(slots * 60 / SLOTS_PER_HOUR)
     hours, rest = divmod(minutes, 60)
     if not hours:
-        return f"{rest} min"
-    return f"{hours} h {rest} min" if rest else f"{hours} h"
+        return _("{minutes} min").format(minutes=rest)
+    if rest:
+        return _("{hours} h {minutes} min").format(hours=hours, minutes=rest)
+    return _("{hours} h").format(hours=hours)
 
 
 def number(value: float) -> str:
-    """People and counts: whole numbers plainly, others to one decimal."""
-    return f"{value:,.0f}" if abs(value - round(value)) < 1e-9 else f"{value:,.1f}"
+    """People and counts: whole numbers plainly, others to one decimal, as the language writes them."""
+    return format_number(value) if abs(value - round(value)) < 1e-9 else format_number(value, 1)
 
 
 def percent(value: float) -> str:
-    return f"{value * 100:.0f}%"
+    """A share as a whole percentage, as the language writes it."""
+    return format_percent(value)
 
 
 def _limit(limits: Sequence[IntegrityThresholds], name: str) -> np.ndarray:
@@ -194,8 +198,9 @@ def flat_line_all(own: OwnDays, limits: Sequence[IntegrityThresholds]) -> dict[i
         if days[code] < check.flat_min_days:
             continue
         run, level, count = float(slots[row]), float(value[row]), int(days[code])
-        reason = (f"occupancy constant at {number(level)} for up to {duration(run)} on {count} open days "
-                  f"(≥ {duration(int(need[code]))} on ≥ {check.flat_min_days} days)")
+        reason = _("occupancy constant at {level} for up to {longest} on {days} open days (≥ {need} on ≥ "
+                   "{min_days} days)").format(level=number(level), longest=duration(run), days=count,
+                                              need=duration(int(need[code])), min_days=check.flat_min_days)
         found[code] = Finding(Detector.FLAT_LINE, reason, {"days": count, "longest_hours": run / SLOTS_PER_HOUR,
                                                            "value": level, "min_hours": check.flat_min_hours,
                                                            "min_days": check.flat_min_days})
@@ -289,8 +294,9 @@ def copied_days_all(own: OwnDays, limits: Sequence[IntegrityThresholds]) -> dict
         if copied[code] < check.copy_min_days:
             continue
         count, of = int(copied[code]), int(compared[code])
-        reason = (f"daily profile repeated: the hourly peaks of {count} of {of} open days match another day's "
-                  f"within {percent(check.copy_tolerance)} (≥ {check.copy_min_days} days)")
+        reason = _("daily profile repeated: the hourly peaks of {days} of {of} open days match another day's "
+                   "within {tolerance} (≥ {min_days} days)").format(
+            days=count, of=of, tolerance=percent(check.copy_tolerance), min_days=check.copy_min_days)
         found[code] = Finding(Detector.COPIED_DAYS, reason, {"days": count, "compared_days": of,
                                                              "tolerance": check.copy_tolerance,
                                                              "min_days": check.copy_min_days})
@@ -329,8 +335,10 @@ def impossible_counts_all(own: OwnDays, limits: Sequence[IntegrityThresholds]) -
 
     def crowded(code: int) -> tuple[str, Evidence]:
         count, top = int(hours[code]), float(highest[code])
-        return (f"occupancy above {percent(limits[code].max_capacity_ratio)} of capacity {int(own.capacity[code])} "
-                f"in {count} hours (highest {number(top)})", {"over_capacity_hours": count, "highest": top})
+        text = _("occupancy above {share} of capacity {capacity} in {hours} hours (highest {top})").format(
+            share=percent(limits[code].max_capacity_ratio), capacity=int(own.capacity[code]), hours=count,
+            top=number(top))
+        return text, {"over_capacity_hours": count, "highest": top}
 
     add(np.flatnonzero(hours >= _limit(limits, "over_capacity_min_hours")), crowded)
 
@@ -339,9 +347,10 @@ def impossible_counts_all(own: OwnDays, limits: Sequence[IntegrityThresholds]) -
 
     def unexplained_changes(code: int) -> tuple[str, Evidence]:
         people, counted = float(unexplained[code]), float(moves[code])
-        share = f"{percent(people / counted)} of {number(counted)} counted" if counted else "none counted"
-        return (f"occupancy changed by {number(people)} people more than entries and exits allow "
-                f"({share}; > {percent(limits[code].unexplained_share)})",
+        share = (_("{share} of {counted} counted").format(share=percent(people / counted), counted=number(counted))
+                 if counted else _("none counted"))
+        return (_("occupancy changed by {people} people more than entries and exits allow ({share}; > {limit})")
+                .format(people=number(people), share=share, limit=percent(limits[code].unexplained_share)),
                 {"unexplained_people": people, "counted_movements": counted})
 
     add(np.flatnonzero(unexplained > allowed), unexplained_changes)
@@ -356,8 +365,9 @@ def impossible_counts_all(own: OwnDays, limits: Sequence[IntegrityThresholds]) -
 
     def exits_beyond(code: int) -> tuple[str, Evidence]:
         count, top = int(days[code]), float(largest[code])
-        return (f"exits exceeded entries by more than {percent(limits[code].exit_excess_share)} + "
-                f"{EXIT_SLACK_PEOPLE} on {count} days (up to {number(top)})",
+        return (_("exits exceeded entries by more than {share} + {slack} on {days} days (up to {top})").format(
+                    share=percent(limits[code].exit_excess_share), slack=EXIT_SLACK_PEOPLE, days=count,
+                    top=number(top)),
                 {"exit_excess_days": count, "largest_exit_excess": top})
 
     add(np.flatnonzero(days >= _limit(limits, "exit_excess_min_days")), exits_beyond)
@@ -366,8 +376,9 @@ def impossible_counts_all(own: OwnDays, limits: Sequence[IntegrityThresholds]) -
 
     def while_closed(code: int) -> tuple[str, Evidence]:
         slots, reasons = int(closed[code]), own.closure_reasons[code]
-        why = f" ({', '.join(reasons)})" if reasons else ""
-        return (f"activity on closure days{why} in {duration(slots)} of opening hours",
+        why = " ({})".format(", ".join(reasons)) if reasons else ""
+        return (_("activity on closure days{why} in {duration} of opening hours").format(
+                    why=why, duration=duration(slots)),
                 {"closed_activity_hours": slots / SLOTS_PER_HOUR})
 
     add(np.flatnonzero(closed >= _slots_needed(_limit(limits, "closed_activity_min_hours"))), while_closed)
@@ -417,8 +428,9 @@ def too_regular_all(own: OwnDays, limits: Sequence[IntegrityThresholds]) -> dict
         same >= np.maximum(2, _limit(limits, "regular_same_share") * days - 1e-9))
     for code in np.flatnonzero(fires).tolist():
         times, total, of, share = int(same[code]), float(value[code]), int(days[code]), limits[code].regular_same_share
-        parts[code] = [f"the same daily total ({number(total)} {_TOTALS[what[code]]}) on {times} of {of} open days "
-                       f"({percent(times / of)} ≥ {percent(share)})"]
+        parts[code] = [_("the same daily total ({total} {what}) on {times} of {days} open days ({share} ≥ {limit})")
+                       .format(total=number(total), what=_(_TOTALS[what[code]]), times=times, days=of,
+                               share=percent(times / of), limit=percent(share))]
         evidence[code] = {"same_total_days": times, "total": total, "days_with_use": of}
     hits, base = own.checks.sums("round_hits"), own.checks.sums("round_base")
     share = np.divide(hits, base, out=np.zeros(own.count), where=base > 0)
@@ -426,9 +438,10 @@ def too_regular_all(own: OwnDays, limits: Sequence[IntegrityThresholds]) -> dict
     for code in np.flatnonzero(fires).tolist():
         round_hits, whole = float(hits[code]), float(base[code])
         parts.setdefault(code, []).append(
-            f"{percent(round_hits / whole)} of occupancy values of 10 or more are multiples of {ROUND_BASE} "
-            f"({number(round_hits)} of {number(whole)}; ≥ {percent(limits[code].regular_round_share)}, "
-            f"real counts ~20%)")
+            _("{share} of occupancy values of 10 or more are multiples of {base} ({hits} of {values}; ≥ {limit}, "
+              "real counts ~20%)").format(
+                share=percent(round_hits / whole), base=ROUND_BASE, hits=number(round_hits), values=number(whole),
+                limit=percent(limits[code].regular_round_share)))
         evidence.setdefault(code, {}).update(round_values=round_hits, whole_values=whole)
     return {code: Finding(Detector.TOO_REGULAR, "; ".join(parts[code]), evidence[code]) for code in sorted(parts)}
 

@@ -19,6 +19,8 @@ from analytics.analysis.model import Detector, Finding
 from analytics.integrity.days import DIGIT_COLUMNS, DIGIT_MIN_VALUE
 from analytics.integrity.rules import IntegrityThresholds
 from analytics.integrity.series import COPY_MIN_HOURS, OwnDays, _firsts, _limit, number, percent, stable_days
+from facmon.core.i18n import CHINESE, _, current, format_number
+from sensors.facility_types import display_type
 
 DIGITS = 10
 
@@ -66,10 +68,11 @@ def no_memory_all(own: OwnDays, limits: Sequence[IntegrityThresholds]) -> dict[i
     found: dict[int, Finding] = {}
     for code in np.flatnonzero(fires).tolist():
         check, value = limits[code], float(estimate[code])
-        reason = (f"occupancy has no memory: lag-1 autocorrelation {value:.2f} over {int(pairs[code]):,} quarter-hour "
-                  f"pairs at {number(round(float(level[code]), 1))} people on average (< {check.memory_max:g}; "
-                  f"honest sensors here give 0.45 or more); it cannot tell a forger from a sensor that resets each "
-                  f"reading")
+        reason = _("occupancy has no memory: lag-1 autocorrelation {value} over {pairs} quarter-hour pairs at "
+                   "{people} people on average (< {limit:g}; honest sensors here give 0.45 or more); it cannot tell "
+                   "a forger from a sensor that resets each reading").format(
+            value=format_number(value, 2), pairs=format_number(int(pairs[code])),
+            people=number(round(float(level[code]), 1)), limit=check.memory_max)
         found[code] = Finding(Detector.NO_MEMORY, reason, {"lag1_autocorrelation": round(value, 3),
                                                            "pairs": int(pairs[code]),
                                                            "mean_occupancy": round(float(level[code]), 1),
@@ -98,10 +101,13 @@ def digit_preference_all(own: OwnDays, limits: Sequence[IntegrityThresholds]) ->
         if p_value >= check.digit_max_p or distance < check.digit_min_distance - 1e-9:
             continue
         favoured = np.argsort(-shares, kind="stable")[:2].tolist()
-        reason = (f"last digits not uniform: {percent(shares[favoured[0]])} of {number(n)} occupancies ≥ "
-                  f"{DIGIT_MIN_VALUE} end in {favoured[0]} and {percent(shares[favoured[1]])} in {favoured[1]} "
-                  f"(10% each expected; chi-square {statistic:.0f}, p = {p_value:.1e} < {check.digit_max_p:g}); "
-                  f"typed-in numbers do this, a real counter does not, but it cannot tell who typed them")
+        reason = _("last digits not uniform: {first_share} of {values} occupancies ≥ {min_value} end in {first} and "
+                   "{second_share} in {second} ({expected} each expected; chi-square {statistic}, p = {p:.1e} < "
+                   "{limit:g}); typed-in numbers do this, a real counter does not, but it cannot tell who typed "
+                   "them").format(
+            first_share=percent(shares[favoured[0]]), values=number(n), min_value=DIGIT_MIN_VALUE, first=favoured[0],
+            second_share=percent(shares[favoured[1]]), second=favoured[1], statistic=format_number(statistic),
+            p=p_value, limit=check.digit_max_p, expected=percent(1 / DIGITS))
         found[code] = Finding(Detector.DIGIT_PREFERENCE, reason, {
             "values": int(n), "chi_square": round(statistic, 1), "p_value": float(f"{p_value:.3g}"),
             "distance": round(distance, 3), "share_0_or_5": round(float(shares[0] + shares[5]), 3),
@@ -167,11 +173,13 @@ def similar_days_all(own: OwnDays, limits: Sequence[IntegrityThresholds], types:
         check = limits[code]
         peers = known & (kinds == types[code])
         peers[code] = False
-        basis = f"{types[code]} facilities"
+        # English keeps the code (the findings read the same as before); Chinese gets the type's built-in name.
+        kind = display_type(types[code], CHINESE) if current() == CHINESE else types[code]
+        basis = _("{type} facilities").format(type=kind)
         if peers.sum() < check.similar_min_peers:
             peers = known.copy()
             peers[code] = False
-            basis = "facilities of the run"
+            basis = _("facilities of the run")
         if peers.sum() < check.similar_min_peers:
             continue
         reference = float(np.median(sized[peers])) / math.sqrt(float(level[code]))
@@ -179,11 +187,12 @@ def similar_days_all(own: OwnDays, limits: Sequence[IntegrityThresholds], types:
         if not own_distance < check.similar_ratio * reference:
             continue
         people = round(float(level[code]), 1)
-        reason = (f"days too alike: a day's hourly peaks differ from its nearest other day by {percent(own_distance)} "
-                  f"(median of {int(compared[code])} days, {number(people)} people an hour on average), against "
-                  f"{percent(reference)} for {int(peers.sum())} other {basis} at that size (< "
-                  f"{percent(check.similar_ratio)} of that); a template with noise does this, it cannot prove one, "
-                  f"and a crowd steadier than its peers' looks the same")
+        reason = _("days too alike: a day's hourly peaks differ from its nearest other day by {distance} (median "
+                   "of {days} days, {people} people an hour on average), against {reference} for {peers} other "
+                   "{basis} at that size (< {ratio} of that); a template with noise does this, it cannot prove one, "
+                   "and a crowd steadier than its peers' looks the same").format(
+            distance=percent(own_distance), days=int(compared[code]), people=number(people),
+            reference=percent(reference), peers=int(peers.sum()), basis=basis, ratio=percent(check.similar_ratio))
         found[code] = Finding(Detector.SIMILAR_DAYS, reason, {
             "distance": round(own_distance, 4), "peer_distance": round(reference, 4), "days": int(compared[code]),
             "mean_peak": people, "peers": int(peers.sum()), "ratio": check.similar_ratio})

@@ -9,6 +9,7 @@ from analytics.analysis.model import Detector
 from analytics.integrity.days import CHECK_COLUMNS
 from analytics.integrity.rules import IntegrityThresholds
 from analytics.integrity.series import FacilityDays, copied_days, flat_line, impossible_counts, too_regular
+from facmon.core.i18n import using
 
 LIMITS = IntegrityThresholds()
 DAYS = list(range(739530, 739530 + 10))
@@ -91,6 +92,28 @@ def test_impossible_counts_unexplained_changes():
     assert "occupancy changed by 300 people more than entries and exits allow (15% of 2,000 counted" in finding.reason
     near = checks(unexplained=[19.0] * 10, moves=[200.0] * 10)  # 9.5%
     assert impossible_counts(days(checks=near), LIMITS) is None
+
+
+def test_a_findings_reason_reads_in_chinese_with_the_same_numbers():
+    """An auditor reading Chinese gets the sentence in Chinese and every figure of the English one; the codes
+    (detector, evidence keys) do not change."""
+    stuck = checks(flat_slots=[25] * 3 + [2] * 7, flat_value=[37.0] * 10)
+    forged = checks(unexplained=[30.0] * 10, moves=[200.0] * 10)
+    with using("zh_CN"):
+        flat = flat_line(days(checks=stuck), LIMITS)
+        counts = impossible_counts(days(checks=forged), LIMITS)
+    assert flat is not None
+    assert counts is not None
+    assert flat.detector is Detector.FLAT_LINE
+    assert flat.evidence["days"] == 3
+    assert flat.reason == (
+        "读数无变化：3 个开放日内在场人数固定为 37，最长持续 6 小时 15 分钟"
+        "（判定标准：不少于 3 天、每次不少于 3 小时）")
+    assert counts.reason == (
+        "在场人数的变化比进出人数所能解释的多出 300 人（占计数 2,000 人次的 15%；> 10%）")
+    english = flat_line(days(checks=stuck), LIMITS)
+    assert english is not None
+    assert english.reason.startswith("occupancy constant at 37")
 
 
 def test_impossible_counts_exits_beyond_entries():
