@@ -25,6 +25,7 @@ from pydantic import (
 from analytics.alerts.webhook_guard import WebhookRefused, check_url, webhook_target
 from analytics.alerts.webhook_sign import SecretError, load_secret
 from facmon.core.config import ConfigFileError, Loc, StrictModel, problems
+from facmon.core.i18n import LanguageError, parse_language
 from sensors.contract import ID_PATTERN, is_valid_id
 from sensors.regions import check_region, is_within, normalize_prefix
 from sensors.registry import Facility, RegistryError, read_yaml_file
@@ -79,6 +80,13 @@ def _check_env_name(value: str) -> str:
     return value
 
 
+def _check_language(value: str) -> str:
+    try:
+        return parse_language(value)
+    except LanguageError as exc:
+        raise ValueError(f"{exc} (got {value!r})") from None
+
+
 def _listed(value: object) -> object:
     """One address may be written without the list brackets."""
     return [value] if isinstance(value, str) else value
@@ -107,6 +115,9 @@ class Recipient(StrictModel):
     #: Where the webhook's signing secret is (analytics.alerts.webhook_sign); never the secret itself.
     webhook_secret_env: Annotated[StrictStr, AfterValidator(_check_env_name)] | None = None
     webhook_secret_file: Text | None = None
+    #: The language of the mails this recipient gets (zh_CN or en); None: the process's (FACMON_LANGUAGE, --lang,
+    #: the locale). Findings' reasons are quoted as analyze stored them, in the language analyze ran in.
+    language: Annotated[StrictStr, AfterValidator(_check_language)] | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -217,7 +228,7 @@ def uncovered(directory: Directory, facilities: list[Facility]) -> list[str]:
 _KEYS = {
     "top": ("auditors", "departments", "evidence_url"),
     "entry": ("id", "name", "regions", "email", "webhook", "allow_http", "allow_private", "mqtt", "digest",
-              "webhook_secret_env", "webhook_secret_file"),
+              "webhook_secret_env", "webhook_secret_file", "language"),
 }
 
 

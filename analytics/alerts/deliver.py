@@ -31,6 +31,7 @@ from analytics.alerts.message import mail_text, subject
 from analytics.alerts.webhook_guard import WebhookRefused, check_url, pick_address, resolve, webhook_target
 from analytics.alerts.webhook_sign import SecretError
 from analytics.alerts.webhook_sign import headers as sign_headers
+from facmon.core.i18n import using
 from facmon.core.mqttclient import new_client
 from facmon.core.settings import Settings
 from sensors.contract import TopicGrammar
@@ -96,7 +97,7 @@ class Deliverer:
         if who is None:
             return Sent(False, recipient, f"recipient {recipient!r} is no longer in the auditors file")
         if channel == "email" and who.email:
-            return self._mail(who.email, who.label, data)
+            return self._mail(who.email, who.label, data, who.language)
         if channel == "webhook" and who.webhook:
             try:
                 secret = who.webhook_secret()
@@ -147,8 +148,11 @@ class Deliverer:
         message.set_content(text)
         return message
 
-    def _mail(self, addresses: tuple[str, ...], name: str, data: Mapping[str, Any]) -> Sent:
-        message = self.compose(addresses, name, subject(data), mail_text(data))
+    def _mail(self, addresses: tuple[str, ...], name: str, data: Mapping[str, Any], language: str | None) -> Sent:
+        """One notice's mail, written in the recipient's language (None: the process's)."""
+        with using(language):
+            title, text = subject(data), mail_text(data)
+        message = self.compose(addresses, name, title, text)
         message["X-Facmon-Facility"] = str(data["facility"]["id"])
         message["X-Facmon-Kind"] = str(data["kind"])
         message.add_attachment(orjson.dumps(data, option=orjson.OPT_INDENT_2), maintype="application",
@@ -162,8 +166,10 @@ class Deliverer:
         if who is None or not who.email:
             return Sent(False, recipient, f"recipient {recipient!r} no longer has an email channel")
         if len(notices) == 1:
-            return self._mail(who.email, who.label, notices[0])
-        message = self.compose(who.email, who.label, digest_subject(notices), digest_text(notices))
+            return self._mail(who.email, who.label, notices[0], who.language)
+        with using(who.language):
+            title, text = digest_subject(notices), digest_text(notices)
+        message = self.compose(who.email, who.label, title, text)
         message["X-Facmon-Kind"] = "digest"
         message.add_attachment(orjson.dumps(list(notices), option=orjson.OPT_INDENT_2), maintype="application",
                                subtype="json", filename=f"facmon-digest-{notices[0]['as_of']}.json")

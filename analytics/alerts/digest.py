@@ -11,18 +11,20 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from analytics.alerts.message import mail_text, summary
+from facmon.core.i18n import _
 
 RULE = "-" * 72
 
 
 def digest_subject(notices: Sequence[Mapping[str, Any]]) -> str:
     as_of = sorted({str(n["as_of"]) for n in notices})
-    return f"[facmon] {len(notices)} notices as of {', '.join(as_of)}"
+    return _("[facmon] {count} notices as of {as_of}").format(count=len(notices), as_of=", ".join(as_of))
 
 
 def digest_text(notices: Sequence[Mapping[str, Any]]) -> str:
     """The list of summaries, numbered, then every notice in full under its number."""
-    lines = [f"facmon: {len(notices)} notice{'s' * (len(notices) != 1)} in this run", ""]
+    heading = _("facmon: {count} notice in this run") if len(notices) == 1 else _("facmon: {count} notices in this run")
+    lines = [heading.format(count=len(notices)), ""]
     lines += [f"{index}. {summary(data)}" for index, data in enumerate(notices, 1)]
     for index, data in enumerate(notices, 1):
         lines += ["", RULE, f"{index}.", "", mail_text(data).rstrip("\n")]

@@ -17,6 +17,7 @@ from analytics.analysis.model import Window
 from analytics.analysis.output import figures_dict, integrity_dict, window_dict
 from analytics.analysis.store import MEASUREMENT as STATUS_MEASUREMENT
 from analytics.analysis.store import point_time
+from facmon.core.i18n import N_, _, format_percent
 from facmon.core.influxql import ident, literal, time_literal
 from facmon.core.names import READINGS
 from sensors.registry import Facility
@@ -26,22 +27,23 @@ REVIEW_HINT = "facmon review {id} --disposition confirmed|seasonal|repurposed|se
               "[--until YYYY-MM-DD]"
 _PERCENT = {"coverage", "occupancy_rate", "peak_rate", "idle_day_share", "closed_share"}
 _FIGURE_LABELS = {
-    "coverage": "sensor coverage of opening hours",
-    "occupancy_rate": "mean occupancy / capacity",
-    "peak_rate": "peak occupancy / capacity",
-    "visits_per_open_day": "visits per open day",
-    "uses_per_open_day": "uses per open day",
-    "idle_day_share": "share of open days without use",
-    "idle_days": "open days without use",
-    "observed_days": "open days with data",
-    "open_days": "open days",
-    "open_hours": "opening hours",
-    "closed_share": "share closed on purpose",
+    "coverage": N_("sensor coverage of opening hours"),
+    "occupancy_rate": N_("mean occupancy / capacity"),
+    "peak_rate": N_("peak occupancy / capacity"),
+    "visits_per_open_day": N_("visits per open day"),
+    "uses_per_open_day": N_("uses per open day"),
+    "idle_day_share": N_("share of open days without use"),
+    "idle_days": N_("open days without use"),
+    "observed_days": N_("open days with data"),
+    "open_days": N_("open days"),
+    "open_hours": N_("opening hours"),
+    "closed_share": N_("share closed on purpose"),
 }
 #: Said with every data-integrity notice: the checks find figures real sensors rarely produce, not who made them.
-CAVEAT = ("This is a flag for review, not proof of forgery: the readings look implausible for real sensors, "
-          "and a stuck or misconfigured sensor, or a device replaying its buffer, can look the same. Check the "
-          "readings and ask before drawing conclusions.")
+#: The payload carries it in the process's language; a mail shows it in its recipient's.
+CAVEAT = N_("This is a flag for review, not proof of forgery: the readings look implausible for real sensors, "
+            "and a stuck or misconfigured sensor, or a device replaying its buffer, can look the same. Check the "
+            "readings and ask before drawing conclusions.")
 
 
 def notice_reasons(notice: Notice) -> tuple[str, ...]:
@@ -130,54 +132,61 @@ def payload(
     }
     if notice.kind.track == "integrity":
         data["status_reasons"] = list(result.reasons)
-        data["caveat"] = CAVEAT
+        data["caveat"] = _(CAVEAT)
     data["message"] = summary(data)
     return data
 
 
 def _names(names: Any) -> str:
     """Detector names, each once (a detector may fire for several sensors)."""
-    return ", ".join(dict.fromkeys(names or ())) or "no detector"
+    return ", ".join(dict.fromkeys(names or ())) or _("no detector")
 
 
 def headline(data: Mapping[str, Any]) -> str:
     """What happened, e.g. ``IDLE: 鹿城区图书馆 (wz-lc-lib-001)``, ``Reminder: still IDLE since 2025-10-01: …``."""
     kind, status, previous = Kind(data["kind"]), data["status"], data.get("previous_status")
-    who = f"{data['facility']['name']} ({data['facility']['id']})"
+    who = "{name} ({id})".format(name=data["facility"]["name"], id=data["facility"]["id"])
     if kind is Kind.RAISED:
         what = f"{previous} → {status}" if previous else status
     elif kind is Kind.REMINDER:
-        what = f"Reminder: still {status}" + (f" since {data['since']}" if data.get("since") else "")
+        what = _("Reminder: still {status}").format(status=status) + _since(data)
     elif kind is Kind.RESOLVED:
-        what = f"Resolved, {previous} → {status}" if previous else f"Resolved, now {status}"
+        what = (_("Resolved, {previous} → {status}").format(previous=previous, status=status) if previous
+                else _("Resolved, now {status}").format(status=status))
     elif kind is Kind.OUTAGE:
-        what = "Sensor outage (NO_DATA)"
+        what = _("Sensor outage (NO_DATA)")
     elif kind is Kind.OUTAGE_RESOLVED:
-        what = f"Sensors reporting again ({status})"
+        what = _("Sensors reporting again ({status})").format(status=status)
     else:
         what = _integrity_headline(kind, data)
-    return f"{what}: {who}"
+    return _("{what}: {who}").format(what=what, who=who)
+
+
+def _since(data: Mapping[str, Any]) -> str:
+    return _(" since {since}").format(since=data["since"]) if data.get("since") else ""
 
 
 def _integrity_headline(kind: Kind, data: Mapping[str, Any]) -> str:
     flag = data.get("integrity") or {}
     detectors, before = flag.get("detectors"), flag.get("previous_detectors")
     if kind is Kind.INTEGRITY and before:
-        return f"Data integrity flag, now also {_names([d for d in detectors or () if d not in before])}"
+        return _("Data integrity flag, now also {detectors}").format(
+            detectors=_names([d for d in detectors or () if d not in before]))
     if kind is Kind.INTEGRITY:
-        return f"Data integrity flag ({_names(detectors)})"
+        return _("Data integrity flag ({detectors})").format(detectors=_names(detectors))
     if kind is Kind.INTEGRITY_REMINDER:
-        since = f" since {data['since']}" if data.get("since") else ""
-        return f"Reminder: data integrity flag still open{since} ({_names(detectors)})"
-    return "Data integrity flag cleared"
+        return _("Reminder: data integrity flag still open{since} ({detectors})").format(
+            since=_since(data), detectors=_names(detectors))
+    return _("Data integrity flag cleared")
 
 
 def summary(data: Mapping[str, Any]) -> str:
     """One line: the headline, the window and the first reason."""
     window = data["window"]
     reasons = data.get("reasons") or []
-    text = f"{headline(data)}, {window['first_day']}..{window['last_day']}"
-    return f"{text}: {reasons[0]}" if reasons else text
+    text = _("{headline}, {first_day}..{last_day}").format(
+        headline=headline(data), first_day=window["first_day"], last_day=window["last_day"])
+    return _("{text}: {reason}").format(text=text, reason=reasons[0]) if reasons else text
 
 
 def subject(data: Mapping[str, Any]) -> str:
@@ -186,9 +195,9 @@ def subject(data: Mapping[str, Any]) -> str:
 
 def _figure(name: str, value: Any) -> str:
     if value is None:
-        return "n/a"
+        return _("n/a")
     if name in _PERCENT:
-        return f"{value * 100:.1f}%"
+        return format_percent(value, 1)
     if isinstance(value, float):
         return f"{value:.2f}".rstrip("0").rstrip(".")
     return str(value)
@@ -198,8 +207,8 @@ def _findings_text(data: Mapping[str, Any]) -> list[str]:
     """Each finding's reason, then the numbers that fired it."""
     findings = (data.get("integrity") or {}).get("findings") or []
     if not findings:
-        return ["Integrity checks: none fire any more."]
-    lines = ["Integrity checks that fired:"]
+        return [_("Integrity checks: none fire any more.")]
+    lines = [_("Integrity checks that fired:")]
     for finding in findings:
         lines.append(f"  - {finding['detector']}: {finding['reason']}")
         numbers = ", ".join(f"{name} {value}" for name, value in (finding.get("evidence") or {}).items())
@@ -214,36 +223,40 @@ def mail_text(data: Mapping[str, Any]) -> str:
     integrity_notice = Kind(data["kind"]).track == "integrity"
     lines = [headline(data), ""]
     if data.get("caveat"):
-        lines += [data["caveat"], ""]
+        lines += [_(CAVEAT), ""]
     previous = data.get("previous_status")
-    was = f" (was {previous})" if previous and previous != data["status"] else ""
-    lines.append(f"Status: {data['status']}{was}, as of {data['as_of']}")
-    lines.append(f"Window: {window['first_day']} to {window['last_day']} ({window['days']} days, {window['timezone']})")
-    lines.append(f"Sensor coverage: {_figure('coverage', data.get('coverage'))} of opening hours")
+    was = _(" (was {previous})").format(previous=previous) if previous and previous != data["status"] else ""
+    lines.append(_("Status: {status}{was}, as of {as_of}").format(status=data["status"], was=was, as_of=data["as_of"]))
+    lines.append(_("Window: {first_day} to {last_day} ({days} days, {timezone})").format(**window))
+    lines.append(_("Sensor coverage: {coverage} of opening hours").format(
+        coverage=_figure("coverage", data.get("coverage"))))
+    none_given = [_("(none given)")]
     if integrity_notice:
         lines += ["", *_findings_text(data)]
-        lines += ["", f"Why the status is {data['status']}:"]
-        lines += [f"  - {reason}" for reason in data.get("status_reasons") or ["(none given)"]]
+        lines += ["", _("Why the status is {status}:").format(status=data["status"])]
+        lines += [f"  - {reason}" for reason in data.get("status_reasons") or none_given]
     else:
-        lines += ["", "Reasons:"]
-        lines += [f"  - {reason}" for reason in data.get("reasons") or ["(none given)"]]
+        lines += ["", _("Reasons:")]
+        lines += [f"  - {reason}" for reason in data.get("reasons") or none_given]
         flag = data.get("integrity") or {}
         if flag.get("suspect"):
-            lines += ["", f"Its data are also flagged as suspect ({_names(flag.get('detectors'))}); a separate "
-                          "data-integrity alert covers that."]
-    lines += ["", "Figures:"]
-    lines += [f"  {label}: {_figure(name, figures.get(name))}" for name, label in _FIGURE_LABELS.items()]
+            lines += ["", _("Its data are also flagged as suspect ({detectors}); a separate data-integrity alert "
+                            "covers that.").format(detectors=_names(flag.get("detectors")))]
+    lines += ["", _("Figures:")]
+    lines += [f"  {_(label)}: {_figure(name, figures.get(name))}" for name, label in _FIGURE_LABELS.items()]
     where = facility.get("location")
+    nothing = _("(none in the registry)")
     lines += [
         "",
-        "Facility:",
-        f"  {facility['name']} ({facility['id']})",
-        f"  type {facility['type']}, capacity {facility['capacity']}",
-        f"  region {facility['region']}",
-        f"  department {facility.get('department') or '(none in the registry)'}",
-        f"  location {where['lat']}, {where['lon']}" if where else "  location (none in the registry)",
+        _("Facility:"),
+        "  {name} ({id})".format(**facility),
+        "  " + _("type {type}, capacity {capacity}").format(type=facility["type"], capacity=facility["capacity"]),
+        "  " + _("region {region}").format(region=facility["region"]),
+        "  " + _("department {department}").format(department=facility.get("department") or nothing),
+        "  " + (_("location {lat}, {lon}").format(lat=where["lat"], lon=where["lon"]) if where
+                else _("location (none in the registry)")),
         "",
-        "Evidence:",
+        _("Evidence:"),
     ]
     proof = data["evidence"]
     if proof.get("link"):
@@ -253,7 +266,7 @@ def mail_text(data: Mapping[str, Any]) -> str:
         lines.append(f"  Readings: {proof['influxdb']['readings_query']}")
     lines += [f"  {command}" for command in proof["commands"]]
     if data.get("review"):
-        lines += ["", "To record your review (holds back alerts for this facility until --until):",
+        lines += ["", _("To record your review (holds back alerts for this facility until --until):"),
                   f"  {data['review']}"]
-    lines += ["", f"Decided at {data['decided_at']} by facmon analyze."]
+    lines += ["", _("Decided at {decided_at} by facmon analyze.").format(decided_at=data["decided_at"])]
     return "\n".join(lines) + "\n"

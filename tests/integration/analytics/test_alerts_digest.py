@@ -85,3 +85,34 @@ def test_webhook_secret_never_inline_and_must_be_readable(tmp_path, monkeypatch)
     path.write_text(path.read_text(encoding="utf-8").replace("webhook_secret_env: FACMON_TEST_UNSET",
                                                              f"webhook_secret_file: '{secret_file}'"), encoding="utf-8")
     assert load_auditors(path).auditors[0].webhook_secret() == SECRET.encode()
+
+
+def test_each_recipient_reads_the_mail_in_their_own_language(db, smtp_server, webhook, mosquitto):
+    """`language:` per recipient: the city's auditors read Chinese (a digest), the district's English (one mail a
+    notice), from the same run; the codes (statuses, ids) are the same in both."""
+    settings = settings_for(db, smtp_server.url, mosquitto.url, f"t{uuid.uuid4().hex[:8]}/v1")
+    run = run_of(D, {LIB: Status.IDLE, GYM: Status.UNDERUSED, COMM: Status.ACTIVE})
+    people = parse_auditors({"auditors": [
+        {"id": "city", "name": "温州市审计局", "regions": ["zhejiang/wenzhou"], "email": "city@audit.example.org",
+         "language": "zh_CN"},
+        {"id": "district", "name": "Lucheng audit", "regions": ["zhejiang/wenzhou/lucheng"],
+         "email": "district@audit.example.org", "digest": False, "language": "en"},
+    ]})
+    summary = process_run(run, registry(), settings, client=db, directory=people)
+    assert summary.failed == 0
+    mails = wait_for(smtp_server.mailbox.messages, 3)
+    chinese = [mail for to, mail in mails if to == ["city@audit.example.org"]]
+    english = {mail["Subject"]: mail for to, mail in mails if to == ["district@audit.example.org"]}
+    assert [mail["Subject"] for mail in chinese] == ["[facmon] 截至 2025-11-03 共 2 条提示"]
+    text = chinese[0].get_body(("plain",)).get_content()
+    assert "facmon：本次分析共 2 条提示" in text
+    assert f"1. IDLE：鹿城区图书馆五马分馆 ({LIB})，2025-10-06 至 2025-11-02" in text
+    assert text.count("状态：") == 2
+    assert "数据覆盖率（开放时段）: 90.0%" in text
+    assert "Status: " not in text
+    idle_subject = f"[facmon] IDLE: 鹿城区图书馆五马分馆 ({LIB})"
+    assert set(english) == {idle_subject, f"[facmon] UNDERUSED: 鹿城区全民健身中心 ({GYM})"}
+    idle = english[idle_subject].get_body(("plain",)).get_content()
+    assert "Status: IDLE, as of" in idle
+    assert "  sensor coverage of opening hours: 90.0%" in idle
+    assert "状态" not in idle

@@ -168,3 +168,14 @@ def test_headlines(kind, status, previous, start):
     data = payload(notice, None, [], None, datetime(2025, 11, 3, tzinfo=UTC))
     assert subject(data).startswith("[facmon] " + start)
     assert (data["review"] is None) == (kind.track == "outage")
+
+
+def test_a_recipients_language_is_one_facmon_speaks():
+    entry = {"id": "city", "name": "温州市审计局", "regions": ["zhejiang/wenzhou"], "email": "a@audit.example.org"}
+    assert parse_auditors({"auditors": [entry]}).auditors[0].language is None  # the process's language
+    assert parse_auditors({"auditors": [{**entry, "language": "zh_CN.UTF-8"}]}).auditors[0].language == "zh_CN"
+    with pytest.raises(AuditorsError) as refused:
+        parse_auditors({"auditors": [{**entry, "language": "fr"}]})
+    assert "auditors[0] (city) language" in str(refused.value)
+    assert "en, zh_CN" in str(refused.value)
+    assert "'fr'" in str(refused.value)
