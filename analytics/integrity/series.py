@@ -376,13 +376,13 @@ def impossible_counts_all(own: OwnDays, limits: Sequence[IntegrityThresholds]) -
 
     def while_closed(code: int) -> tuple[str, Evidence]:
         slots, reasons = int(closed[code]), own.closure_reasons[code]
-        why = " ({})".format(", ".join(reasons)) if reasons else ""
+        why = _(" ({reasons})").format(reasons=", ".join(reasons)) if reasons else ""
         return (_("activity on closure days{why} in {duration} of opening hours").format(
                     why=why, duration=duration(slots)),
                 {"closed_activity_hours": slots / SLOTS_PER_HOUR})
 
     add(np.flatnonzero(closed >= _slots_needed(_limit(limits, "closed_activity_min_hours"))), while_closed)
-    return {code: Finding(Detector.IMPOSSIBLE_COUNTS, "; ".join(parts[code]), evidence[code]) for code in parts}
+    return {code: Finding(Detector.IMPOSSIBLE_COUNTS, _("; ").join(parts[code]), evidence[code]) for code in parts}
 
 
 def _daily_totals(table: Rows) -> tuple[np.ndarray, np.ndarray]:
@@ -443,7 +443,7 @@ def too_regular_all(own: OwnDays, limits: Sequence[IntegrityThresholds]) -> dict
                 share=percent(round_hits / whole), base=ROUND_BASE, hits=number(round_hits), values=number(whole),
                 limit=percent(limits[code].regular_round_share)))
         evidence.setdefault(code, {}).update(round_values=round_hits, whole_values=whole)
-    return {code: Finding(Detector.TOO_REGULAR, "; ".join(parts[code]), evidence[code]) for code in sorted(parts)}
+    return {code: Finding(Detector.TOO_REGULAR, _("; ").join(parts[code]), evidence[code]) for code in sorted(parts)}
 
 
 def flat_line(days: FacilityDays, limits: IntegrityThresholds) -> Finding | None:

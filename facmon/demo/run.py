@@ -149,7 +149,7 @@ def show_devices(run: Run, out: TextIO) -> None:
     from analytics.devices import summary_lines
 
     lines = summary_lines(facmon_json(run, "devices")["devices"])
-    view.write_lines(out, ["Devices (facmon devices):", *(f"  {line}" for line in lines), ""])
+    view.write_lines(out, [_("Devices (facmon devices):"), *(f"  {line}" for line in lines), ""])
 
 
 def show_analysis(data: dict[str, Any], out: TextIO) -> None:
