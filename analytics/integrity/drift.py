@@ -21,7 +21,7 @@ import numpy as np
 
 from analytics.analysis.model import Detector, Finding
 from analytics.integrity.rules import IntegrityThresholds
-from analytics.integrity.series import OwnDays, number, percent
+from analytics.integrity.series import OwnDays, decimal, percent
 from facmon.core.i18n import _
 
 
@@ -48,7 +48,7 @@ def counts_drift_all(own: OwnDays, limits: Sequence[IntegrityThresholds]) -> dic
                    "{top} people against {entries} entries, {worst}); inflated door counts do this, a counter that "
                    "misses people drifts a few percent — it cannot say which figure is wrong").format(
             share=percent(check.drift_share), people=check.drift_min_people, days=int(days[code]),
-            judged=int(judged[code]), top=number(top), entries=number(of), worst=percent(top / of))
+            judged=int(judged[code]), top=decimal(top), entries=decimal(of), worst=percent(top / of))
         found[code] = Finding(Detector.COUNTS_DRIFT, reason, {
             "days": int(days[code]), "judged_days": int(judged[code]), "largest_drift": round(top, 1),
             "entries_that_day": round(of, 1), "share": check.drift_share, "min_people": check.drift_min_people,

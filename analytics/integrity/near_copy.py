@@ -22,8 +22,8 @@ import numpy as np
 
 from analytics.analysis.model import Detector, Finding
 from analytics.integrity.rules import IntegrityThresholds
-from analytics.integrity.series import OwnDays
-from facmon.core.i18n import _, format_number
+from analytics.integrity.series import OwnDays, decimal
+from facmon.core.i18n import _
 
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()  # local hours (schedule.SlotGrid) count from its midnight
 BLOCK_HOURS = 6
@@ -108,7 +108,7 @@ def near_copy(own: OwnDays, ids: Sequence[str], limits: Sequence[IntegrityThresh
                    "correlation {r} {when} over {hours} hours (≥ {min_r:g} over ≥ {min_hours} hours; independent "
                    "crowds stay lower); a copy with noise, shift or scaling does this; both are flagged: the data "
                    "cannot tell which of the two is the copy").format(
-            other=ids[other], r=format_number(r, 2), when=when, hours=n, min_r=check.near_copy_min_corr,
+            other=ids[other], r=decimal(r, 2), when=when, hours=n, min_r=check.near_copy_min_corr,
             min_hours=check.near_copy_min_hours)
         found[code] = Finding(Detector.NEAR_COPY, reason, {"same_as": ids[other], "correlation": round(r, 3),
                                                            "lag_hours": shift, "hours": n,

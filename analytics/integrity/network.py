@@ -18,8 +18,8 @@ import pandas as pd
 from analytics.analysis.model import Detector, Finding
 from analytics.integrity.days import ESTIMATE_UNCERTAINTY_S, HOUR_S
 from analytics.integrity.rules import IntegrityThresholds
-from analytics.integrity.series import percent
-from facmon.core.i18n import _, format_number
+from analytics.integrity.series import decimal, percent
+from facmon.core.i18n import _
 
 #: A facility-hour less than this (wall clock) after the network's readings for the same hour is never called
 #: late, whatever hour of the curve that matches. Arrivals from ``received_ms`` are exact to the millisecond, so
@@ -124,9 +124,9 @@ def late_arrival(found: Lateness, limits: IntegrityThresholds, open_hours: float
         return None
     days = found.median_late_hours / 24
     if days >= 2:
-        when = _("{days} days").format(days=format_number(days, 1))
+        when = _("{days} days").format(days=decimal(days, 1))
     else:
-        when = _("{hours} h").format(hours=format_number(found.median_late_hours))
+        when = _("{hours} h").format(hours=decimal(found.median_late_hours))
     reason = _("readings for {late} of {hours} hours with data ({share}) arrived about {when} after the network's "
                "readings for the same time (> {limit:g} h)").format(
         late=found.late, hours=found.hours, share=percent(found.late / found.hours), when=when,

@@ -17,7 +17,8 @@ import pandas as pd
 
 from analytics.analysis.model import Detector, Finding
 from analytics.integrity.rules import IntegrityThresholds
-from facmon.core.i18n import _, format_number
+from analytics.integrity.series import decimal
+from facmon.core.i18n import _
 from facmon.core.influxql import ident, literal
 
 MEASUREMENT = "revision"
@@ -98,5 +99,5 @@ def finding(rows: pd.DataFrame, limits: IntegrityThresholds) -> Finding | None:
 
 def _late(hours: float) -> str:
     if hours >= 48:
-        return _("{days} days").format(days=format_number(hours / 24, 1))
-    return _("{hours} h").format(hours=format_number(hours, 1))
+        return _("{days} days").format(days=decimal(hours / 24, 1))
+    return _("{hours} h").format(hours=decimal(hours, 1))

@@ -137,14 +137,21 @@ def duration(slots: float) -> str:
     return _("{hours} h").format(hours=hours)
 
 
+def decimal(value: float, digits: int = 0) -> str:
+    """`value` to `digits` places as the language writes it (`2,000`, `0.69`), rounded first as Python's format
+    rounds (the binary value, half to even), so the English sentences read exactly as they did before Babel
+    wrote them (Babel rounds the decimal it reads, which differs on ties such as 0.295)."""
+    return format_number(round(value, digits), digits)
+
+
 def number(value: float) -> str:
     """People and counts: whole numbers plainly, others to one decimal, as the language writes them."""
-    return format_number(value) if abs(value - round(value)) < 1e-9 else format_number(value, 1)
+    return decimal(value) if abs(value - round(value)) < 1e-9 else decimal(value, 1)
 
 
 def percent(value: float) -> str:
-    """A share as a whole percentage, as the language writes it."""
-    return format_percent(value)
+    """A share as a whole percentage, as the language writes it (rounded as `decimal` rounds)."""
+    return format_percent(round(value * 100) / 100)
 
 
 def _limit(limits: Sequence[IntegrityThresholds], name: str) -> np.ndarray:

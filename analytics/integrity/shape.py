@@ -18,8 +18,8 @@ import numpy as np
 from analytics.analysis.model import Detector, Finding
 from analytics.integrity.days import DIGIT_COLUMNS, DIGIT_MIN_VALUE
 from analytics.integrity.rules import IntegrityThresholds
-from analytics.integrity.series import COPY_MIN_HOURS, OwnDays, _firsts, _limit, number, percent, stable_days
-from facmon.core.i18n import CHINESE, _, current, format_number
+from analytics.integrity.series import COPY_MIN_HOURS, OwnDays, _firsts, _limit, decimal, number, percent, stable_days
+from facmon.core.i18n import CHINESE, _, current
 from sensors.facility_types import display_type
 
 DIGITS = 10
@@ -71,7 +71,7 @@ def no_memory_all(own: OwnDays, limits: Sequence[IntegrityThresholds]) -> dict[i
         reason = _("occupancy has no memory: lag-1 autocorrelation {value} over {pairs} quarter-hour pairs at "
                    "{people} people on average (< {limit:g}; honest sensors here give 0.45 or more); it cannot tell "
                    "a forger from a sensor that resets each reading").format(
-            value=format_number(value, 2), pairs=format_number(int(pairs[code])),
+            value=decimal(value, 2), pairs=decimal(int(pairs[code])),
             people=number(round(float(level[code]), 1)), limit=check.memory_max)
         found[code] = Finding(Detector.NO_MEMORY, reason, {"lag1_autocorrelation": round(value, 3),
                                                            "pairs": int(pairs[code]),
@@ -106,7 +106,7 @@ def digit_preference_all(own: OwnDays, limits: Sequence[IntegrityThresholds]) ->
                    "{limit:g}); typed-in numbers do this, a real counter does not, but it cannot tell who typed "
                    "them").format(
             first_share=percent(shares[favoured[0]]), values=number(n), min_value=DIGIT_MIN_VALUE, first=favoured[0],
-            second_share=percent(shares[favoured[1]]), second=favoured[1], statistic=format_number(statistic),
+            second_share=percent(shares[favoured[1]]), second=favoured[1], statistic=decimal(statistic),
             p=p_value, limit=check.digit_max_p, expected=percent(1 / DIGITS))
         found[code] = Finding(Detector.DIGIT_PREFERENCE, reason, {
             "values": int(n), "chi_square": round(statistic, 1), "p_value": float(f"{p_value:.3g}"),
