@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dashboards import common as c
 from dashboards.model import Dashboard, Grid, Panel, Target
+from facmon.core import names
 from facmon.core.i18n import N_, _
 from facmon.core.influxql import ident
 
@@ -116,24 +117,59 @@ def last_seen(grid: Grid) -> Panel:
     )
 
 
+#: How far back the devices table counts revisions: the oldest reading the ingester accepts (as `facmon devices`).
+REVISION_LOOKBACK = "35d"
+DAY_BEFORE_END = "time >= ${__to}ms - 1d AND time <= ${__to}ms"
+
+
 def devices(grid: Grid) -> Panel:
-    """`facmon devices` in short: each sensor's readings in the 24 h before the range's end and its last one."""
-    query = (f'SELECT count("received_ms") AS "readings_24h", last("received_ms") AS "last_received_ms" '
-             f"FROM {ident(c.READING)} WHERE time >= ${{__to}}ms - 1d AND time <= ${{__to}}ms AND {REGION} "
-             'GROUP BY "facility", "sensor"')
+    """`facmon devices` as a table: one query per source, each one row per facility and sensor, merged by Grafana.
+
+    InfluxQL cannot join measurements, so each target reads one: readings (A), refusals (B), the last status (C)
+    and revisions (D). A refusal's sensor is a field, not a tag, and InfluxQL groups by tags only: B returns the
+    refusals themselves (oldest first) and Grafana's groupBy sums them per facility and sensor and keeps the latest
+    reason. groupBy keeps only the fields it is told about, which drops each frame's time column, so the merge
+    that follows joins rows on facility and sensor alone. Refusals for an unknown facility have no facility tag
+    and are left out (the refusal panels count them; `facmon devices` lists them)."""
+    readings = (f'SELECT count("received_ms") AS "readings_24h", last("received_ms") AS "last_received_ms" '
+                f"FROM {ident(c.READING)} WHERE {DAY_BEFORE_END} AND {REGION} GROUP BY \"facility\", \"sensor\"")
+    refused = (f'SELECT "count" AS "refusals_24h", "sensor", "reason" AS "latest_reason" FROM {ident(names.REFUSAL)} '
+               f'WHERE {DAY_BEFORE_END} AND "facility" =~ /./ GROUP BY "facility"')
+    status = (f'SELECT last("online") AS "online" FROM {ident(names.SENSOR_STATUS)} WHERE time <= ${{__to}}ms '
+              'GROUP BY "facility", "sensor"')
+    revisions = (f'SELECT count("new_received_ms") AS "revisions" FROM {ident(names.REVISION)} '
+                 f"WHERE time >= ${{__to}}ms - {REVISION_LOOKBACK} AND time <= ${{__to}}ms "
+                 'GROUP BY "facility", "sensor"')
+    targets = tuple(Target(query, ref_id=ref_id, result_format="table")
+                    for ref_id, query in zip("ABCD", (readings, refused, status, revisions), strict=True))
+    # (column, groupBy's calculation or None for a key, its title); groupBy names a result "column (calculation)"
+    columns = (("facility", None, N_("Facility")), ("sensor", None, N_("Sensor")),
+               ("readings_24h", "lastNotNull", N_("Readings in 24 h")),
+               ("last_received_ms", "lastNotNull", N_("Last arrived")),
+               ("refusals_24h", "sum", N_("Refusals in 24 h")), ("latest_reason", "last", N_("Latest refusal reason")),
+               ("online", "lastNotNull", N_("Last status")), ("revisions", "lastNotNull", N_("Revisions")))
+    group = {"id": "groupBy", "options": {"fields": {
+        name: {"aggregations": [calc] if calc else [], "operation": "aggregate" if calc else "groupby"}
+        for name, calc, _title in columns}}}
+    titles = {f"{name} ({calc})" if calc else name: title for name, calc, title in columns}
     return Panel(
-        _("Devices: readings in the last 24 h"), "table", grid.place(24, 9), (Target(query, result_format="table"),),
-        description=_("Every sensor with readings in the 24 hours before the range's end: how many (the heartbeat "
+        _("Devices"), "table", grid.place(24, 9), targets,
+        description=_("Every sensor heard from: its readings in the 24 hours before the range's end (the heartbeat "
                       "is one per 15 minutes while open, 96 for a facility open all day) and when the last one "
-                      "arrived. `facmon devices` adds today's expected count, refusals with their latest reason, "
-                      "online/offline and revisions, and the sensors refused for an unknown facility."),
+                      "arrived, its refusals in those 24 hours with the latest reason, whether its last status "
+                      "message (or Last Will) said online, and its revisions (readings re-sent with other values) "
+                      "in the last 35 days. The region filter applies to readings only. `facmon devices` adds "
+                      "today's expected count and the sensors refused for an unknown facility."),
         options=c.table_options(_("Readings in 24 h")),
-        transformations=(c.organize({"facility": N_("Facility"), "sensor": N_("Sensor"),
-                                     "readings_24h": N_("Readings in 24 h"), "last_received_ms": N_("Last arrived")},
-                                    exclude=("Time",)),),
+        transformations=(group, {"id": "merge", "options": {}}, c.organize(titles)),
         overrides=(c.link_override(_("Facility")),
                    {"matcher": {"id": "byName", "options": _("Last arrived")},
-                    "properties": [{"id": "unit", "value": "dateTimeAsIso"}]}),
+                    "properties": [{"id": "unit", "value": "dateTimeAsIso"}]},
+                   {"matcher": {"id": "byName", "options": _("Last status")},
+                    "properties": [{"id": "mappings", "value": [{"type": "value", "options": {
+                        "true": {"text": _("online"), "color": "green", "index": 0},
+                        "false": {"text": _("offline"), "color": "red", "index": 1}}}]},
+                                   {"id": "custom.cellOptions", "value": {"type": "color-text"}}]}),
     )
 
 

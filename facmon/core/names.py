@@ -11,6 +11,7 @@ from __future__ import annotations
 READINGS = "reading"
 SENSOR_STATUS = "sensor_status"  # a sensor's online/offline messages
 REFUSAL = "refusal"  # what the ingester refused, counted by reason
+REVISION = "revision"  # readings re-sent with other values (ingest/revisions.py)
 INGEST_STATS = "ingest_stats"  # the ingester's counters
 
 # -- the evidence database --------------------------------------------------------------------------------------

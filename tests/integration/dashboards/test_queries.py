@@ -125,6 +125,29 @@ def test_the_grafana_joins_give_one_row_per_facility(scene):
         f.id: (f.status, *f.location) for f in scenario.FACILITIES if f.location}
 
 
+def test_the_devices_table_merges_its_four_queries_into_one_row_per_sensor(scene):
+    """Grafana's groupBy then merge, configured as the panel's JSON says, give `facmon devices` in short."""
+    results, span = run(scene, PIPELINE_UID, Mode.BACKEND)
+    frames = [r.rows for r in results if r.where == "panel Devices"]
+    assert len(frames) == 4
+    panel = next(p for p in MODELS[PIPELINE_UID]["panels"] if p["title"] == "Devices")
+    group, merged, organize = panel["transformations"]
+    assert (group["id"], merged["id"], organize["id"]) == ("groupBy", "merge", "organize")
+    table = expect.merge([expect.group_by(frame, group["options"]["fields"]) for frame in frames],
+                         ("facility", "sensor"))
+    renamed = {key: {organize["options"]["renameByName"][name]: value for name, value in row.items()}
+               for key, row in table.items()}
+    assert all(set(row) <= set(organize["options"]["renameByName"].values()) for row in renamed.values())
+    counts = expect.readings_24h(scene, span)
+    assert set(renamed) == set(counts) | {("d-silent", "s1")}  # silent for days, yet its Last Will is shown
+    shown = {key: (row.get("Readings in 24 h"), row.get("Refusals in 24 h"), row.get("Latest refusal reason"),
+                   row.get("Last status"), row.get("Revisions")) for key, row in renamed.items()}
+    assert shown[("d-busy", "door-1")] == (counts[("d-busy", "door-1")], 1, "wrong_type", True, None)
+    assert shown[scenario.REVISED] == (counts[scenario.REVISED], None, None, None, 1)
+    assert shown[("d-silent", "s1")] == (None, None, None, False, None)
+    assert shown[("d-under", "s2")] == (1, None, None, None, None)
+
+
 def test_check_live_runs_every_query_on_the_database(scene, influxdb, capsys):
     args = ["dashboards", "check", "--live", "--influx-url", influxdb.url, "--influx-db", scene.database]
     assert main(args) == 0

@@ -85,6 +85,8 @@ def messages(now: datetime) -> list[tuple[str, bytes, bool]]:
     bad = json.dumps({"ts": int(now.timestamp()), "occupancy": "14"}).encode()
     out.append((f"{scenario.PREFIX}/d-busy/door-1/reading", bad, False))  # wrong_type
     out.append((f"{scenario.PREFIX}/nowhere/s1/reading", b'{"ts": 1, "occupancy": 1}', False))  # unknown_facility
+    revised = f"{scenario.PREFIX}/{'/'.join(scenario.REVISED)}/reading"
+    out.append((revised, json.dumps(scenario.revised(now)).encode(), False))  # after the original: a revision
     out.append((f"{scenario.PREFIX}/d-busy/door-1/status", b"online", True))
     out.append((f"{scenario.PREFIX}/d-silent/s1/status", b"offline", True))
     return out
@@ -107,6 +109,7 @@ def ingest(mosquitto: LocalMosquitto, influxdb: LocalInfluxDB, database: str, re
         expected = scenario.reading_count(now)
         wait_for(lambda: scalar(client, 'SELECT count("arrival_delay_ms") FROM "reading"') == expected, "readings")
         wait_for(lambda: scalar(client, 'SELECT sum("count") FROM "refusal"') == 2, "refusals")
+        wait_for(lambda: scalar(client, 'SELECT count("new_received_ms") FROM "revision"') == 1, "the revision")
         # The per-minute rates need ingester counters in at least two 10-second buckets.
         span = 'SELECT spread("received") FROM (SELECT max("received") AS "received" FROM "ingest_stats" ' \
                "WHERE time > now() - 1h GROUP BY time(10s) fill(none))"
@@ -114,7 +117,7 @@ def ingest(mosquitto: LocalMosquitto, influxdb: LocalInfluxDB, database: str, re
                   "WHERE time > now() - 1h GROUP BY time(10s) fill(none))"
         wait_for(lambda: (scalar(client, buckets) or 0) >= 2 and scalar(client, span) is not None, "ingest_stats")
         written = 'SELECT last("readings_written") FROM "ingest_stats"'
-        wait_for(lambda: scalar(client, written) == expected, "counters after the last write")
+        wait_for(lambda: scalar(client, written) == expected + 1, "counters after the last write (the revision too)")
         client.close()
     finally:
         stop.set()
