@@ -282,6 +282,10 @@ def _review_events(result: QueryResult, world: World, span: TimeRange) -> None:
 
 
 # -- pipeline health ---------------------------------------------------------------------------------------------
+#: The scenario's refusals (world.messages): two of d-busy/door-1's, out_of_range the later; one unknown facility's.
+REFUSED = {"wrong_type": 1, "out_of_range": 1, "unknown_facility": 1}
+
+
 @check(PIPELINE_UID, "panel Readings per minute", "A", "B")
 def _flow(result: QueryResult, world: World, span: TimeRange) -> None:
     if result.ref_id == "A":
@@ -303,12 +307,12 @@ def _refusals(result: QueryResult, world: World, span: TimeRange) -> None:
     totals: dict[str, int] = {}
     for row in result.rows:
         totals[row["reason"]] = totals.get(row["reason"], 0) + row["refused"]
-    assert totals == {"wrong_type": 1, "unknown_facility": 1}
+    assert totals == REFUSED
 
 
 @check(PIPELINE_UID, "panel Refusals in the range")
 def _refusal_totals(result: QueryResult, world: World, span: TimeRange) -> None:
-    assert {row["reason"]: row["refused"] for row in result.rows} == {"wrong_type": 1, "unknown_facility": 1}
+    assert {row["reason"]: row["refused"] for row in result.rows} == REFUSED
 
 
 def last_readings(world: World) -> dict[tuple[str, str], int]:
@@ -356,7 +360,8 @@ def _devices(result: QueryResult, world: World, span: TimeRange) -> None:
         assert all(row["last_received_ms"] > 0 for row in result.rows)
     elif result.ref_id == "B":  # the refusals themselves: the unknown facility's has no facility tag, left out
         assert [(row["facility"], row["sensor"], row["refusals_24h"], row["latest_reason"])
-                for row in result.rows] == [("d-busy", "door-1", 1, "wrong_type")]
+                for row in result.rows] == [
+            ("d-busy", "door-1", 1, "wrong_type"), ("d-busy", "door-1", 1, "out_of_range")]
     elif result.ref_id == "C":
         assert rows == {("d-busy", "door-1"): {"online": True}, ("d-silent", "s1"): {"online": False}}
     else:

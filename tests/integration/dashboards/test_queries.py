@@ -142,7 +142,7 @@ def test_the_devices_table_merges_its_four_queries_into_one_row_per_sensor(scene
     assert set(renamed) == set(counts) | {("d-silent", "s1")}  # silent for days, yet its Last Will is shown
     shown = {key: (row.get("Readings in 24 h"), row.get("Refusals in 24 h"), row.get("Latest refusal reason"),
                    row.get("Last status"), row.get("Revisions")) for key, row in renamed.items()}
-    assert shown[("d-busy", "door-1")] == (counts[("d-busy", "door-1")], 1, "wrong_type", True, None)
+    assert shown[("d-busy", "door-1")] == (counts[("d-busy", "door-1")], 2, "out_of_range", True, None)
     assert shown[scenario.REVISED] == (counts[scenario.REVISED], None, None, None, 1)
     assert shown[("d-silent", "s1")] == (None, None, None, False, None)
     assert shown[("d-under", "s2")] == (1, None, None, None, None)

@@ -84,6 +84,8 @@ def messages(now: datetime) -> list[tuple[str, bytes, bool]]:
         out += [(topic, json.dumps(batch).encode(), False) for batch in scenario.payloads(sensor, now)]
     bad = json.dumps({"ts": int(now.timestamp()), "occupancy": "14"}).encode()
     out.append((f"{scenario.PREFIX}/d-busy/door-1/reading", bad, False))  # wrong_type
+    negative = json.dumps({"ts": round(now.timestamp() * 1000), "occupancy": -3}).encode()
+    out.append((f"{scenario.PREFIX}/d-busy/door-1/reading", negative, False))  # out_of_range, the sensor's latest
     out.append((f"{scenario.PREFIX}/nowhere/s1/reading", b'{"ts": 1, "occupancy": 1}', False))  # unknown_facility
     revised = f"{scenario.PREFIX}/{'/'.join(scenario.REVISED)}/reading"
     out.append((revised, json.dumps(scenario.revised(now)).encode(), False))  # after the original: a revision
@@ -108,7 +110,7 @@ def ingest(mosquitto: LocalMosquitto, influxdb: LocalInfluxDB, database: str, re
         client = InfluxClient(influxdb.url, database)
         expected = scenario.reading_count(now)
         wait_for(lambda: scalar(client, 'SELECT count("arrival_delay_ms") FROM "reading"') == expected, "readings")
-        wait_for(lambda: scalar(client, 'SELECT sum("count") FROM "refusal"') == 2, "refusals")
+        wait_for(lambda: scalar(client, 'SELECT sum("count") FROM "refusal"') == 3, "refusals")
         wait_for(lambda: scalar(client, 'SELECT count("new_received_ms") FROM "revision"') == 1, "the revision")
         # The per-minute rates need ingester counters in at least two 10-second buckets.
         span = 'SELECT spread("received") FROM (SELECT max("received") AS "received" FROM "ingest_stats" ' \
