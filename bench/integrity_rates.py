@@ -1,7 +1,8 @@
 """Detection and false-flag rates of the integrity detectors over many seeds of the simulator's profiles.
 
 In process (bench/integrity_frames.py): per seed one network of honest facilities of four types (normal, busy,
-underused, flaky, and the honest patterns full_house and stable_group) with one facility of each forgery, 28
+underused, flaky) and two of each honest pattern (full_house, stable_group, quiet, neighbour, weather,
+weekly_class, outage, buffered; the neighbour and weather ones share one region) with one facility of each forgery, 28
 days. A detector's detection rate: the share of runs in which the forgery meant for it was flagged by it; its
 false-flag rate: the share of honest facility-runs it flagged. Usage: python bench/integrity_rates.py --seeds 20
 """
@@ -21,7 +22,9 @@ from analytics.analysis.rules import load_rules
 from bench.integrity_frames import HOURS, facility_entry, judge, registry_of
 
 HONEST = ("normal", "busy", "underused", "flaky")
-PATTERNS = {"full_house": "library", "stable_group": "elderly_care"}
+PATTERNS = {"full_house": "library", "stable_group": "elderly_care", "quiet": "community_center",
+            "neighbour": "library", "weather": "sports_hall", "weekly_class": "community_center",
+            "outage": "library", "buffered": "library"}
 #: forgery -> (facility type, the detector meant to catch it)
 FORGED = {"forged_noisy_copy": ("library", Detector.NEAR_COPY), "forged_memoryless": ("library", Detector.NO_MEMORY),
           "forged_jittered_days": ("library", Detector.SIMILAR_DAYS),

@@ -8,8 +8,9 @@ docs/analytics.md would, keeping entries and exits consistent with occupancy (so
 * ``jittered``: one template day per weekday, every hour jittered by up to ±10 %;
 * ``digits``: honest-looking numbers typed in by hand, ending in 0 or 5 far more often than chance.
 
-The honest ones: ``full_house`` (exactly at capacity for hours while people come and go) and ``stable_group``
-(the same ~25 people most of the day, every day).
+The honest ones: ``full_house`` (exactly at capacity for hours while people come and go), ``stable_group``
+(the same ~25 people most of the day, every day), ``weekly_class`` (the same class at the same hour every week) and
+the region's shared days of ``neighbour`` and ``weather`` (the level and local events of a day, not its visitors).
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ from sensors.simulator.forge import MAX_COUNT, Measured
 from sensors.simulator.profiles import poisson
 
 SHIFT_MINUTES = (15, 60)
+LOCAL_EVENT_CHANCE = 0.3  # regional: the share of days with a market, a fair or a holiday crowd in the region
+LOCAL_EVENT_HOURS = 3
+LOCAL_EVENT_AMP = 0.8  # weight added to the rhythm's during it (a weekday hour is about 1)
+CLASS_SLOTS = 8  # weekly_class: two hours
 TYPED_ROUND_SHARE = 0.35  # digits: how often the typist rounds to a multiple of 5
 
 
@@ -91,3 +96,36 @@ def stable_group(slots: int, size: int, rng: random.Random) -> list[int]:
         out = poisson(rng, 0.8) if ramp <= k < slots - ramp else 0
         values.append(max(0, round(present * share) - out))
     return values
+
+
+def regional_day(seed: int, region: str, key: int | str, spread: float) -> tuple[float, float, tuple[int, int]]:
+    """neighbour and weather: what every facility of the region shares on a day (the same for all of them): the
+    level (weather, a holiday; ±``spread``), a number that decides which of the type's events happen, and the
+    hours of a local event ((0, 0) on most days). Their visitors stay their own."""
+    rng = random.Random(f"{seed}:{region}:{key}:region")
+    factor, events = rng.uniform(1 - spread, 1 + spread), rng.random()
+    if rng.random() >= LOCAL_EVENT_CHANCE:
+        return factor, events, (0, 0)
+    start = rng.randrange(9, 18)
+    return factor, events, (start, start + LOCAL_EVENT_HOURS)
+
+
+def class_time(seed: int, facility_id: str, days: Sequence[tuple[int, int, int]]) -> tuple[int, int]:
+    """weekly_class: (weekday, start minute) of the class, fixed per facility and seed, inside one of the open
+    ``days`` (weekday, opening, closing minute) long enough for it; (-1, 0) when none is."""
+    fit = [(w, s, e) for w, s, e in days if e - s >= (CLASS_SLOTS + 2) * 15]
+    if not fit:
+        return -1, 0
+    rng = random.Random(f"{seed}:{facility_id}:class")
+    weekday, start, end = rng.choice(fit)
+    return weekday, start + 15 * rng.randrange(1, (end - start) // 15 - CLASS_SLOTS)
+
+
+def weekly_class(items: Sequence[Measured], start: int, size: int, rng: random.Random, turnover: float,
+                 uses_per_entry: float) -> list[Measured]:
+    """The day's readings with the class added: the group (a few absent) arrives and leaves over the two hours
+    from ``start`` (a local minute), as stable_group's does over a day."""
+    during = [k for k, m in enumerate(items) if not m.closing and start <= m.minute < start + CLASS_SLOTS * 15]
+    extra = dict(zip(during, stable_group(len(during), size, rng), strict=True))
+    values = [m.reading["occupancy"] + extra.get(k, 0) for k, m in enumerate(items)]
+    return consistent(items, values, rng, turnover, uses_per_entry)

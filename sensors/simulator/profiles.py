@@ -43,6 +43,11 @@ class Profile:
     late_period_days: int = 28
     full_house: bool = False  # at capacity exactly (not just under) while people come and go (exam season)
     stable_group: bool = False  # the same group (rate x capacity people) all day, every open day
+    regional: float = 0.0  # > 0: the day's level (weather, holidays) and local events are the region's, ±this
+    class_share: float = 0.0  # > 0: one weekly class of this share of capacity, same weekday and hours each week
+    outage_days: int = 0  # > 0: the sensor records nothing on this many days in a row of every outage_period_days
+    outage_period_days: int = 28
+    upload_hours: int = 0  # > 0: the readings are held and uploaded as one array every this many hours
 
     @property
     def honest(self) -> bool:
@@ -70,6 +75,12 @@ PROFILES: dict[str, Profile] = {
         Profile("forged_digits", rate=0.30, forge="digits"),
         Profile("full_house", rate=0.55, full_house=True),
         Profile("stable_group", rate=0.62, stable_group=True),
+        Profile("quiet", rate=0.005),
+        Profile("neighbour", rate=0.30, regional=0.25),
+        Profile("weather", rate=0.30, regional=0.6),
+        Profile("weekly_class", rate=0.03, class_share=0.3),
+        Profile("outage", rate=0.30, outage_days=2),
+        Profile("buffered", rate=0.30, upload_hours=3),
     )
 }
 DEFAULT_PROFILE = "normal"

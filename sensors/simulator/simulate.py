@@ -30,7 +30,18 @@ from sensors.simulator.forge import (
     template_weekday,
     uploaded_on,
 )
-from sensors.simulator.forge_shape import consistent, copy_shift, jittered, noisy_copy, stable_group, typed
+from sensors.simulator.forge_shape import (
+    LOCAL_EVENT_AMP,
+    class_time,
+    consistent,
+    copy_shift,
+    jittered,
+    noisy_copy,
+    regional_day,
+    stable_group,
+    typed,
+    weekly_class,
+)
 from sensors.simulator.plan import SimSensor
 from sensors.simulator.profiles import (
     DAY_MINUTES,
@@ -119,6 +130,9 @@ def day_readings(sensor: SimSensor, seed: int, ordinal: int, interval: int = HEA
     facility, profile = sensor.facility, sensor.profile
     if facility.is_closure_day(date.fromordinal(ordinal)) and profile.forge != "impossible":
         return ()
+    if profile.outage_days and is_silent(ordinal, _phase(seed, facility.id, profile.outage_period_days),
+                                         profile.outage_days, profile.outage_period_days):
+        return ()  # the sensor was down: nothing recorded, so nothing is sent later either
     if profile.forge == "clone":
         if sensor.source is None:
             raise ValueError(f"{facility.id}: clone_of needs the facility whose readings it republishes")
@@ -144,6 +158,12 @@ def day_readings(sensor: SimSensor, seed: int, ordinal: int, interval: int = HEA
         it = iter(values)
         readings = consistent(readings, [0 if m.closing else next(it) for m in readings], rng, 0.0,
                               rhythm.uses_per_entry)
+    elif profile.class_share and readings:
+        days = [(w, *run) for w in range(7) for run in _runs(facility, w)]
+        weekday, start = class_time(seed, facility.id, days)
+        if weekday == date.fromordinal(ordinal).weekday():
+            readings = weekly_class(readings, start, round(profile.class_share * sensor.capacity), rng, turnover,
+                                    rhythm.uses_per_entry)
     if profile.forge == "impossible":
         readings = inflate(readings, sensor.capacity, max(1, HEARTBEAT // interval), rng)
     return tuple(readings)
@@ -204,6 +224,13 @@ def _measure(sensor: SimSensor, seed: int, ordinal: int, interval: int) -> list[
     rng = random.Random(f"{seed}:{facility.id}:{sensor.sensor}:{key}")
     day_factor = fac_rng.uniform(1 - sensor.noise, 1 + sensor.noise)
     happening = {e for e in rhythm.events if fac_rng.random() < e.chance or copy or weekly}  # a good day
+    local, local_amp = (0, 0), 0.0  # hours of a local event the region shares, and how much it brings here
+    if profile.regional:  # neighbours share the weather, holidays and local events, not their visitors
+        shared, draw, local = regional_day(seed, facility.region, key, profile.regional)
+        day_factor = shared * fac_rng.uniform(0.92, 1.08)
+        happening = {e for e in rhythm.events if draw < e.chance}
+        lag = fac_rng.randint(-1, 1)  # its crowd reaches each facility at its own hour, in its own numbers
+        local, local_amp = (local[0] + lag, local[1] + lag), LOCAL_EVENT_AMP * fac_rng.uniform(0.2, 1.0)
     open_runs = _runs(facility, weekday)
     rate = profile.rate
     if profile.idle_every and (_open_day_index(facility, ordinal) + _phase(seed, facility.id, profile.idle_every)
@@ -235,6 +262,8 @@ def _measure(sensor: SimSensor, seed: int, ordinal: int, interval: int) -> list[
                 weight = base_weight(rhythm, shape, int(minute))
                 if happening:
                     weight += sum(e.amp for e in event_hits(rhythm, shape, int(minute)) if e in happening)
+                if local[0] <= minute // 60 % 24 < local[1]:
+                    weight += local_amp
                 lam = level * weight
             new = poisson(rng, keep * occupancy + (1 - keep) * lam)
             if new >= cap and profile.full_house:  # full: held at capacity by the door, people still come and go
@@ -325,6 +354,15 @@ def _deliver(sensor: SimSensor, seed: int, ordinal: int, interval: int, bad_rate
                 send(at, held[chunk : chunk + MAX_BATCH_ITEMS], batch=not lost)
         for item in readings[index:]:
             send(item.epoch, [item])
+    elif profile.upload_hours:  # held, then uploaded as one array a few minutes after each window of hours
+        period = profile.upload_hours * 3600
+        windows: dict[int, list[Measured]] = {}
+        for item in readings:
+            windows.setdefault(item.epoch // period, []).append(item)
+        for window, held in windows.items():
+            at = (window + 1) * period + rng.randrange(60, 600)
+            for chunk in range(0, len(held), MAX_BATCH_ITEMS):
+                send(at, held[chunk : chunk + MAX_BATCH_ITEMS], batch=True)
     else:
         for item in readings:
             send(item.epoch, [item])

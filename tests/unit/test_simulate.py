@@ -141,7 +141,8 @@ def expected_status(fig: Figures) -> str:
 
 PROFILE_STATUS = {"busy": "ACTIVE", "normal": "ACTIVE", "flaky": "ACTIVE", "underused": "UNDERUSED",
                   "idle": "IDLE", "night_only": "IDLE", "offline": "NO_DATA", "full_house": "ACTIVE",
-                  "stable_group": "ACTIVE"}
+                  "stable_group": "ACTIVE", "quiet": "UNDERUSED", "neighbour": "ACTIVE", "weather": "ACTIVE",
+                  "weekly_class": "UNDERUSED", "outage": "ACTIVE", "buffered": "ACTIVE"}
 #: Forged profiles fake use so as to look ACTIVE (tests/unit/test_simulate_forged.py checks how).
 FORGED_STATUS = {"forged_flat": "ACTIVE", "forged_copy": "ACTIVE", "clone_of": "ACTIVE", "impossible": "ACTIVE",
                  "late_backfill": "ACTIVE", "forged_noisy_copy": "ACTIVE", "forged_memoryless": "ACTIVE",
@@ -221,11 +222,12 @@ def test_every_profile_is_either_honest_or_forged() -> None:
 def test_each_profile_has_its_signature_for_each_type(kind: str, profile: str) -> None:
     fig = figures(sensors_of(facility(kind, profile, sensors=2 if kind == "library" else 1)))
     rate = fig.occupancy_rate
-    if profile in ("busy", "normal", "flaky"):
+    if profile in ("busy", "normal", "flaky", "neighbour", "weather", "outage", "buffered"):
         assert rate is not None
         assert rate >= 0.2, rate
         assert fig.idle_share < 0.2
-    if profile in ("busy", "normal", "underused", "idle", "night_only"):
+    if profile in ("busy", "normal", "underused", "idle", "night_only", "quiet", "neighbour", "weather",
+                   "weekly_class", "buffered"):
         assert fig.coverage == 1.0
     if profile == "underused":
         assert rate is not None
@@ -243,6 +245,12 @@ def test_each_profile_has_its_signature_for_each_type(kind: str, profile: str) -
         assert fig.coverage <= 0.35
     if profile == "flaky":
         assert fig.coverage >= 0.85
+    if profile == "outage":  # two calendar days in 28 without a reading (tests/unit/test_simulate_honest.py)
+        assert fig.coverage >= 0.75, fig.coverage
+    if profile == "quiet":  # a visitor or two now and then, on every open day
+        assert rate is not None
+        assert rate < 0.02, rate
+        assert fig.idle_share < 0.5
     assert expected_status(fig) == PROFILE_STATUS[profile]
 
 
