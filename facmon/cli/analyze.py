@@ -17,12 +17,12 @@ from analytics.analysis.scope import Scope, ScopeError, scope_of
 from facmon.cli.common import (
     EXIT_OK,
     CommandError,
+    parse_facility,
     settings_flags,
     settings_from,
     wait_for_signal,
 )
 from facmon.core.errors import AlertDeliveryError
-from sensors.contract import ID_PATTERN, is_valid_id
 from sensors.registry import load_registry
 
 if TYPE_CHECKING:
@@ -68,13 +68,6 @@ def parse_every(text: str) -> float:
     if seconds < 60:
         raise argparse.ArgumentTypeError("--every must be at least 1m")
     return seconds
-
-
-def parse_facility(text: str) -> str:
-    """Checked here so that a malformed id never reaches a query."""
-    if not is_valid_id(text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a facility id ({ID_PATTERN})")
-    return text
 
 
 def _positive(text: str) -> int:

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from analytics.alerts.decide import Disposition
-from facmon.cli.analyze import parse_as_of, parse_facility
-from facmon.cli.common import EXIT_OK, EXIT_USAGE, CommandError, settings_flags, settings_from
+from facmon.cli.analyze import parse_as_of
+from facmon.cli.common import EXIT_OK, EXIT_USAGE, CommandError, parse_facility, settings_flags, settings_from
 from facmon.core.i18n import _
 from sensors.registry import load_registry
 

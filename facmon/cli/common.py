@@ -14,6 +14,7 @@ from facmon.core import i18n
 from facmon.core.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, FacmonError
 from facmon.core.i18n import _
 from facmon.core.settings import Settings, load_settings
+from sensors.contract import ID_PATTERN, is_valid_id
 
 if TYPE_CHECKING:
     pass
@@ -128,3 +129,10 @@ def wait_for_signal() -> threading.Event:
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
     return stop
+
+
+def parse_facility(text: str) -> str:
+    """A --facility argument, checked here so that a malformed id never reaches a topic or a query."""
+    if not is_valid_id(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a facility id ({ID_PATTERN})")
+    return text

@@ -7,8 +7,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from facmon.cli.analyze import parse_facility, select
-from facmon.cli.common import EXIT_OK, EXIT_USAGE, NOW_HELP, CommandError, instant, settings_flags, settings_from
+from facmon.cli.analyze import select
+from facmon.cli.common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    NOW_HELP,
+    CommandError,
+    instant,
+    parse_facility,
+    settings_flags,
+    settings_from,
+)
 from sensors.registry import load_registry
 
 

@@ -19,6 +19,7 @@ from facmon.cli.common import (
     EXIT_USAGE,
     CommandError,
     instant,
+    parse_facility,
     set_from_signal_handler,
     settings_from,
 )
@@ -85,12 +86,6 @@ def _profile(text: str) -> tuple[str | None, str]:
     return facility or None, name
 
 
-def _facility(text: str) -> str:
-    if not is_valid_id(text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a facility id ({ID_PATTERN})")
-    return text
-
-
 def register(subparsers: Any) -> argparse.ArgumentParser:
     """Add the `simulate` subcommand to facmon's parser."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
@@ -108,7 +103,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--profile", type=_profile, action="append", default=[], metavar="[FACILITY=]PROFILE",
                         help=f"profile for all facilities, or for one (repeatable): {', '.join(PROFILES)}; "
                         f"{CLONE} names its source: FACILITY={CLONE}:SOURCE")
-    parser.add_argument("--facility", type=_facility, action="append", metavar="ID",
+    parser.add_argument("--facility", type=parse_facility, action="append", metavar="ID",
                         help="simulate only this facility (repeatable)")
     parser.add_argument("--seed", type=int, default=1, help="the same seed gives the same readings (default 1)")
     parser.add_argument("--interval", type=_interval, default=900, help="reading interval while open (default 15m)")

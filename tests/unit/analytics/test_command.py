@@ -8,7 +8,8 @@ import threading
 import pytest
 
 from analytics.analysis.periodic import run_every
-from facmon.cli.analyze import parse_as_of, parse_every, parse_facility, parse_window, select
+from facmon.cli.analyze import parse_as_of, parse_every, parse_window, select
+from facmon.cli.common import parse_facility
 from facmon.cli.main import main
 from facmon.core.errors import ConfigError
 from tests.unit.analytics.helpers import facility
