@@ -13,13 +13,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from analytics.alerts.decide import Kind, Notice
-from analytics.analysis.model import Window
+from analytics.analysis.model import Status, Window
 from analytics.analysis.output import figures_dict, integrity_dict, window_dict
 from analytics.analysis.store import MEASUREMENT as STATUS_MEASUREMENT
 from analytics.analysis.store import point_time
-from facmon.core.i18n import N_, _, format_percent
+from facmon.core.i18n import N_, _, current, format_percent, labelled
 from facmon.core.influxql import ident, literal, time_literal
 from facmon.core.names import READINGS
+from sensors.facility_types import display_type
 from sensors.registry import Facility
 
 PAYLOAD_FORMAT = "facmon.alert/1"
@@ -100,9 +101,10 @@ def evidence(notice: Notice, link: str | None) -> dict[str, Any]:
 
 def payload(
     notice: Notice, facility: Facility | None, recipients: list[Mapping[str, str]], link: str | None,
-    decided: datetime,
+    decided: datetime, type_names: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The notice as JSON-ready data: evidence, the facility's details and whom it went to."""
+    """The notice as JSON-ready data: evidence, the facility's details and whom it went to. ``type_names`` is
+    what the type is called in each language (the registry's names, else the built-in ones), for the mails."""
     result = notice.result
     location = None
     if facility is not None and facility.location is not None:
@@ -118,6 +120,7 @@ def payload(
         "facility": {
             "id": result.facility_id, "name": result.name, "type": result.type, "region": result.region,
             "department": result.department, "capacity": result.capacity, "location": location,
+            "type_names": dict(type_names) if type_names else None,
         },
         "window": window_dict(result.window),
         "coverage": figures_dict(result.figures)["coverage"],
@@ -142,9 +145,26 @@ def _names(names: Any) -> str:
     return ", ".join(dict.fromkeys(names or ())) or _("no detector")
 
 
+def status_word(code: str | None) -> str:
+    """A status code as the reader's language writes it (``IDLE``; 闲置 in Chinese): the words around the codes
+    change, the payload's ``status`` fields do not."""
+    if code is None:
+        return ""
+    return Status(code).label if code in Status.__members__ else code
+
+
+def type_name(facility: Mapping[str, Any]) -> str:
+    """The facility's type as the reader's language calls it: the name the payload carries (the registry's), else
+    the built-in one, else the code (a payload stored before names were carried has none)."""
+    names = facility.get("type_names") or {}
+    return str(names.get(current()) or display_type(str(facility["type"]), current()))
+
+
 def headline(data: Mapping[str, Any]) -> str:
-    """What happened, e.g. ``IDLE: 鹿城区图书馆 (wz-lc-lib-001)``, ``Reminder: still IDLE since 2025-10-01: …``."""
-    kind, status, previous = Kind(data["kind"]), data["status"], data.get("previous_status")
+    """What happened, e.g. ``IDLE: 鹿城区图书馆 (wz-lc-lib-001)``, ``Reminder: still IDLE since 2025-10-01: …``;
+    in Chinese ``闲置：鹿城区图书馆 (wz-lc-lib-001)``."""
+    kind = Kind(data["kind"])
+    status, previous = status_word(data["status"]), status_word(data.get("previous_status"))
     who = "{name} ({id})".format(name=data["facility"]["name"], id=data["facility"]["id"])
     if kind is Kind.RAISED:
         what = f"{previous} → {status}" if previous else status
@@ -154,7 +174,7 @@ def headline(data: Mapping[str, Any]) -> str:
         what = (_("Resolved, {previous} → {status}").format(previous=previous, status=status) if previous
                 else _("Resolved, now {status}").format(status=status))
     elif kind is Kind.OUTAGE:
-        what = _("Sensor outage (NO_DATA)")
+        what = _("Sensor outage ({status})").format(status=status)
     elif kind is Kind.OUTAGE_RESOLVED:
         what = _("Sensors reporting again ({status})").format(status=status)
     else:
@@ -210,7 +230,7 @@ def _findings_text(data: Mapping[str, Any]) -> list[str]:
         return [_("Integrity checks: none fire any more.")]
     lines = [_("Integrity checks that fired:")]
     for finding in findings:
-        lines.append(f"  - {finding['detector']}: {finding['reason']}")
+        lines.append("  - " + labelled(finding["detector"], finding["reason"]))
         numbers = ", ".join(f"{name} {value}" for name, value in (finding.get("evidence") or {}).items())
         if numbers:
             lines.append(f"      ({numbers})")
@@ -225,15 +245,17 @@ def mail_text(data: Mapping[str, Any]) -> str:
     if data.get("caveat"):
         lines += [_(CAVEAT), ""]
     previous = data.get("previous_status")
-    was = _(" (was {previous})").format(previous=previous) if previous and previous != data["status"] else ""
-    lines.append(_("Status: {status}{was}, as of {as_of}").format(status=data["status"], was=was, as_of=data["as_of"]))
+    was = (_(" (was {previous})").format(previous=status_word(previous)) if previous and previous != data["status"]
+           else "")
+    lines.append(_("Status: {status}{was}, as of {as_of}").format(status=status_word(data["status"]), was=was,
+                                                                  as_of=data["as_of"]))
     lines.append(_("Window: {first_day} to {last_day} ({days} days, {timezone})").format(**window))
     lines.append(_("Sensor coverage: {coverage} of opening hours").format(
         coverage=_figure("coverage", data.get("coverage"))))
     none_given = [_("(none given)")]
     if integrity_notice:
         lines += ["", *_findings_text(data)]
-        lines += ["", _("Why the status is {status}:").format(status=data["status"])]
+        lines += ["", _("Why the status is {status}:").format(status=status_word(data["status"]))]
         lines += [f"  - {reason}" for reason in data.get("status_reasons") or none_given]
     else:
         lines += ["", _("Reasons:")]
@@ -243,14 +265,14 @@ def mail_text(data: Mapping[str, Any]) -> str:
             lines += ["", _("Its data are also flagged as suspect ({detectors}); a separate data-integrity alert "
                             "covers that.").format(detectors=_names(flag.get("detectors")))]
     lines += ["", _("Figures:")]
-    lines += [f"  {_(label)}: {_figure(name, figures.get(name))}" for name, label in _FIGURE_LABELS.items()]
+    lines += ["  " + labelled(_(label), _figure(name, figures.get(name))) for name, label in _FIGURE_LABELS.items()]
     where = facility.get("location")
     nothing = _("(none in the registry)")
     lines += [
         "",
         _("Facility:"),
         "  {name} ({id})".format(**facility),
-        "  " + _("type {type}, capacity {capacity}").format(type=facility["type"], capacity=facility["capacity"]),
+        "  " + _("type {type}, capacity {capacity}").format(type=type_name(facility), capacity=facility["capacity"]),
         "  " + _("region {region}").format(region=facility["region"]),
         "  " + _("department {department}").format(department=facility.get("department") or nothing),
         "  " + (_("location {lat}, {lon}").format(lat=where["lat"], lon=where["lon"]) if where
@@ -261,9 +283,9 @@ def mail_text(data: Mapping[str, Any]) -> str:
     proof = data["evidence"]
     if proof.get("link"):
         lines.append(f"  {proof['link']}")
-    lines.append(f"  InfluxDB: {proof['influxdb']['query']}")
+    lines.append("  " + labelled("InfluxDB", proof["influxdb"]["query"]))
     if proof["influxdb"].get("readings_query"):
-        lines.append(f"  Readings: {proof['influxdb']['readings_query']}")
+        lines.append("  " + labelled(_("Readings"), proof["influxdb"]["readings_query"]))
     lines += [f"  {command}" for command in proof["commands"]]
     if data.get("review"):
         lines += ["", _("To record your review (holds back alerts for this facility until --until):"),

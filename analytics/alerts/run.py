@@ -38,6 +38,7 @@ from analytics.alerts.deliver import MQTT_RECIPIENT, Deliverer, Sent
 from analytics.alerts.message import notice_reasons, payload
 from analytics.analysis.model import AnalysisRun
 from facmon.core.clock import Clock
+from facmon.core.i18n import LANGUAGES
 from facmon.core.influx import InfluxClient, InfluxError
 from facmon.core.settings import Settings
 from sensors.registry import Registry
@@ -98,7 +99,8 @@ def _new_jobs(run: AnalysisRun, registry: Registry, directory: Directory, states
             link = directory.evidence_link(result.facility_id, run.as_of.isoformat(), result.region,
                                            result.status.value)
             data = payload(notice, registry.get(result.facility_id), [{"id": r.id, "name": r.label} for r in who],
-                           link, datetime.fromtimestamp(now / 10**9, UTC))
+                           link, datetime.fromtimestamp(now / 10**9, UTC),
+                           {language: registry.display_type(result.type, language) for language in LANGUAGES})
             integrity = notice.kind.track == "integrity"
             alert = AlertRecord(result.facility_id, notice.kind, result.status, run.as_of, now, result.region,
                                 result.type, str(data["message"]), "; ".join(notice_reasons(notice)),

@@ -130,6 +130,12 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     return catalog(current()).ngettext(singular, plural, n)
 
 
+def labelled(label: str, value: object) -> str:
+    """``label: value`` as the language writes it: an ASCII colon and a space in English, the full-width colon in
+    Chinese (``数据覆盖率：90%``); the separator is the catalog's, not a branch on the language."""
+    return _("{label}: {value}").format(label=label, value=value)
+
+
 def N_(message: str) -> str:  # noqa: N802 (gettext's name for "mark for extraction, translate later")
     """Mark a constant for extraction; `_()` translates it where it is shown."""
     return message

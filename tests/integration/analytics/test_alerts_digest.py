@@ -12,6 +12,7 @@ from analytics.alerts.auditors import AuditorsError, load_auditors, parse_audito
 from analytics.alerts.run import process_run
 from analytics.alerts.webhook_sign import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from analytics.analysis.model import Status
+from sensors.registry import Registry
 from tests.conftest import TEST_NOW
 from tests.integration.analytics.auditing import (
     COMM,
@@ -20,6 +21,7 @@ from tests.integration.analytics.auditing import (
     D,
     directory,
     registry,
+    registry_data,
     run_of,
     settings_for,
     wait_for,
@@ -98,7 +100,8 @@ def test_each_recipient_reads_the_mail_in_their_own_language(db, smtp_server, we
         {"id": "district", "name": "Lucheng audit", "regions": ["zhejiang/wenzhou/lucheng"],
          "email": "district@audit.example.org", "digest": False, "language": "en"},
     ]})
-    summary = process_run(run, registry(), settings, client=db, directory=people)
+    renamed = Registry.model_validate({**registry_data(), "types": {"library": {"zh_CN": "城市书房"}}})
+    summary = process_run(run, renamed, settings, client=db, directory=people)
     assert summary.failed == 0
     mails = wait_for(smtp_server.mailbox.messages, 3)
     chinese = [mail for to, mail in mails if to == ["city@audit.example.org"]]
@@ -106,13 +109,17 @@ def test_each_recipient_reads_the_mail_in_their_own_language(db, smtp_server, we
     assert [mail["Subject"] for mail in chinese] == ["[facmon] 截至 2025-11-03 共 2 条提示"]
     text = chinese[0].get_body(("plain",)).get_content()
     assert "facmon：本次分析共 2 条提示" in text
-    assert f"1. IDLE：鹿城区图书馆五马分馆 ({LIB})，2025-10-06 至 2025-11-02" in text
+    assert f"1. 闲置：鹿城区图书馆五马分馆 ({LIB})，2025-10-06 至 2025-11-02" in text
     assert text.count("状态：") == 2
-    assert "数据覆盖率（开放时段）: 90.0%" in text
+    assert "数据覆盖率（开放时段）：90.0%" in text
     assert "Status: " not in text
+    assert not [code for code in ("IDLE", "UNDERUSED", "NO_DATA", "EXEMPT", "ACTIVE") if code in text]
+    assert "类型 城市书房，设计容量 120" in text  # the registry's name for the type
+    assert "类型 全民健身中心，设计容量 80" in text  # the built-in one
     idle_subject = f"[facmon] IDLE: 鹿城区图书馆五马分馆 ({LIB})"
     assert set(english) == {idle_subject, f"[facmon] UNDERUSED: 鹿城区全民健身中心 ({GYM})"}
     idle = english[idle_subject].get_body(("plain",)).get_content()
     assert "Status: IDLE, as of" in idle
     assert "  sensor coverage of opening hours: 90.0%" in idle
+    assert "type Library, capacity 120" in idle  # no English name in the registry: the built-in one
     assert "状态" not in idle

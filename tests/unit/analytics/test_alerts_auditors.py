@@ -13,6 +13,7 @@ from analytics.alerts.deliver import MQTT_RECIPIENT, webhook_target
 from analytics.alerts.message import mail_text, payload, subject, summary
 from analytics.alerts.run import planned, recipients_for
 from analytics.analysis.model import FacilityResult, Figures, Fired, Status, Window
+from facmon.core.i18n import using
 from tests.unit.analytics.helpers import facility
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "auditors.yaml"
@@ -179,3 +180,42 @@ def test_a_recipients_language_is_one_facmon_speaks():
     assert "auditors[0] (city) language" in str(refused.value)
     assert "en, zh_CN" in str(refused.value)
     assert "'fr'" in str(refused.value)
+
+
+CODES = ("IDLE", "UNDERUSED", "NO_DATA", "EXEMPT", "ACTIVE")
+
+
+@pytest.mark.parametrize(("kind", "status", "previous", "headline"), [
+    (Kind.RAISED, Status.IDLE, Status.UNDERUSED, "使用率低 → 闲置：鹿城区图书馆 (lib-1)"),
+    (Kind.REMINDER, Status.EXEMPT, Status.EXEMPT, "提醒：仍为暂停开放（自 2025-10-01 起）：鹿城区图书馆 (lib-1)"),
+    (Kind.RESOLVED, Status.ACTIVE, Status.IDLE, "已解除，闲置 → 正常使用：鹿城区图书馆 (lib-1)"),
+    (Kind.OUTAGE, Status.NO_DATA, None, "传感器故障（数据缺失）：鹿城区图书馆 (lib-1)"),
+    (Kind.OUTAGE_RESOLVED, Status.ACTIVE, Status.NO_DATA, "传感器已恢复上报（正常使用）：鹿城区图书馆 (lib-1)"),
+])
+def test_a_chinese_mail_says_the_status_in_words_and_keeps_the_codes_in_the_json(kind, status, previous, headline):
+    """Subject, summary and body in Chinese show 闲置, 使用率低 ... and the full-width colon after each label; the
+    payload's machine fields keep the codes, and the type is shown by its name (the registry's, passed along)."""
+    notice = Notice(kind, result(status), AS_OF, previous=previous, since=date(2025, 10, 1))
+    site = facility("lib-1", location={"lat": 28.0, "lon": 120.65}, department="Culture bureau")
+    with using("zh_CN"):
+        data = payload(notice, site, [], None, datetime(2025, 11, 3, tzinfo=UTC),
+                       {"zh_CN": "城市书房", "en": "City reading room"})
+        title, line, text, word = subject(data), summary(data), mail_text(data), status.label
+    assert (data["status"], data["previous_status"]) == (status.value, previous and previous.value)
+    assert data["facility"]["type"] == "library"
+    assert title == f"[facmon] {headline}"
+    assert line.startswith(f"{headline}，2025-10-06 至 2025-11-02：")
+    assert data["message"] == line  # the webhook's and MQTT's text, in the process's language
+    assert text.startswith(headline + "\n")
+    assert f"状态：{word}" in text
+    assert "  数据覆盖率（开放时段）：90.0%\n" in text
+    assert "  无人使用天数占比：83.3%\n" in text
+    assert "类型 城市书房，设计容量 120" in text
+    assert "  InfluxDB：SELECT" in text
+    assert ": " not in text.replace("--note TEXT", "").split("证据查询")[0]  # no ASCII colon before the evidence
+    assert not [code for code in CODES if code in text + title], text
+    with using("en"):
+        english = mail_text(data)
+    assert "  sensor coverage of opening hours: 90.0%\n" in english
+    assert "type City reading room, capacity 120" in english
+    assert f"Status: {status.value}" in english
