@@ -1,7 +1,9 @@
 """Import the facility registry from a spreadsheet, because facility managers keep theirs in Excel.
 
 ``facmon registry import CSV`` reads the sheet saved as CSV (UTF-8, with or without Excel's BOM), reports
-every bad cell by spreadsheet row and column, and writes YAML that ``load_registry`` reads back unchanged.
+every bad cell by spreadsheet row and column, and writes YAML that ``load_registry`` reads back unchanged. The
+columns are the YAML entry's keys (README, "The facility registry"), plus ``type_zh_CN`` and ``type_en`` for the
+registry's ``types:`` names, given on a row of the type.
 """
 
 from __future__ import annotations
@@ -17,14 +19,19 @@ from pydantic import ValidationError
 
 from facmon.core.config import Loc
 from sensors.contract import is_valid_id
-from sensors.registry import DAYS, Facility, Registry, RegistryError, explain
+from sensors.facility_types import LANGUAGES
+from sensors.registry import DAYS, Facility, Registry, RegistryError, TypeNames, explain
 
+#: The type's display name in each language (the YAML registry's ``types:``), given on any row of that type.
+TYPE_NAME_COLUMNS = {f"type_{language}": language for language in LANGUAGES}
 COLUMNS = (
     *("id", "name", "type", "region", "capacity", "timezone"),
     *DAYS,
-    *("closures", "lat", "lon", "department"),
+    *("closures", "lat", "lon", "department", "holidays", "adjusted_workdays"),
+    *TYPE_NAME_COLUMNS,
 )
 REQUIRED_COLUMNS = ("id", "name", "type", "region", "capacity", *DAYS)
+_CANONICAL = {name.lower(): name for name in COLUMNS}  # headers match whatever their case: type_zh_cn too
 _INT_RE = re.compile(r"[+-]?\d+")
 _DATE = r"\d{4}-\d{1,2}-\d{1,2}"
 _CLOSURE_RE = re.compile(rf"({_DATE})(?:\s*\.\.\s*({_DATE}))?\s+(\S.*)")
@@ -88,8 +95,9 @@ def _row_data(row: dict[str, str]) -> tuple[dict[str, Any], list[tuple[str, str]
         problems.append(("lat" if not lat else "lon", "lat and lon must both be filled in or both be empty"))
     elif lat:
         data["location"] = {"lat": _number(lat), "lon": _number(lon)}
-    if row.get("department"):
-        data["department"] = row["department"]
+    for key in ("department", "holidays", "adjusted_workdays"):
+        if row.get(key):
+            data[key] = row[key]
     return data, problems
 
 
@@ -109,15 +117,44 @@ def _column(loc: Loc) -> str:
     return str(loc[0])
 
 
+class _TypeNames:
+    """The type names the rows give (type_zh_CN, type_en), checked as the YAML registry's ``types:`` is; a type
+    is named once: another row of the type may repeat the name or leave the cell empty, not give another."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, dict[str, str]] = {}
+        self._row: dict[tuple[str, str], str] = {}
+
+    def add(self, label: str, row: dict[str, str], type_code: str | None) -> list[str]:
+        given = {language: row[column] for column, language in TYPE_NAME_COLUMNS.items() if row.get(column)}
+        if not given:
+            return []
+        try:
+            names = TypeNames.model_validate(given).model_dump(exclude_none=True)
+        except ValidationError as exc:
+            return [f"{label} column type_{loc[0]}: {message}" for loc, message in explain(exc)]
+        if type_code is None:
+            return []  # the type itself is wrong, and said so
+        problems = []
+        known = self.names.setdefault(type_code, {})
+        for language, name in names.items():
+            if known.setdefault(language, name) != name:
+                problems.append(f"{label} column type_{language}: {type_code} is called {known[language]!r} in "
+                                f"{self._row[type_code, language]}; a type has one name (got {name!r})")
+            self._row.setdefault((type_code, language), label)
+        return problems
+
+
 def parse_rows(rows: Sequence[Sequence[str]], source: str = "<csv>") -> Registry:
     """Validate CSV rows, the first being the header; pure. Rows are numbered as Excel shows them."""
     if not rows:
         raise RegistryError("the file is empty; the first row must name the columns", source)
-    header = [cell.strip().lower() for cell in rows[0]]
+    header = [_CANONICAL.get(cell.strip().lower(), cell.strip().lower()) for cell in rows[0]]
     problems = _check_header(header)
     if problems:
         raise RegistryError(problems, source)
     facilities: list[Facility] = []
+    type_names = _TypeNames()
     first_row: dict[str, int] = {}
     for number, cells in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in cells):
@@ -137,14 +174,18 @@ def parse_rows(rows: Sequence[Sequence[str]], source: str = "<csv>") -> Registry
         try:
             facility = Facility.model_validate(data)
         except ValidationError as exc:
-            problems += [f"{label} column {_column(loc)}: {message}" for loc, message in explain(exc)]
+            errors = explain(exc)
+            problems += [f"{label} column {_column(loc)}: {message}" for loc, message in errors]
+            problems += type_names.add(label, row, None if any(loc[0] == "type" for loc, _ in errors) else row["type"])
             continue
+        problems += type_names.add(label, row, facility.type)
         facilities.append(facility)
     if not problems and not facilities:
         problems.append("no facility rows below the header")
     if problems:
         raise RegistryError(dict.fromkeys(problems), source)  # a one-day closure's bad date shows once
-    return Registry(facilities=tuple(facilities))
+    return Registry(facilities=tuple(facilities),
+                    type_names={code: TypeNames.model_validate(names) for code, names in type_names.names.items()})
 
 
 class _Dumper(yaml.SafeDumper):

@@ -204,3 +204,58 @@ def test_yaml_output_quotes_what_yaml_would_misread() -> None:
     assert reloaded == tricky
     assert reloaded.get("001").name == "yes"
     assert reloaded.get("001").closures[0].reason == "no: really"
+
+
+def test_holiday_policies_and_type_names_are_optional_columns(tmp_path: Path) -> None:
+    """China's calendar (holidays, adjusted_workdays) and the types' display names, as the YAML registry has
+    them; the header matches in any case, a type is named on any of its rows, and all of it reaches the YAML."""
+    registry = parse_rows([
+        [name.upper() if name.startswith("type_") else name for name in HEADER],
+        row(id="wz-a", holidays="closed", adjusted_workdays="weekday_hours", type_zh_CN="城市书房"),
+        row(id="wz-b", holidays="weekend_hours", type_zh_CN="城市书房", type_en="City reading room"),
+        row(id="wz-c", type="cultural_hall"),
+    ])
+    a, b, c = registry
+    assert (a.holidays, a.adjusted_workdays) == ("closed", "weekday_hours")
+    assert (b.holidays, b.adjusted_workdays) == ("weekend_hours", "as_usual")
+    assert (c.holidays, c.adjusted_workdays) == ("as_usual", "as_usual")  # empty cells: the defaults
+    assert registry.display_type("library", "zh_CN") == "城市书房"
+    assert registry.display_type("library", "en") == "City reading room"
+    assert registry.display_type("cultural_hall", "zh_CN") == "文化礼堂"  # nobody renamed it: the built-in name
+    text = registry_to_yaml(registry)
+    assert "types:\n  library: {zh_CN: 城市书房, en: City reading room}\n" in text
+    assert "  holidays: closed\n  adjusted_workdays: weekday_hours\n" in text
+    path = tmp_path / "registry.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert load_registry(path) == registry
+
+
+def yaml_problems(entry: dict[str, object], **top: object) -> list[str]:
+    """What the YAML registry says of a registry with one facility (``entry`` changed) and ``top``-level keys."""
+    facility = {"id": "wz-a", "name": "图书馆", "type": "library", "region": "zhejiang/wenzhou", "capacity": 50,
+                "opening_hours": {"tue": ["09:00-12:00"]}, **entry}
+    with pytest.raises(RegistryError) as caught:
+        parse_registry({"facilities": [facility], **top})
+    return list(caught.value.problems)
+
+
+def test_bad_policies_and_type_names_are_named_at_once_in_the_yaml_registrys_words() -> None:
+    problems = problems_of(
+        row(holidays="shut", adjusted_workdays="weekend_hours", type_zh_CN="书房", type_en="x" * 201),
+        row(id="wz-b", type_zh_CN="城市书房"),
+        row(id="wz-c", type="Lib", type_zh_CN="图书馆"),
+        row(id="wz-d", type_zh_CN="书房", type_en="Reading room"),
+    )
+    assert problems == [
+        "row 2 (wz-a) column holidays: must be 'as_usual', 'closed' or 'weekend_hours' (got 'shut')",
+        "row 2 (wz-a) column adjusted_workdays: must be 'as_usual' or 'weekday_hours' (got 'weekend_hours')",
+        "row 2 (wz-a) column type_en: must be at most 200 characters (got 201)",
+        "row 4 (wz-c) column type: must be one lowercase word such as library or sports_hall (got 'Lib')",
+        "row 5 (wz-d) column type_zh_CN: library is called '城市书房' in row 3 (wz-b); a type has one name "
+        "(got '书房')",
+    ]
+    said = yaml_problems({"holidays": "shut", "adjusted_workdays": "weekend_hours"},
+                         types={"library": {"en": "x" * 201}})
+    assert said == ["facilities[0] (wz-a) " + problems[0].removeprefix("row 2 (wz-a) column "),
+                    "facilities[0] (wz-a) " + problems[1].removeprefix("row 2 (wz-a) column "),
+                    "types.library.en: " + problems[2].removeprefix("row 2 (wz-a) column type_en: ")]
