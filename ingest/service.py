@@ -14,6 +14,8 @@ from typing import Any
 import paho.mqtt.client as paho
 from paho.mqtt.reasoncodes import ReasonCode
 
+from analytics.analysis.calendar import Calendar
+from analytics.analysis.calendar_data import load_calendar
 from facmon.core.errors import FacmonError
 from facmon.core.influx import InfluxAuthError, InfluxClient, InfluxDatabaseMissing, InfluxError, InfluxPermissionDenied
 from facmon.core.mqttclient import MqttSetupError
@@ -86,8 +88,11 @@ def prepare_database(influx: InfluxClient) -> None:
 class Ingester:
     """One ingester process: a persistent MQTT session in, batched line protocol out."""
 
-    def __init__(self, settings: Settings, registry: Registry, now: Callable[[], float] | None = None) -> None:
-        """`now` (epoch seconds) is the silence watch's clock: the settings' clock (FACMON_NOW) unless given."""
+    def __init__(self, settings: Settings, registry: Registry, now: Callable[[], float] | None = None,
+                 calendar: Calendar | None = None) -> None:
+        """`now` (epoch seconds) is the silence watch's clock: the settings' clock (FACMON_NOW) unless given;
+        `calendar` China's, by which it tells who is open: the chinese-calendar package's corrected by
+        FACMON_CALENDAR unless given (read once, here, like the registry at start)."""
         self.settings = settings
         self.grammar = TopicGrammar(settings.topic_prefix)
         self.influx = make_influx(settings)
@@ -115,7 +120,8 @@ class Ingester:
         )
         self.pipeline.on_ignored = self._on_own_topic
         self.silence = SilenceWatch(
-            tuple(registry), settings.silence_alert.total_seconds(), settings.silence_share, now or settings.clock.time
+            tuple(registry), settings.silence_alert.total_seconds(), settings.silence_share, now or settings.clock.time,
+            load_calendar(settings.calendar) if calendar is None else calendar,
         )
         self._silence_every = min(60.0, settings.silence_alert.total_seconds() / 4)
         self._notices_dropping = False

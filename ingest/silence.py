@@ -7,9 +7,12 @@ here: the facilities that are open send nothing. Acknowledged publishes and a qu
 seconds), so a test can pin it.
 
 A facility is *expected* when it was open throughout the window (checked at its start, middle and end, in its
-own time zone, minus closure days). The watch is *silent* when fewer than `share` of the expected facilities
-(and at least one) delivered a reading or a status within the window. It judges only after it has watched for a
-whole window, and says so once when silence begins and once when it ends.
+own time zone, minus closure days), by its hours as China's calendar changes them: a facility closed on statutory
+holidays (``holidays: closed``) is not expected on National Day, and one that opens with a weekday's hours on an
+adjusted working day (调休, ``adjusted_workdays: weekday_hours``) is expected on that Saturday or Sunday
+(analytics.analysis.calendar, the rules the analysis counts open hours by). The watch is *silent* when fewer
+than `share` of the expected facilities (and at least one) delivered a reading or a status within the window. It
+judges only after it has watched for a whole window, and says so once when silence begins and once when it ends.
 """
 
 from __future__ import annotations
@@ -19,21 +22,25 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from analytics.analysis.calendar import NO_CALENDAR, Calendar, facility_hours
 from sensors.registry import Facility
 
+_DAY = 24 * 60
 
-def is_open(facility: Facility, at: float) -> bool:
-    """True when `facility` is open at epoch second `at` by its weekly hours, and the day is no closure day."""
+
+def is_open(facility: Facility, at: float, calendar: Calendar = NO_CALENDAR) -> bool:
+    """True when `facility` is open at epoch second `at` by its hours that day (its week, as `calendar` and its
+    holiday policies change it), and the day is no closure day."""
     local = datetime.fromtimestamp(at, facility.zone)
     minute = local.hour * 60 + local.minute
-    weekday = local.weekday()
-    for span in facility.hours_on(weekday):
-        start = span.start.hour * 60 + span.start.minute
-        if start <= minute < start + span.minutes:
-            return facility.is_closure_day(local.date()) is None
-    for span in facility.hours_on((weekday - 1) % 7):  # a period of yesterday's that runs past midnight
-        if span.crosses_midnight and minute < span.end.hour * 60 + span.end.minute:
-            return facility.is_closure_day(local.date() - timedelta(days=1)) is None
+    today = local.date()
+    for start, length in facility_hours(facility, today, calendar):
+        if start <= minute < start + length:
+            return facility.is_closure_day(today) is None
+    yesterday = today - timedelta(days=1)
+    for start, length in facility_hours(facility, yesterday, calendar):  # a period of yesterday's past midnight
+        if minute < start + length - _DAY:
+            return facility.is_closure_day(yesterday) is None
     return False
 
 
@@ -61,9 +68,11 @@ class SilenceWatch:
     """Remembers when each facility was last heard from and judges the window on `check()`."""
 
     def __init__(
-        self, facilities: Sequence[Facility], window_s: float, share: float, now: Callable[[], float]
+        self, facilities: Sequence[Facility], window_s: float, share: float, now: Callable[[], float],
+        calendar: Calendar = NO_CALENDAR,
     ) -> None:
         self.facilities = facilities
+        self.calendar = calendar
         self.window_s = window_s
         self.share = share
         self._now = now
@@ -85,7 +94,7 @@ class SilenceWatch:
         if t - self._started < window:
             return None
         instants = (t - window, t - window / 2, t)
-        expected = [f.id for f in self.facilities if all(is_open(f, at) for at in instants)]
+        expected = [f.id for f in self.facilities if all(is_open(f, at, self.calendar) for at in instants)]
         if not expected:
             return None  # nobody has to send now: no evidence either way, keep the state
         since = t - window

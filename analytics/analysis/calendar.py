@@ -6,7 +6,8 @@ its weekend hours, on a holiday, and open with a weekday's hours on an adjusted 
 which (sensors.registry: ``holidays``, ``adjusted_workdays``, both ``as_usual`` by default, so a registry that
 says nothing is analysed by its weekly hours alone). The dates come from the ``chinese-calendar`` package and an
 optional calendar file that adds or corrects them (analytics.analysis.calendar_data); this module only says,
-for one facility and one day, which hours apply.
+for one facility and one day, which hours apply: to the analysis's slot grids (analytics.analysis.schedule) and
+to the ingester's silence watch (ingest.silence), which imports it without numpy or pandas.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from datetime import date
 from enum import StrEnum
 from functools import cached_property
 
+from sensors.registry import Facility, TimeRange
+
 #: ((start minute, length in minutes), ...) of one day.
 DayHours = tuple[tuple[int, int], ...]
-#: DayHours per weekday, Monday first (analytics.analysis.schedule.week_hours).
+#: DayHours per weekday, Monday first (week_hours).
 WeekHours = tuple[DayHours, ...]
 
 _SAT, _SUN = 5, 6
@@ -73,6 +76,24 @@ class Calendar:
 
 
 NO_CALENDAR = Calendar()
+
+
+def _day(spans: tuple[TimeRange, ...]) -> DayHours:
+    return tuple((span.start.hour * 60 + span.start.minute, span.minutes) for span in spans)
+
+
+def week_hours(facility: Facility) -> WeekHours:
+    """Opening hours as plain integers, so grids can be cached for facilities that share them."""
+    return tuple(_day(facility.hours_on(weekday)) for weekday in range(7))
+
+
+def facility_hours(facility: Facility, day: date, calendar: Calendar) -> DayHours:
+    """The periods the facility opens that start on ``day``: its weekly hours, as the calendar and its policies
+    change them (closed on a holiday, a weekday's hours on an adjusted working day ...)."""
+    kind = calendar.kind(day)
+    if kind is DayKind.REGULAR or (facility.holidays == "as_usual" and facility.adjusted_workdays == "as_usual"):
+        return _day(facility.hours_on(day.weekday()))
+    return hours_on(week_hours(facility), day, kind, facility.holidays, facility.adjusted_workdays)
 
 
 def weekday_hours(week: WeekHours) -> DayHours:

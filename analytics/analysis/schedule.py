@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from analytics.analysis.calendar import NO_CALENDAR, Calendar, DayHours, WeekHours, changed_days
+from analytics.analysis.calendar import week_hours as week_hours  # moved to the calendar; engine and rollup use it
 from analytics.analysis.model import Window
 from sensors.registry import Facility
 
@@ -51,14 +52,6 @@ class SlotGrid:
 
     def __len__(self) -> int:
         return len(self.slot)
-
-
-def week_hours(facility: Facility) -> WeekHours:
-    """Opening hours as plain integers, so grids can be cached for facilities that share them."""
-    return tuple(
-        tuple((span.start.hour * 60 + span.start.minute, span.minutes) for span in facility.hours_on(weekday))
-        for weekday in range(7)
-    )
 
 
 def _utc_ns(wall: datetime, zone: ZoneInfo) -> int:

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from analytics.analysis.calendar_data import package_calendar, parse_calendar
 from ingest.silence import SilenceWatch, is_open
 from sensors.registry import parse_registry
 
@@ -100,3 +101,74 @@ def test_far_fewer_than_the_share_is_silence_too() -> None:
     change = watch.check()
     assert change is not None
     assert not change.silent
+
+
+# China's calendar: National Day 2025 is 10-01..10-08 (Wednesday to Wednesday); Sunday 09-28 and Saturday 10-11
+# are worked in exchange (调休). The chinese-calendar package's dates, as the ingester loads them.
+CALENDAR = package_calendar()
+WEEKDAYS = {day: ["09:00-17:00"] for day in ("mon", "tue", "wed", "thu", "fri")}
+CHINA = parse_registry({"facilities": [
+    {"id": "office", "name": "党群服务中心", "type": "community_center", "region": "a/b", "capacity": 10,
+     "opening_hours": WEEKDAYS, "holidays": "closed", "adjusted_workdays": "weekday_hours"},
+    {"id": "hall", "name": "文化礼堂", "type": "cultural_hall", "region": "a/b", "capacity": 10,
+     "opening_hours": WEEKDAYS, "holidays": "closed"},
+    {"id": "gym", "name": "全民健身中心", "type": "sports_hall", "region": "a/b", "capacity": 10,
+     "opening_hours": {**WEEKDAYS, "sat": ["09:00-17:00"], "sun": ["09:00-17:00"]}},
+    {"id": "bar", "name": "夜间书房", "type": "library", "region": "a/b", "capacity": 10,
+     "opening_hours": {"tue": ["22:00-02:00"]}, "holidays": "closed"},
+]})
+OFFICE, HALL, GYM_CN, BAR = CHINA.facilities
+
+
+@pytest.mark.parametrize(("facility", "when", "by_week", "by_calendar"), [
+    (OFFICE, "2025-10-01 10:00", True, False),  # a Wednesday, National Day: closed on holidays
+    (HALL, "2025-10-06 10:00", True, False),  # a Monday, Mid-autumn within the holiday
+    (GYM_CN, "2025-10-01 10:00", True, True),  # open on holidays as usual
+    (OFFICE, "2025-09-28 10:00", False, True),  # a Sunday worked in exchange: a weekday's hours
+    (HALL, "2025-09-28 10:00", False, False),  # no policy for adjusted working days: its Sunday, closed
+    (OFFICE, "2025-10-09 10:00", True, True),  # an ordinary Thursday after the holiday
+    (BAR, "2025-10-01 01:00", True, True),  # Tuesday 09-30's period past midnight, into the holiday
+    (BAR, "2025-10-07 23:00", True, False),  # Tuesday 10-07 is a holiday: its period does not start
+    (BAR, "2025-10-08 01:00", True, False),
+])
+def test_is_open_follows_chinas_calendar(facility, when, by_week, by_calendar) -> None:
+    assert is_open(facility, at(when)) is by_week
+    assert is_open(facility, at(when), CALENDAR) is by_calendar
+
+
+def test_on_national_day_the_facilities_closed_for_the_holiday_are_not_expected() -> None:
+    """10:00 on 2025-10-02: only the gym is open. It delivers, so nothing is wrong; by the weekly hours alone, the
+    two closed facilities would count as silent and raise a false alarm."""
+    clock = Clock(at("2025-10-02 09:30"))
+    watch = SilenceWatch(CHINA.facilities, 1800, 0.5, clock, CALENDAR)
+    by_week = SilenceWatch(CHINA.facilities, 1800, 0.5, clock)
+    clock.t = at("2025-10-02 10:00")
+    for each in (watch, by_week):
+        each.heard(["gym"])
+    assert watch.check() is None
+    assert not watch.silent
+    change = by_week.check()
+    assert change is not None
+    assert (change.silent, change.expected, change.heard) == (True, 3, 1)
+    clock.t = at("2025-10-02 10:31")  # the gym's reading is older than the window now
+    change = watch.check()
+    assert change is not None
+    assert (change.silent, change.expected, change.heard) == (True, 1, 0)
+    assert "only 0 of the 1 facilities open throughout the last 30 min" in change.message()
+
+
+def test_on_an_adjusted_working_day_weekday_hours_make_a_facility_expected() -> None:
+    """10:00 on Saturday 2025-10-11, worked in exchange for National Day: the office keeps a weekday's hours, so
+    it is expected beside the gym; the hall (no policy) keeps its Saturday, closed."""
+    clock = Clock(at("2025-10-11 09:30"))
+    watch = SilenceWatch(CHINA.facilities, 1800, 0.5, clock, CALENDAR)
+    by_week = SilenceWatch(CHINA.facilities, 1800, 0.5, clock)
+    clock.t = at("2025-10-11 10:00")
+    changes = [watch.check(), by_week.check()]
+    assert [(c.silent, c.expected, c.heard) for c in changes if c is not None] == [(True, 2, 0), (True, 1, 0)]
+
+
+def test_a_local_holiday_from_the_calendar_file_counts_too() -> None:
+    local = parse_calendar({"holidays": [{"date": "2025-10-15", "name": "县庆日"}]}, CALENDAR)
+    assert not is_open(HALL, at("2025-10-15 10:00"), local)
+    assert is_open(HALL, at("2025-10-15 10:00"), CALENDAR)
