@@ -10,7 +10,7 @@ import os
 import re
 from collections.abc import Mapping
 from typing import Annotated, Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -214,10 +214,12 @@ class Directory(StrictModel):
         return found or next((d for d in self.departments.values() if d.id == rid), None)
 
     def evidence_link(self, facility: str, as_of: str, region: str, status: str) -> str | None:
+        """The evidence_url with its placeholders filled in, each percent-encoded (UTF-8, ``/`` too): a Chinese
+        region (``浙江省/丽水市/缙云县``) reaches Grafana's variable whole, and a mail program links the whole URL."""
         if self.evidence_url is None:
             return None
         values = {"facility": facility, "as_of": as_of, "region": region, "status": status}
-        return re.sub(r"{(\w+)}", lambda m: values[m.group(1)], self.evidence_url)
+        return re.sub(r"{(\w+)}", lambda m: quote(values[m.group(1)], safe=""), self.evidence_url)
 
 
 def uncovered(directory: Directory, facilities: list[Facility]) -> list[str]:

@@ -219,3 +219,11 @@ def test_a_chinese_mail_says_the_status_in_words_and_keeps_the_codes_in_the_json
     assert "  sensor coverage of opening hours: 90.0%\n" in english
     assert "type City reading room, capacity 120" in english
     assert f"Status: {status.value}" in english
+
+
+def test_the_evidence_link_percent_encodes_what_it_fills_in():
+    found = directory(evidence_url="https://g.example/d/facmon-overview?var-region={region}&var-facility={facility}"
+                                   "&time={as_of}&status={status}")
+    link = found.evidence_link("jy-cul-01", "2025-11-03", "浙江省/丽水市/缙云县", "IDLE")
+    assert link == ("https://g.example/d/facmon-overview?var-region=%E6%B5%99%E6%B1%9F%E7%9C%81%2F%E4%B8%BD%E6%B0%B4"
+                    "%E5%B8%82%2F%E7%BC%99%E4%BA%91%E5%8E%BF&var-facility=jy-cul-01&time=2025-11-03&status=IDLE")
