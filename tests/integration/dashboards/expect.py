@@ -107,10 +107,11 @@ def _flagged(result: QueryResult, world: World, span: TimeRange) -> None:
     assert set(rows) == flagged
     for fid, row in rows.items():
         facility = scenario.BY_ID[fid]
-        assert (row["status"], row["region"], row["type"]) == (facility.status, facility.region, facility.type)
+        assert (row["status"], row["region"], row["type"]) == (facility.status, world.names.region(facility),
+                                                               facility.type)
         assert row["occupancy_rate"] == figure(world, fid, "occupancy_rate"), fid
         assert row["coverage"] == figure(world, fid, "coverage"), fid
-        assert row["name"] == f"Facility {fid}"
+        assert row["name"] == world.names.name(fid)
         assert row["reasons"] == "; ".join(world.latest[fid]["reasons"])
     assert rows["d-under"]["occupancy_rate"] == pytest.approx(0.05)
     assert rows["d-idle"]["coverage"] == pytest.approx(1.0)
@@ -121,7 +122,7 @@ def _suspect(result: QueryResult, world: World, span: TimeRange) -> None:
     """Only d-busy: ACTIVE, yet its data are flagged; the other facilities' latest points say not suspect."""
     detectors, reasons = scenario.SUSPECT
     assert [{key: value for key, value in row.items() if key != "time"} for row in result.rows] == [
-        {"facility": "d-busy", "name": "Facility d-busy", "status": "ACTIVE", "integrity_detectors": detectors,
+        {"facility": "d-busy", "name": world.names.name("d-busy"), "status": "ACTIVE", "integrity_detectors": detectors,
          "integrity": reasons}]
 
 
@@ -157,7 +158,7 @@ def _by_tag(result: QueryResult, world: World, tag: str) -> None:
     for f in scenario.FACILITIES:
         rate = world.latest[f.id]["figures"].get("occupancy_rate")
         if rate is not None:
-            groups.setdefault(getattr(f, tag), []).append(rate)
+            groups.setdefault(world.names.region(f) if tag == "region" else f.type, []).append(rate)
     expected = {key: pytest.approx(mean(values), abs=1e-6) for key, values in groups.items()}
     assert {key: row["occupancy_rate"] for key, row in by(result.rows, tag).items()} == expected
 
@@ -206,7 +207,8 @@ def _latest_figures(result: QueryResult, world: World, span: TimeRange) -> None:
 @check(DETAIL_UID, "panel Why this status")
 def _why(result: QueryResult, world: World, span: TimeRange) -> None:
     (row,) = result.rows
-    assert (row["name"], row["department"], row["capacity"]) == ("Facility d-busy", scenario.DEPARTMENT, 100)
+    assert (row["name"], row["department"], row["capacity"]) == (world.names.name(DETAIL_FACILITY),
+                                                                 scenario.DEPARTMENT, 100)
     assert row["reasons"] == "; ".join(world.latest[DETAIL_FACILITY]["reasons"])
 
 

@@ -2,14 +2,18 @@
 over MQTT like devices do), two bad messages, two status changes, the alerts and reviews the analytics would
 have recorded, and one ACTIVE facility whose data the latest analysis found suspect.
 
+The registry calls the regions and facilities by pinyin paths and English names (PINYIN), or as a Chinese county
+does (CHINESE: 浙江省/丽水市/缙云县, names with spaces, commas and quotes), so every query is also run with the
+values that have to survive line protocol, InfluxQL and Grafana's regex format.
+
 Times are relative to the test's start: readings run every 15 minutes from Shanghai midnight of AS_OF - 7
 (the window analysed) up to now, so they are within the ingester's 35-day limit whenever the test runs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -53,6 +57,28 @@ FACILITIES = (
     Facility("d-exempt", "community_center", XIHU, 60, "EXEMPT", None),
 )
 BY_ID = {f.id: f for f in FACILITIES}
+
+
+@dataclass(frozen=True)
+class Names:
+    """What the registry calls the scenario's regions (by the scenario's own paths) and its facilities."""
+
+    label: str
+    regions: Mapping[str, str] = field(default_factory=dict)
+    facility_name: str = "Facility {id}"
+
+    def region(self, facility: Facility | str) -> str:
+        path = facility if isinstance(facility, str) else facility.region
+        return self.regions.get(path, path)
+
+    def name(self, facility_id: str) -> str:
+        return self.facility_name.format(id=facility_id)
+
+
+PINYIN = Names("pinyin")
+CHINESE = Names("chinese",
+                {LUCHENG: "浙江省/丽水市/缙云县", OUHAI: "浙江省/丽水市/莲都区", XIHU: "浙江省/杭州市/西湖区"},
+                '缙云县东渡镇 "{id}" 文化礼堂, 二楼')
 SENSORS = (
     Sensor("d-busy", "door-1", {"occupancy": 20, "entries": 3}),
     Sensor("d-busy", "door-2", {"occupancy": 0}, by_hour=True),
@@ -74,10 +100,10 @@ def window_start(now: datetime) -> datetime:
     return datetime(first.year, first.month, first.day, tzinfo=ZONE)
 
 
-def registry(now: datetime) -> dict[str, Any]:
+def registry(now: datetime, names: Names = PINYIN) -> dict[str, Any]:
     facilities = []
     for f in FACILITIES:
-        entry: dict[str, Any] = {"id": f.id, "name": f"Facility {f.id}", "type": f.type, "region": f.region,
+        entry: dict[str, Any] = {"id": f.id, "name": names.name(f.id), "type": f.type, "region": names.region(f),
                                  "capacity": f.capacity, "opening_hours": ALL_DAY}
         if f.location:
             entry["location"] = {"lat": f.location[0], "lon": f.location[1]}
@@ -148,7 +174,7 @@ def _ns(moment: datetime) -> int:
     return int(moment.timestamp() * 1e9)
 
 
-def alert_lines(now: datetime) -> list[str]:
+def alert_lines(now: datetime, names: Names = PINYIN) -> list[str]:
     """Per the alert contract: tags facility, kind, status, region, type; time = decision time."""
     today = as_of(now)
     rows = [  # facility, kind, status, as_of, decided (days before now), failed
@@ -172,7 +198,7 @@ def alert_lines(now: datetime) -> list[str]:
             "recipients": "audit@example.org", "delivered": 1 - failed, "failed": failed}
         if kind.startswith("integrity"):
             fields["detectors"] = SUSPECT[0] if kind == "integrity" else ""
-        tags = {"facility": fid, "kind": kind, "status": status, "region": f.region, "type": f.type}
+        tags = {"facility": fid, "kind": kind, "status": status, "region": names.region(f), "type": f.type}
         lines.append(line("alert", tags, fields, _ns(now - timedelta(days=ago))))
     return lines
 
@@ -182,7 +208,7 @@ SUSPECT = ("flat_line,copied_days",
            "occupancy constant at 20 for 24 h on 7 open days; 7 of 7 open days repeat another day's profile exactly")
 
 
-def integrity_lines(now: datetime, statuses: dict[str, str]) -> list[str]:
+def integrity_lines(now: datetime, statuses: dict[str, str], names: Names = PINYIN) -> list[str]:
     """The integrity fields of each facility's latest facility_status point (as-of today), as facmon analyze
     writes them: d-busy suspect, the others not. Same series and time as the analysed point, so InfluxDB merges
     the fields into it, whichever detectors the analysis itself ran."""
@@ -192,7 +218,7 @@ def integrity_lines(now: datetime, statuses: dict[str, str]) -> list[str]:
         suspect = f.id == "d-busy"
         fields: dict[str, str | bool] = {"suspect": suspect, "integrity_detectors": SUSPECT[0] if suspect else "",
                                          "integrity": SUSPECT[1] if suspect else ""}
-        tags = {"facility": f.id, "status": statuses[f.id], "type": f.type, "region": f.region}
+        tags = {"facility": f.id, "status": statuses[f.id], "type": f.type, "region": names.region(f)}
         lines.append(line(STATUS_MEASUREMENT, tags, fields, when))
     return lines
 

@@ -6,12 +6,14 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from analytics.alerts.auditors import parse_auditors
 from dashboards import render
 from dashboards.common import DETAIL_UID, OVERVIEW_UID, PIPELINE_UID
-from dashboards.interpolate import Mode, TimeRange
+from dashboards.interpolate import Mode, TimeRange, escape_regex
 from dashboards.runner import QueryResult, live_problems, resolve_variables, run_dashboard
 from facmon.cli.main import main
 from tests.integration.dashboards import expect, scenario, world
@@ -23,9 +25,10 @@ RANGES = {OVERVIEW_UID: (30, "d"), DETAIL_UID: (7, "d"), PIPELINE_UID: (1, "h")}
 CHOSEN = {DETAIL_UID: {"facility": [expect.DETAIL_FACILITY]}}
 
 
-@pytest.fixture(scope="module")
-def scene(influxdb, mosquitto, tmp_path_factory) -> Iterator[World]:
-    yield from world.build(influxdb, mosquitto, tmp_path_factory.mktemp("dashboards"))
+@pytest.fixture(scope="module", params=[scenario.PINYIN, scenario.CHINESE], ids=lambda names: names.label)
+def scene(request, influxdb, mosquitto, tmp_path_factory) -> Iterator[World]:
+    """The scenario, its regions and names once in pinyin and English, once as a Chinese county writes them."""
+    yield from world.build(influxdb, mosquitto, tmp_path_factory.mktemp("dashboards"), request.param)
 
 
 def now_ms() -> int:
@@ -77,13 +80,14 @@ def test_variables_chain_from_region_to_facility(scene):
     model = MODELS[OVERVIEW_UID]
     time_range = TimeRange.last(now_ms(), 30, "d")
     everything = resolve_variables(model, scene.clients, time_range)
-    assert set(everything["region"].values) == {f.region for f in scenario.FACILITIES}
+    assert set(everything["region"].values) == {scene.names.region(f) for f in scenario.FACILITIES}
     assert set(everything["type"].values) == {f.type for f in scenario.FACILITIES}
     assert set(everything["facility"].values) == {f.id for f in scenario.FACILITIES}
-    ouhai = resolve_variables(model, scene.clients, time_range, {"region": [scenario.OUHAI]})
+    ouhai = resolve_variables(model, scene.clients, time_range, {"region": [scene.names.region(scenario.OUHAI)]})
     assert set(ouhai["type"].values) == {"sports_hall", "library"}
     assert set(ouhai["facility"].values) == {"d-idle", "d-silent"}
-    halls = resolve_variables(model, scene.clients, time_range, {"region": [scenario.OUHAI], "type": ["sports_hall"]})
+    halls = resolve_variables(model, scene.clients, time_range,
+                              {"region": [scene.names.region(scenario.OUHAI)], "type": ["sports_hall"]})
     assert halls["facility"].values == ("d-idle",)
     detail = resolve_variables(MODELS[DETAIL_UID], scene.clients, time_range, {"facility": ["d-busy"]})
     assert detail["tz"].values == ("Asia/Shanghai",)
@@ -95,8 +99,12 @@ def test_variables_chain_from_region_to_facility(scene):
                                           "d-silent": "NO_DATA"}),
 ], ids=["one-region", "two-regions"])
 def test_a_region_selection_filters_every_overview_panel(scene, regions, expected):
-    results, _ = run(scene, OVERVIEW_UID, Mode.BACKEND, {"region": regions})
+    chosen = [scene.names.region(r) for r in regions]
+    results, _ = run(scene, OVERVIEW_UID, Mode.BACKEND, {"region": chosen})
     by_where = {(r.where, r.ref_id): r for r in results}
+    escaped = [escape_regex(region) for region in chosen]  # Grafana's regex format: 浙江省\/丽水市\/缙云县
+    form = escaped[0] if len(escaped) == 1 else "(" + "|".join(escaped) + ")"
+    assert f'"region" =~ /^{form}$/' in by_where[("panel Flagged facilities", "A")].query
     counts = {status: row[status] for r in results if r.where == "panel Facilities by status"
               for row in r.rows for status in row if status != "time"}
     assert counts == {status: sum(1 for s in expected.values() if s == status) for status in set(expected.values())}
@@ -107,6 +115,22 @@ def test_a_region_selection_filters_every_overview_panel(scene, regions, expecte
     assert {row["facility"] for row in on_map} == set(expected)
     suspect = by_where[("panel Suspect data", "A")].rows
     assert [row["facility"] for row in suspect] == ["d-busy"]  # in Lucheng, so in both selections
+
+
+def test_an_alerts_evidence_link_opens_the_overview_on_the_facilitys_region(scene):
+    """The auditors' evidence_url with {region}: the link is ASCII (percent-encoded, a mail program links all of
+    it), Grafana decodes var-region into the variable, and the overview then shows that region's facilities."""
+    people = parse_auditors({"auditors": [{"id": "a", "name": "审计局", "regions": ["*"], "email": "a@example.org"}],
+                             "evidence_url": f"https://grafana.example/d/{OVERVIEW_UID}?var-region={{region}}"})
+    region = scene.names.region(scenario.BY_ID["d-idle"])
+    link = people.evidence_link("d-idle", scenario.as_of(scene.now).isoformat(), region, "IDLE")
+    assert link is not None
+    assert link.isascii(), link
+    chosen = {name.removeprefix("var-"): values for name, values in parse_qs(urlsplit(link).query).items()}
+    assert chosen == {"region": [region]}
+    results, _ = run(scene, OVERVIEW_UID, Mode.BACKEND, chosen)
+    flagged = next(r for r in results if (r.where, r.ref_id) == ("panel Flagged facilities", "A"))
+    assert {row["facility"]: row["region"] for row in flagged.rows} == {"d-idle": region, "d-silent": region}
 
 
 def test_the_grafana_joins_give_one_row_per_facility(scene):

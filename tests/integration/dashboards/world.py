@@ -43,6 +43,7 @@ class World:
     registry: Path
     analyses: dict[str, dict[str, Any]]  # as-of date -> facility id -> analyze's JSON for it
     latest: dict[str, Any]
+    names: scenario.Names  # what the registry calls the regions and facilities
 
     @property
     def clients(self) -> Clients:
@@ -144,11 +145,12 @@ def analyze(influxdb: LocalInfluxDB, database: str, registry: Path, as_of: str) 
     return {result["facility_id"]: result for result in json.loads(out.getvalue())["facilities"]}
 
 
-def build(influxdb: LocalInfluxDB, mosquitto: LocalMosquitto, workdir: Path) -> Iterator[World]:
+def build(influxdb: LocalInfluxDB, mosquitto: LocalMosquitto, workdir: Path,
+          names: scenario.Names = scenario.PINYIN) -> Iterator[World]:
     now = scenario.utc_now()
     database = "t_" + uuid.uuid4().hex[:12]
     registry_path = workdir / "registry.yaml"
-    registry_path.write_text(yaml.safe_dump(scenario.registry(now), allow_unicode=True), encoding="utf-8")
+    registry_path.write_text(yaml.safe_dump(scenario.registry(now, names), allow_unicode=True), encoding="utf-8")
     ingest(mosquitto, influxdb, database, registry_path, now)
     today = scenario.as_of(now)
     with kept_logging(clear=True):
@@ -159,10 +161,10 @@ def build(influxdb: LocalInfluxDB, mosquitto: LocalMosquitto, workdir: Path) -> 
                          "--registry", str(registry_path)]) == 0
     client, evidence = InfluxClient(influxdb.url, database), InfluxClient(influxdb.url, f"{database}_evidence")
     statuses = {fid: result["status"] for fid, result in analyses[today.isoformat()].items()}
-    evidence.write("\n".join(scenario.alert_lines(now) + scenario.review_lines(now)
-                             + scenario.integrity_lines(now, statuses)).encode())
+    evidence.write("\n".join(scenario.alert_lines(now, names) + scenario.review_lines(now)
+                             + scenario.integrity_lines(now, statuses, names)).encode())
     try:
-        yield World(now, database, client, evidence, registry_path, analyses, analyses[today.isoformat()])
+        yield World(now, database, client, evidence, registry_path, analyses, analyses[today.isoformat()], names)
     finally:
         client.close()
         evidence.close()
