@@ -67,14 +67,25 @@ if [ "${#missing[@]}" -gt 0 ]; then
     done
 fi
 
-# --- what the report test renders with (CI only) ----------------------------------------------------------------
-# The evidence report's first page is rendered by Chromium, and its Chinese names need a CJK font or they come
-# out as boxes. CI must run that test, so there they are installed when missing; elsewhere the test is skipped
-# without them (tests.conftest.server_missing).
+# --- a CJK font for the charts; what the report test renders with (CI) -------------------------------------------
+# The evidence report's charts (matplotlib) and its first page as Chromium draws it need a CJK font, or Chinese
+# comes out as boxes: set-up installs Noto Sans CJK when it runs as root (otherwise it says how, and goes on: the
+# report still works). Chromium only under CI, which must run the render test; elsewhere that test is skipped
+# without it (tests.conftest.server_missing).
+has_cjk_font() { command -v fc-list >/dev/null && [ -n "$(fc-list :lang=zh family)" ]; }
+if [ "${CI:-}" != "true" ] && ! has_cjk_font; then
+    if is_root; then
+        say "installing fonts-noto-cjk from Debian packages (Chinese in the report's charts)…"
+        apt_install fonts-noto-cjk
+    else
+        say "no CJK font: the report's charts will draw Chinese as boxes; install one with:"
+        say "  sudo apt-get update && sudo apt-get install -y fonts-noto-cjk"
+    fi
+fi
 if [ "${CI:-}" = "true" ]; then
     render=()
     command -v chromium >/dev/null || render+=(chromium)
-    { command -v fc-list >/dev/null && [ -n "$(fc-list :lang=zh family)" ]; } || render+=(fonts-noto-cjk)
+    has_cjk_font || render+=(fonts-noto-cjk)
     if [ "${#render[@]}" -gt 0 ]; then
         if ! is_root; then
             echo "setup: CI=true needs ${render[*]}; install them with:" >&2
