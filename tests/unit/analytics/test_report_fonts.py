@@ -22,7 +22,7 @@ def run(code: str, config: Path) -> str:
 def test_a_cjk_font_installed_after_matplotlib_cached_its_font_list_is_found(tmp_path):
     listed = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True, check=False)
     if "Noto Sans CJK SC" not in listed.stdout:
-        server_missing("no Noto Sans CJK SC on this machine (scripts/setup.sh installs fonts-noto-cjk under CI=true)")
+        server_missing("no Noto Sans CJK SC on this machine (scripts/setup.sh installs fonts-noto-cjk as root)")
     run("import matplotlib.font_manager", tmp_path)  # the cache, as a first chart before set-up would leave it
     [cache] = tmp_path.glob("fontlist-*.json")
     fonts = json.loads(cache.read_text(encoding="utf-8"))
