@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 from facmon import resources
 from facmon.core.binaries import INSTALL_HINT, ServerUnavailable
 from facmon.core.clock import Clock
-from facmon.core.i18n import _, format_number
+from facmon.core.i18n import _, current, format_number
 from facmon.core.settings import SettingsError
 from facmon.demo import view
 from facmon.demo.console import Steps, compose_available, interrupts
@@ -152,13 +152,13 @@ def show_devices(run: Run, out: TextIO) -> None:
     view.write_lines(out, [_("Devices (facmon devices):"), *(f"  {line}" for line in lines), ""])
 
 
-def show_analysis(data: dict[str, Any], out: TextIO) -> None:
+def show_analysis(data: dict[str, Any], out: TextIO, registry: Registry) -> None:
     width = shutil.get_terminal_size().columns if out.isatty() else None
     facilities = data["facilities"]
     flagged = [f for f in facilities if view.is_flagged(f)]
     suspect = [f for f in facilities if view.is_suspect(f)]
     lines = ["", _("Flagged facilities ({count}): someone has to look at these").format(count=len(flagged)),
-             *view.flagged_table(flagged, width), "",
+             *view.flagged_table(flagged, width, lambda code: registry.display_type(code, current())), "",
              _("Counts: {counts}").format(counts=view.counts_line(data["counts"])), ""]
     if suspect:
         lines += [_("Data that look forged ({count}): the integrity checks fired").format(count=len(suspect)),
@@ -252,7 +252,7 @@ def _steps(stack: contextlib.ExitStack, work: Path, steps: Steps, output: Path, 
     wait_until_written(run, steps, readings, start, end, process.output_path)
     steps.start(_("running facmon analyze"))
     data = analyze_county(run, steps)
-    show_analysis(data, out)
+    show_analysis(data, out, run.registry)
     show_devices(run, out)
     steps.start(_("writing the evidence report"))
     paths = write_reports(run, steps, data, output)

@@ -10,7 +10,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
 from analytics.analysis.model import DISPLAY_ORDER, Status
-from analytics.analysis.output import display_width, fit_columns  # the helpers of analyze's own table
+from analytics.analysis.output import (  # the helpers of analyze's own table
+    TypeNames,
+    builtin_type_names,
+    display_width,
+    fit_columns,
+)
 from facmon.core.i18n import N_, _, format_percent
 
 Facility = Mapping[str, Any]
@@ -65,9 +70,12 @@ def _row(cells: Sequence[str], columns: Sequence[tuple[str, int]], tail: str, wi
     return (line + tail).rstrip()
 
 
-def flagged_table(facilities: Sequence[Facility], width: int | None = None) -> list[str]:
-    """Header and one row per flagged facility, in analyze's order, with its main reason."""
-    rows = [[f.get("facility_id", "?"), f.get("name", ""), f.get("type", ""), _label(f.get("status", "")),
+def flagged_table(facilities: Sequence[Facility], width: int | None = None,
+                  type_names: TypeNames | None = None) -> list[str]:
+    """Header and one row per flagged facility, in analyze's order, with its main reason; each type by its name
+    (`type_names`: the registry's, else the built-in ones), as analyze's own table shows it."""
+    name_of = type_names or builtin_type_names
+    rows = [[f.get("facility_id", "?"), f.get("name", ""), name_of(str(f.get("type", ""))), _label(f.get("status", "")),
              _pct((f.get("figures") or {}).get("occupancy_rate")), _pct(f.get("coverage")), _first(f.get("reasons"))]
             for f in facilities if is_flagged(f)]
     columns = _columns(FLAGGED_COLUMNS)

@@ -120,6 +120,7 @@ def test_in_chinese_the_tables_read_in_chinese_and_stay_aligned() -> None:
         counts = counts_line({"EXEMPT": 1, "NO_DATA": 0, "IDLE": 5, "UNDERUSED": 6, "ACTIVE": 47})
     assert header.split() == ["设施编号", "名称", "类型", "状态", "使用率", "数据覆盖", "主要原因"]
     assert [line.split()[3] for line in lines] == ["闲置", "数据缺失", "使用率低"]  # words, not codes
+    assert [line.split()[2] for line in lines] == ["图书馆"] * 3  # the type by its name, not library
     assert lines[0].split()[4:6] == ["5%", "95%"]
     starts = {width(line[:line.index(reason)]) for line, reason in
               zip([header, *lines], ["主要原因", "reason of jy-a", "reason of jy-c", "reason of jy-d"], strict=True)}
@@ -201,3 +202,14 @@ def test_the_backfill_starts_at_the_first_local_midnight_of_the_window() -> None
     # 28 days before 2026-11-28 is 2026-10-31; Tokyo's midnight comes an hour before Shanghai's.
     assert window_start(registry, date(2026, 11, 28)) == int(datetime(2026, 10, 30, 15, tzinfo=UTC).timestamp())
     assert window_start(registry, date(2026, 11, 28), days=1) == int(datetime(2026, 11, 26, 15, tzinfo=UTC).timestamp())
+
+
+def test_the_flagged_table_names_types_as_the_registry_does() -> None:
+    registry = Registry.model_validate({"types": {"library": {"zh_CN": "城市书房"}}, "facilities": [
+        {"id": "jy-a", "name": "书房", "type": "library", "region": "a", "capacity": 5, "opening_hours": {}}]})
+    rows = [facility("jy-a", "IDLE")]
+    with i18n.using("zh_CN"):
+        [_header, chinese] = flagged_table(rows, None, lambda code: registry.display_type(code, i18n.current()))
+    [_header, english] = flagged_table(rows, None, lambda code: registry.display_type(code, i18n.current()))
+    assert chinese.split()[2] == "城市书房"
+    assert english.split()[2] == "Library"  # no English name in the registry: the built-in one
