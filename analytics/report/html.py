@@ -38,7 +38,7 @@ table.all{width:100%;table-layout:fixed;font-size:.85em}
 table.all td,table.all th{overflow-wrap:anywhere;word-break:normal} table.all th{font-size:.9em}
 h1{font-size:1.6em;margin-bottom:.2em} h2{border-bottom:2px solid #ccc;padding-bottom:.2em;margin-top:2em}
 table{border-collapse:collapse;margin:.5em 0} td,th{border:1px solid #ccc;padding:.2em .5em;text-align:right}
-td:first-child,th:first-child,td.text{text-align:left} th{background:#f0f0f0}
+td:first-child,th:first-child,.text{text-align:left} th{background:#f0f0f0} .nobr{white-space:nowrap}
 .status{padding:.1em .5em;border-radius:.3em;color:#fff;font-weight:bold;font-size:.8em;vertical-align:middle}
 .IDLE{background:#b3261e}.UNDERUSED{background:#c77700}.NO_DATA{background:#5f6368}.ACTIVE{background:#1e7b34}.DATA_SUSPECT{background:#6a1b9a}
 .EXEMPT{background:#3b6ea8} article{page-break-before:always;border-top:1px solid #ddd;padding-top:1em}
@@ -106,14 +106,42 @@ def _value(fmt: str, value: Any) -> str:
     return str(value)
 
 
+class _Html(str):
+    """Text already written as HTML (escaped, perhaps with <wbr>): a table cell shows it as it is."""
+
+    __slots__ = ()
+
+
+def _cell(value: Any) -> str:
+    return value if isinstance(value, _Html) else escape(str(value))
+
+
+def _path(region: str) -> _Html:
+    """A region path that wraps after a '/' (浙江省/<wbr>丽水市/<wbr>…), not inside a level's name."""
+    return _Html("/<wbr>".join(escape(level) for level in region.split("/")))
+
+
+def _nobr(text: object) -> str:
+    """Text kept on one line: a date must not break at its hyphens (2026-12-<br>01)."""
+    return f"<span class=nobr>{escape(str(text))}</span>"
+
+
+def _fill(message: str, **values: str) -> str:
+    """A translated message as HTML: its words escaped, its placeholders filled with HTML (escaped already)."""
+    return escape(message).format(**values)
+
+
 def _table(lines: list[list[Any]], text_columns: int = 1, widths: Sequence[float] = (), css: str = "") -> str:
     """An HTML table; with `widths` (relative column widths) a fixed layout whose columns share the page, so a
     name wraps by the width of its column (Chinese between characters, Latin at spaces) and never one
-    character per line."""
-    head = "".join(f"<th>{escape(str(h))}</th>" for h in lines[0])
+    character per line. The text columns, headers too, align left."""
+    def text(i: int) -> str:
+        return " class=text" if i < text_columns else ""
+
+    head = "".join(f"<th{text(i)}>{_cell(h)}</th>" for i, h in enumerate(lines[0]))
     body = "".join(
-        "<tr>" + "".join(f"<td{' class=text' if i < text_columns else ''}>{escape(str(c))}</td>"
-                         for i, c in enumerate(line)) + "</tr>" for line in lines[1:])
+        "<tr>" + "".join(f"<td{text(i)}>{_cell(c)}</td>" for i, c in enumerate(line)) + "</tr>"
+        for line in lines[1:])
     total = sum(widths)
     cols = "".join(f'<col style="width:{100 * w / total:.1f}%">' for w in widths)
     colgroup = f"<colgroup>{cols}</colgroup>" if widths else ""
@@ -155,15 +183,16 @@ def _facility(row: StatusRow, use: DailyUse | None, as_of: date) -> str:
     reasons = "".join(f"<li>{escape(reason)}</li>" for reason in split_reasons(row.reasons))
     where = _(", location {lat}, {lon}").format(lat=row.location[0], lon=row.location[1]) if row.location else ""
     review = _reviews(row)
-    meta = _("{type}, capacity {capacity}, region {region}, department {department}{where}; window {first} to "
-             "{last} ({days} days, {timezone})").format(
-        type=row.type_name or row.type, capacity=row.capacity, region=row.region, department=row.department or "–",
-        where=where, first=row.window.first_day, last=row.window.last_day, days=row.window.days,
-        timezone=row.window.timezone)
+    meta = _fill(_("{type}, capacity {capacity}, region {region}, department {department}{where}; window {first} "
+                   "to {last} ({days} days, {timezone})"),
+                 type=escape(row.type_name or row.type), capacity=escape(str(row.capacity)), region=_path(row.region),
+                 department=escape(row.department or "–"), where=escape(where), first=_nobr(row.window.first_day),
+                 last=_nobr(row.window.last_day), days=escape(str(row.window.days)),
+                 timezone=escape(row.window.timezone))
     return (
         f'<article class="facility" id="f-{escape(row.facility)}">'
         f"<h3>{escape(row.name)} <small>({escape(row.facility)})</small> {_badge(row.status)}</h3>"
-        f"<p class=meta>{escape(meta)}</p>"
+        f"<p class=meta>{meta}</p>"
         + _tag("h4", _("Reasons")) + "<ul class=reasons>" + (reasons or _tag("li", _("none stored")))
         + f"</ul>{review}{_table(figures)}{_chart(row, use)}{_evidence(row, as_of)}</article>"
     )
@@ -227,18 +256,22 @@ def render_html(rows: Sequence[StatusRow], daily: Mapping[str, DailyUse], as_of:
         "type": lambda r: r.type_name or r.type, "suspect": lambda r: _(SUSPECT) if r.suspect else None}
     every = [[_(formats[k][0]) for k in _ALL_COLUMNS]]
     every += [[_value(formats[k][1], shown[k](r)) for k in _ALL_COLUMNS] for r in rows]
+    at = _ALL_COLUMNS.index("region")
+    for line in every[1:]:
+        line[at] = _path(line[at])
     scope = region or _("all regions")
     title = _("facmon evidence report, as of {as_of}").format(as_of=as_of.isoformat())
-    about = _("As of {as_of} ({scope}); generated {generated} from InfluxDB ({measurement}, written by facmon "
-              "analyze). {count} facilities, {flagged} flagged.").format(
-        as_of=as_of.isoformat(), scope=scope, generated=generated.isoformat(timespec="seconds"),
-        measurement=MEASUREMENT, count=len(rows), flagged=len(flagged))
+    about = _fill(_("As of {as_of} ({scope}); generated {generated} from InfluxDB ({measurement}, written by "
+                    "facmon analyze). {count} facilities, {flagged} flagged."),
+                  as_of=_nobr(as_of.isoformat()), scope=_path(scope),
+                  generated=_nobr(generated.isoformat(timespec="seconds")), measurement=escape(MEASUREMENT),
+                  count=escape(str(len(rows))), flagged=escape(str(len(flagged))))
     lang = "zh-CN" if current() == CHINESE else "en"
     parts = [
         "<!DOCTYPE html>",
         f'<html lang="{lang}"><head><meta charset="utf-8">',
         f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>",
-        "<header>" + _tag("h1", _("Facility use: evidence report")) + _tag("p", about, " class=meta") + "</header>",
+        "<header>" + _tag("h1", _("Facility use: evidence report")) + f"<p class=meta>{about}</p></header>",
         '<section id="summary">' + _tag("h2", _("Summary by region")),
         _table(_counts(counts(rows, lambda r: r.region))),
         _tag("h2", _("Summary by type")), _table(_counts(counts(rows, lambda r: r.type_name or r.type))),
