@@ -11,10 +11,12 @@ so the same run gives the same bytes in any language and a province can hash or 
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -25,7 +27,7 @@ from analytics.analysis.output import rounded
 from facmon.core.config import Labeler, Loc, StrictModel, problems, show
 from sensors.contract import ID_PATTERN, is_valid_id
 from sensors.regions import check_region
-from sensors.registry import Day, Text
+from sensors.registry import MAX_TEXT, Day
 
 KIND = "facmon-status"
 #: Changes when a key is added, removed or changes meaning; the national merge reads one version at a time.
@@ -68,13 +70,30 @@ def header_dict(run: AnalysisRun, deployment: str, version: str) -> dict[str, An
 
 def render_export(run: AnalysisRun, deployment: str, version: str) -> bytes:
     """The export as UTF-8 JSON, one facility a line (diffs and grep read it line by line), sorted by id."""
-    header = orjson.dumps(header_dict(run, deployment, version))
-    lines = [orjson.dumps(facility_dict(r)) for r in sorted(run.facilities, key=lambda r: r.facility_id)]
-    body = b"[\n" + b",\n".join(lines) + b"\n]" if lines else b"[]"
-    return header[:-1] + b',"facilities":' + body + b"}\n"
+    out = bytearray(orjson.dumps(header_dict(run, deployment, version))[:-1] + b',"facilities":[')
+    for n, result in enumerate(sorted(run.facilities, key=lambda r: r.facility_id)):
+        out += b",\n" if n else b"\n"
+        out += orjson.dumps(facility_dict(result))  # appended at once: orjson's bytes hold 4 KiB each
+    out += b"\n]}\n" if run.facilities else b"]}\n"
+    return bytes(out)
 
 
 # -- reading ---------------------------------------------------------------------------------------------------
+#: A region is checked as the registry checks it; a province's facilities share a few thousand regions.
+_region = lru_cache(maxsize=1 << 16)(check_region)
+#: What a name must not hold, as the registry's text check says it (control characters, line and paragraph
+#: breaks; JSON decoding already refuses lone surrogates), as one regular expression: names are all different.
+_BAD_NAME = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _name(value: str) -> str:
+    text = value.strip()
+    if not text or len(text) > MAX_TEXT or _BAD_NAME.search(text):
+        raise ValueError(f"must be a single line of 1 to {MAX_TEXT} characters without control characters "
+                         f"(got {show(value)})")
+    return text
+
+
 def _facility_id(value: str) -> str:
     if not is_valid_id(value):
         raise ValueError(f"must match {ID_PATTERN} (got {show(value)})")
@@ -100,9 +119,9 @@ class ExportedFinding(StrictModel):
 
 class ExportedFacility(StrictModel):
     facility_id: FacilityId
-    name: Text
+    name: Annotated[StrictStr, AfterValidator(_name)]
     type: Code
-    region: Annotated[StrictStr, AfterValidator(check_region)]
+    region: Annotated[StrictStr, AfterValidator(_region)]
     status: Status
     fired: tuple[ExportedFired, ...]
     findings: tuple[ExportedFinding, ...]
@@ -178,6 +197,9 @@ class Parsed:
     schema_version: object = None
     export: StatusExport | None = None
     problems: tuple[str, ...] = ()
+    #: The facilities as the file has them (valid when `export` is), in its order: the national view keeps the
+    #: flagged ones as JSON without building them again.
+    raw_facilities: tuple[dict[str, Any], ...] = ()
 
 
 def parse_export(data: bytes) -> Parsed:
@@ -197,7 +219,7 @@ def parse_export(data: bytes) -> Parsed:
         return Parsed(version, problems=(f"schema_version {show(version)}: this facmon reads schema_version "
                                          f"{SCHEMA_VERSION} only; merge with the facmon that wrote it",))
     try:
-        return Parsed(version, StatusExport.model_validate(raw))
+        return Parsed(version, StatusExport.model_validate(raw), raw_facilities=tuple(raw["facilities"]))
     except ValidationError as exc:
         found = problems(exc, _label(raw))
         more = [f"… and {len(found) - MAX_PROBLEMS} more problems"] if len(found) > MAX_PROBLEMS else []

@@ -16,6 +16,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
+import orjson
+
 from analytics.analysis.model import DISPLAY_ORDER, PRECEDENCE, Status
 from analytics.national.export import ExportedFacility, ExportWindow, StatusExport, parse_export
 from facmon.core.errors import ConfigError
@@ -76,13 +78,23 @@ class Deployment:
 
 @dataclass(frozen=True, slots=True)
 class Flagged:
-    """A facility someone has to look at (flagged status or integrity findings), keyed by (deployment, id)."""
+    """A facility someone has to look at (flagged status or integrity findings), keyed by (deployment, id); kept
+    as its line of the view's JSON (the deployment, then the export's keys), a few hundred bytes, so that a
+    country's worth stays small."""
 
     deployment: str
-    facility: ExportedFacility
+    facility_id: str
+    status: Status
+    line: bytes
 
     def sort_key(self) -> tuple[int, str, str]:
-        return DISPLAY_ORDER.index(self.facility.status), self.deployment, self.facility.facility_id
+        return DISPLAY_ORDER.index(self.status), self.deployment, self.facility_id
+
+    def facility(self) -> ExportedFacility:
+        """The facility as the export has it (for the table)."""
+        data = orjson.loads(self.line)
+        del data["deployment"]
+        return ExportedFacility.model_validate(data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,20 +155,22 @@ class _Merger:
             self.versions[parsed.schema_version].append(source.name)
         self.problems.extend(f"{source.name}: {problem}" for problem in parsed.problems)
         if parsed.export is not None:
-            self._take(source, parsed.export)
+            self._take(source, parsed.export, parsed.raw_facilities)
 
-    def _take(self, source: Source, export: StatusExport) -> None:
+    def _take(self, source: Source, export: StatusExport, raw: Sequence[dict[str, object]]) -> None:
         self.as_of[export.as_of].append(source.name)
         self.days[export.window.days].append(source.name)
         self.window = self.window or export.window
         tally = Tally()
         name = export.deployment
-        for facility in export.facilities:
+        for facility, as_written in zip(export.facilities, raw, strict=True):
             tally.add(facility)
             self.by_region[region_prefix(facility.region, self.region_depth)].add(facility)
             self.by_type[facility.type].add(facility)
             if facility.flagged:
-                self.flagged.append(Flagged(name, facility))
+                # copied: orjson's bytes keep the 4 KiB it writes into, ten times a line's size
+                line = memoryview(orjson.dumps({"deployment": name, **as_written})).tobytes()
+                self.flagged.append(Flagged(name, facility.facility_id, facility.status, line))
             owner = self.owner.setdefault(facility.facility_id, name)
             if owner != name:
                 self.shared[(owner, name)].append(facility.facility_id)

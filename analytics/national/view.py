@@ -39,11 +39,8 @@ def tally_dict(tally: Tally) -> dict[str, Any]:
             "suspect": tally.suspect}
 
 
-def flagged_dict(deployment: str, facility: ExportedFacility) -> dict[str, Any]:
-    return {"deployment": deployment, **facility.model_dump(mode="json")}
-
-
 def national_dict(view: NationalView) -> dict[str, Any]:
+    """Everything but the flagged facilities, which render_json writes one a line after it."""
     return {
         "view": VIEW,
         "format": FORMAT_VERSION,
@@ -56,12 +53,16 @@ def national_dict(view: NationalView) -> dict[str, Any]:
         "total": tally_dict(view.total),
         "by_region": [{"region": region, **tally_dict(t)} for region, t in view.by_region.items()],
         "by_type": [{"type": kind, **tally_dict(t)} for kind, t in view.by_type.items()],
-        "flagged": [flagged_dict(f.deployment, f.facility) for f in view.flagged],
     }
 
 
 def render_json(view: NationalView) -> bytes:
-    return orjson.dumps(national_dict(view), option=orjson.OPT_INDENT_2) + b"\n"
+    """The view: its summary indented, then `flagged`, one facility a line (a country has hundreds of thousands:
+    each is written once, as the merge kept it)."""
+    summary = orjson.dumps(national_dict(view), option=orjson.OPT_INDENT_2)
+    lines = [f.line for f in view.flagged]
+    flagged = b"[\n    " + b",\n    ".join(lines) + b"\n  ]" if lines else b"[]"
+    return summary[:-2] + b',\n  "flagged": ' + flagged + b"\n}\n"
 
 
 # -- table -----------------------------------------------------------------------------------------------------
@@ -135,9 +136,12 @@ def render_table(view: NationalView) -> str:
     lines.append("")
     lines.append(_("Flagged facilities ({count}): idle, underused, without data, or with data that look forged")
                  .format(count=len(view.flagged)))
-    rows = [[f.deployment, f.facility.facility_id, cut(f.facility.name, NAME_WIDTH),
-             cut(display_type(f.facility.type, language), TYPE_WIDTH), f.facility.region, f.facility.status.label,
-             reason_text(f.facility)] for f in view.flagged]
+    rows = []
+    for flagged in view.flagged:
+        facility = flagged.facility()
+        rows.append([flagged.deployment, facility.facility_id, cut(facility.name, NAME_WIDTH),
+                     cut(display_type(facility.type, language), TYPE_WIDTH), facility.region, facility.status.label,
+                     reason_text(facility)])
     headers = [_("DEPLOYMENT"), _("FACILITY"), _("NAME"), _("TYPE"), _("REGION"), _("STATUS"), _("REASON")]
     lines += grid(headers, rows, last_free=True)
     return "\n".join(lines) + "\n"

@@ -8,17 +8,20 @@ from datetime import date
 
 import pytest
 
+from analytics.analysis.engine import assemble
+from analytics.analysis.rules import Rules
 from analytics.national.export import render_export
 from analytics.national.merge import MergeError, Source, merge
-from analytics.national.view import national_dict, render_table
+from analytics.national.view import render_json, render_table
 from facmon.cli.main import main
 from facmon.core.i18n import using
-from tests.unit.analytics.provinces import FJ, ZJ, fujian, province, zhejiang
+from tests.unit.analytics.helpers import facility
+from tests.unit.analytics.provinces import BUSY, FJ, ZJ, fujian, province, zhejiang
 
 
 def test_two_provinces_merge_into_their_sum():
     view = merge([Source("zj.json", zhejiang()), Source("fj.json", fujian())])
-    data = national_dict(view)
+    data = json.loads(render_json(view))
     assert data["total"] == {"facilities": 8, "counts": {"EXEMPT": 0, "NO_DATA": 2, "IDLE": 2, "UNDERUSED": 2,
                                                          "ACTIVE": 2}, "suspect": 2}
     assert [(d["deployment"], d["file"], d["facmon_version"], d["facilities"]) for d in data["deployments"]] == [
@@ -31,7 +34,10 @@ def test_two_provinces_merge_into_their_sum():
                        ("fujian", "fj-lib-2", "NO_DATA"), ("zhejiang", "zj-lib-2", "NO_DATA"),
                        ("fujian", "fj-lib-1", "ACTIVE"), ("zhejiang", "zj-lib-1", "ACTIVE")]  # the last two: findings
     assert data["flagged"][-1]["findings"][0]["detector"] == "flat_line"
-    deeper = national_dict(merge([Source("zj.json", zhejiang())], region_depth=4))
+    assert list(data["flagged"][0]) == ["deployment", "facility_id", "name", "type", "region", "status", "fired",
+                                        "findings"]
+    assert render_json(view).count(b'\n    {"deployment":') == 8  # one flagged facility a line
+    deeper = json.loads(render_json(merge([Source("zj.json", zhejiang())], region_depth=4)))
     assert [r["region"] for r in deeper["by_region"]] == ["zhejiang/wenzhou/lucheng",
                                                           "zhejiang/wenzhou/lucheng/village"]
 
@@ -97,7 +103,7 @@ def test_shared_ids_are_two_facilities_when_the_operator_says_so():
     copy = render_export(province("zhejiang/wenzhou/lucheng", ZJ), "zhejiang-copy", "0.1.0")
     view = merge([Source("zj.json", zhejiang()), Source("copy.json", copy)], allow_shared_ids=True)
     assert view.total.facilities == 8
-    keys = [(f.deployment, f.facility.facility_id) for f in view.flagged]
+    keys = [(f.deployment, f.facility_id) for f in view.flagged]
     assert len(keys) == len(set(keys)) == 8
     assert {("zhejiang", "zj-hall-1"), ("zhejiang-copy", "zj-hall-1")} <= set(keys)
 
@@ -128,3 +134,11 @@ def test_the_command_writes_the_view_whole_or_leaves_the_previous_one(tmp_path, 
     assert captured.err.startswith("facmon: cannot merge the exports (2 problems):\n  ")
     assert main(["national", "merge", str(zj), str(fj)]) == 0
     assert capsys.readouterr().out.startswith("National view as of 2025-11-03, 28 days: 2 deployments, 8 facilities")
+
+
+def test_a_country_with_nothing_flagged_is_valid_json():
+    quiet = render_export(assemble([facility("zj-lib-1")], [(BUSY, BUSY)], Rules(), date(2025, 11, 3), 28),
+                          "zhejiang", "0.1.0")
+    data = json.loads(render_json(merge([Source("zj.json", quiet)])))
+    assert data["flagged"] == []
+    assert data["total"]["counts"]["ACTIVE"] == 1
