@@ -4,10 +4,10 @@ a country's exports costs (`facmon national merge`, docs/scaling.md).
 No InfluxDB: the export is built from an analysis run (analytics.national.export), so this builds one province's
 run the way `facmon analyze` would — the sample county's facilities (names, types, regions) repeated to F
 facilities, each classified by the real rules from figures that give the demo county's mix (5 IDLE, 6 UNDERUSED,
-1 NO_DATA, 1 EXEMPT, 58 ACTIVE in every 71) and the demo's 11 integrity findings in every 71, with the evidence
-keys each detector writes — and renders its export. The other provinces' exports are that one with their own
-deployment name, ids and regions. The merge runs as a child process (`python -m facmon national merge --format
-json --out FILE`) whose peak resident memory comes from wait4.
+1 NO_DATA, 1 EXEMPT, 58 ACTIVE in every 71) and the demo's 11 integrity findings (on ACTIVE facilities, as there)
+in every 71, with the evidence keys each detector writes — and renders its export. The other provinces' exports
+are that one with their own deployment name, ids and regions. The merge runs as a child process (`python -m facmon
+national merge --format json --out FILE`) whose peak resident memory comes from wait4.
 
     python bench/national.py                                   # 30 provinces x 20,000 facilities
     python bench/national.py --provinces 2 --facilities 2000   # the quick check
@@ -82,8 +82,8 @@ def finding(n: int, same_as: str, rng: random.Random) -> Finding:
 
     days = rng.randint(3, 28)
     evidence: list[tuple[Detector, dict[str, float | int | str]]] = [
-        (Detector.CLONE, {"same_as": same_as, "days": days, "min_days": 3, "facilities": 2}),
-        (Detector.CLONE, {"same_as": same_as, "days": days, "min_days": 3, "facilities": 2}),
+        (Detector.CLONE, {"same_as": same_as, "days": days, "min_days": 3, "facilities": 1}),
+        (Detector.CLONE, {"same_as": same_as, "days": days, "min_days": 3, "facilities": 1}),
         (Detector.NEAR_COPY, {"same_as": same_as, "correlation": r(0.6, 0.95), "lag_hours": rng.randint(-1, 1),
                               "hours": rng.randint(200, 600), "min_corr": 0.6}),
         (Detector.NEAR_COPY, {"same_as": same_as, "correlation": r(0.6, 0.95), "lag_hours": rng.randint(-1, 1),
@@ -137,9 +137,9 @@ def province_run(count: int, seed: int = 1) -> AnalysisRun:
     results = []
     for result in run.facilities:
         i = position[result.facility_id]
-        if i % 71 < 11:  # the demo county's 11 suspect facilities in every 71
+        if i % 71 >= 60:  # the demo county's 11 suspect facilities in every 71, ACTIVE as there
             partner = facilities[i - 1 if i % 2 else min(i + 1, count - 1)].id
-            result = replace(result, integrity=Integrity((finding(i % 71, partner, rng),)))
+            result = replace(result, integrity=Integrity((finding(i % 71 - 60, partner, rng),)))
         results.append(result)
     return replace(run, facilities=tuple(results))
 
