@@ -21,7 +21,7 @@ import orjson
 from analytics.analysis.model import DISPLAY_ORDER, PRECEDENCE, Status
 from analytics.national.export import ExportedFacility, ExportWindow, StatusExport, parse_export
 from facmon.core.errors import ConfigError
-from facmon.core.i18n import _
+from facmon.core.i18n import _, ngettext
 
 #: Ids named in one problem at most; the count says how many there are.
 SHOWN_IDS = 10
@@ -32,7 +32,9 @@ class MergeError(ConfigError):
 
     def __init__(self, problems: Sequence[str]) -> None:
         self.problems = tuple(problems)
-        super().__init__(_("cannot merge the exports ({count} problems):").format(count=len(self.problems))
+        super().__init__(ngettext("cannot merge the exports ({count} problem):",
+                                  "cannot merge the exports ({count} problems):", len(self.problems)).format(
+                                      count=len(self.problems))
                          + "".join(f"\n  {problem}" for problem in self.problems))
 
 
