@@ -20,7 +20,16 @@ from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import AfterValidator, Field, StrictFloat, StrictInt, StrictStr, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    model_validator,
+)
 
 from analytics.analysis.model import PRECEDENCE, AnalysisRun, FacilityResult, Status
 from analytics.analysis.output import rounded
@@ -114,7 +123,7 @@ class ExportedFired(StrictModel):
 
 class ExportedFinding(StrictModel):
     detector: Code  # a code, not facmon's list: a newer province may run a detector this facmon lacks
-    evidence: dict[StrictStr, Number | StrictStr | None]
+    evidence: dict[StrictStr, Number | StrictBool | StrictStr | None]  # None: a NaN, as orjson writes it
 
 
 class ExportedFacility(StrictModel):

@@ -4,11 +4,13 @@ language; files that are not exports, cut or edited; what `facmon analyze --expo
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import orjson
 
+from analytics.analysis.model import Detector, Finding, Integrity
 from analytics.analysis.output import render_json
-from analytics.national.export import MAX_PROBLEMS, parse_export
+from analytics.national.export import MAX_PROBLEMS, parse_export, render_export
 from facmon.cli.main import main
 from facmon.core.i18n import using
 from tests.unit.analytics.provinces import ZJ, province, zhejiang
@@ -87,3 +89,15 @@ def test_export_needs_a_deployment_and_the_whole_registry(capsys, monkeypatch, t
     assert main(["analyze", "--export", str(tmp_path / "x.json")]) == 2
     assert "invalid setting FACMON_DEPLOYMENT: must be 1-63 lowercase letters" in capsys.readouterr().err
     assert not (tmp_path / "x.json").exists()
+
+
+def test_every_evidence_value_a_detector_may_write_reads_back():
+    run = province("zhejiang/wenzhou", ZJ)
+    first, *rest = run.facilities
+    odd = Finding(Detector.COUNTS_DRIFT, "", {"exact": True, "ratio": float("nan"), "same_as": "zj-lib-2", "n": 3})
+    data = render_export(replace(run, facilities=(replace(first, integrity=Integrity((odd,))), *rest)), "zj", "0.1.0")
+    parsed = parse_export(data)
+    assert parsed.problems == ()
+    assert parsed.export is not None
+    findings = {f.facility_id: f.findings for f in parsed.export.facilities}
+    assert findings[first.facility_id][0].evidence == {"exact": True, "n": 3, "ratio": None, "same_as": "zj-lib-2"}
