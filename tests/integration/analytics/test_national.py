@@ -19,8 +19,8 @@ import pytest
 import yaml
 
 from facmon.cli.main import main
-from facmon.demo.localstack import LocalInfluxDB, ServerUnavailable
-from tests.conftest import pinned_env, server_missing
+from facmon.demo.localstack import LocalInfluxDB
+from tests.conftest import _running, pinned_env
 from tests.integration.analytics import scenario
 
 pytestmark = pytest.mark.servers
@@ -50,15 +50,7 @@ class Exported:
 @pytest.fixture(scope="module")
 def fujian_influxdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalInfluxDB]:
     """The second province's server: deployments share nothing."""
-    try:
-        server = LocalInfluxDB(tmp_path_factory.mktemp("influx-fujian"))
-        server.start()
-    except ServerUnavailable as exc:
-        server_missing(exc)
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _running(LocalInfluxDB, tmp_path_factory.mktemp("influx-fujian"))
 
 
 def _facility(line: str) -> str:
