@@ -41,6 +41,10 @@ def _round(value: Any) -> Any:
     return value
 
 
+#: Numbers rounded as analyze's JSON rounds them (the national status export writes them the same way).
+rounded = _round
+
+
 def window_dict(window: Window) -> dict[str, Any]:
     return {
         "first_day": window.first_day.isoformat(),

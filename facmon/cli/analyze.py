@@ -16,13 +16,16 @@ from analytics.analysis.output import RENDERERS
 from analytics.analysis.scope import Scope, ScopeError, scope_of
 from facmon.cli.common import (
     EXIT_OK,
+    EXIT_USAGE,
     CommandError,
     parse_facility,
     settings_flags,
     settings_from,
     wait_for_signal,
+    write_atomically,
 )
 from facmon.core.errors import AlertDeliveryError
+from facmon.core.i18n import _
 from sensors.registry import load_registry
 
 if TYPE_CHECKING:
@@ -105,6 +108,13 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     storing.add_argument("--store", action="store_true",
                          help="with --facility or --region: store the shown facilities' statuses and alert on them "
                               "(verdicts are always the whole registry's)")
+    national = parser.add_argument_group("national roll-up (docs/scaling.md)")
+    national.add_argument("--export", type=Path, metavar="FILE",
+                          help="also write the status export this deployment sends upward to FILE (replaced whole "
+                               "on each run): every facility's status and findings as codes and numbers; needs the "
+                               "deployment's name and the whole registry (no --facility or --region)")
+    national.add_argument("--deployment", metavar="NAME",
+                          help="this deployment's name in the export, e.g. the province (FACMON_DEPLOYMENT)")
     parser.add_argument("--rollup", choices=[m.value for m in RollupMode], default=RollupMode.USE.value,
                         help="day summaries kept in InfluxDB: use (default), rebuild, read (never write), off")
     parser.add_argument("--settle-days", type=_positive, default=2, metavar="N",
@@ -167,6 +177,18 @@ def warn_unknown_years(calendar: Calendar, facilities: Sequence[Facility], as_of
                     "update chinese-calendar", ", ".join(map(str, unknown)))
 
 
+def export_problems(args: argparse.Namespace, deployment: str | None) -> list[str]:
+    """Why --export cannot be written by this command line: the export is the whole deployment's, by name."""
+    if args.export is None:
+        return []
+    problems = []
+    if deployment is None:
+        problems.append(_("--export needs the deployment's name: set FACMON_DEPLOYMENT or give --deployment"))
+    if args.facility or args.region:
+        problems.append(_("--export is every facility of the deployment: leave out --facility and --region"))
+    return problems
+
+
 def cmd_analyze(args: argparse.Namespace) -> int:
     from analytics.alerts.run import process_run
     from analytics.analysis import evidence, queries, store
@@ -174,11 +196,15 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from analytics.analysis.engine import analyze
     from analytics.analysis.periodic import run_every
     from analytics.analysis.rules import load_rules
+    from analytics.national.export import render_export
     from facmon.core import i18n, logs
     from facmon.core.influx import InfluxError
+    from facmon.core.version import facmon_version
 
     settings = settings_from(args)
     logs.configure(settings.log_level)
+    if problems := export_problems(args, settings.deployment):
+        raise CommandError("\n".join(problems), EXIT_USAGE)
     registry = load_registry(settings.registry)
     calendar = load_calendar(settings.calendar)
     rules = load_rules(args.rules)
@@ -233,6 +259,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         if writes:  # alerts to auditors (off without FACMON_AUDITORS); logs, never raises
             summary = process_run(run, registry, settings, client=evidence_client)
             loaded["alert_problem"] = alert_problem(summary.error, summary.failed)
+        if args.export is not None and settings.deployment is not None:
+            write_atomically(args.export, render_export(run, settings.deployment, facmon_version()))
         return run
 
     try:

@@ -4,9 +4,13 @@ clock flag, and stopping on a signal. Subcommand modules import this, never facm
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import signal
 import sys
+import tempfile
 import threading
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +26,7 @@ if TYPE_CHECKING:
 __all__ = [
     "EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "LANG_HELP", "NOW_HELP", "CommandError", "credential_warnings",
     "instant", "language", "language_flag", "set_from_signal_handler", "settings_flags", "settings_from",
-    "wait_for_signal",
+    "wait_for_signal", "write_atomically",
 ]
 
 NOW_HELP = ("pin the clock: an ISO instant with its offset, e.g. 2026-12-01T16:30:00Z, for tests and reproducing "
@@ -58,6 +62,7 @@ def settings_flags(parser: argparse.ArgumentParser) -> None:
 _SETTING_FLAGS = (
     "mqtt_url", "mqtt_ca_file", "topic_prefix", "influx_url", "influx_db", "influx_evidence_db", "registry",
     "log_level", "max_reading_age", "mqtt_client_id", "mqtt_share_group", "batch_size", "now", "language",
+    "deployment",
 )
 
 LANG_HELP = ("language of what a person reads: zh_CN or en (default FACMON_LANGUAGE, else the locale's, "
@@ -136,3 +141,25 @@ def parse_facility(text: str) -> str:
     if not is_valid_id(text):
         raise argparse.ArgumentTypeError(f"{text!r} is not a facility id ({ID_PATTERN})")
     return text
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write a file whole or not at all: a new file beside it, synced, then renamed over it, so a reader (a file
+    transfer picking up an export, a job reading the national view) never sees half of one and a failed write
+    leaves the previous file as it was. A CommandError names the file and the reason."""
+    directory = path.parent
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide an export from the transfer job's user
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+    except OSError as exc:
+        raise CommandError(_("cannot write {path}: {reason}").format(path=path, reason=exc.strerror or exc)) from None

@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
-from facmon.cli import access, analyze, audit, dashboards, demo, devices, ingest, registry, simulate
+from facmon.cli import access, analyze, audit, dashboards, demo, devices, ingest, national, registry, simulate
 from facmon.cli.common import language_flag
 from facmon.core import i18n
 from facmon.core.errors import EXIT_INTERRUPTED, EXIT_USAGE, FacmonError
@@ -22,7 +22,7 @@ from facmon.core.version import facmon_version
 Handler = Callable[[argparse.Namespace], int]
 
 #: In the order `facmon --help` lists them.
-COMMAND_GROUPS = (ingest, registry, demo, analyze, devices, access, simulate, audit, dashboards)
+COMMAND_GROUPS = (ingest, registry, demo, analyze, devices, access, simulate, audit, dashboards, national)
 
 
 def build_parser() -> argparse.ArgumentParser:

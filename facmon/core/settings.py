@@ -36,6 +36,8 @@ CONFIG_ENV = "FACMON_CONFIG"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _TOPIC_LEVEL = re.compile(r"[A-Za-z0-9_.-]+")
+#: A deployment's name, written as a facility id is (sensors.contract.ID_PATTERN): it keys the national view.
+_DEPLOYMENT = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 
 
 class SettingsError(ConfigError, ValueError):
@@ -225,6 +227,10 @@ class Settings(BaseSettings):
     smtp_from: str = Field(default="facmon@localhost", description="Sender address of alert mails")
     reminder_days: int = Field(default=14, ge=1, le=366, description="Days between reminders while flagged")
     delivery_timeout: float = Field(default=20.0, gt=0, le=300, description="Seconds per SMTP/webhook/MQTT send")
+    deployment: str | None = Field(
+        default=None, description="This deployment's name in the status export it sends upward (`facmon analyze "
+        "--export`), e.g. the province: lowercase letters, digits, '_' or '-', as facility ids"
+    )
     now: Instant | None = Field(
         default=None, description="Testing and reproducing runs: pin the clock to this ISO instant (e.g. "
         "2026-12-01T16:30:00Z); it runs on from there. Unset (production): the machine's clock"
@@ -304,6 +310,13 @@ class Settings(BaseSettings):
     def _check_client_id(cls, value: str | None) -> str | None:
         if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", value):
             raise ValueError("must be 1-64 letters, digits, '_' or '-'")
+        return value
+
+    @field_validator("deployment")
+    @classmethod
+    def _check_deployment(cls, value: str | None) -> str | None:
+        if value is not None and not _DEPLOYMENT.fullmatch(value):
+            raise ValueError("must be 1-63 lowercase letters, digits, '_' or '-', starting with a letter or digit")
         return value
 
     @field_validator("language")
