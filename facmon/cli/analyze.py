@@ -179,7 +179,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     logs.configure(settings.log_level)
-    registry = load_registry(settings.registry)
+    registry = load_registry(settings.registry, settings.registry_cache_dir)
     calendar = load_calendar(settings.calendar)
     rules = load_rules(args.rules)
     facilities = list(registry)
@@ -200,7 +200,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
             loaded["mtime"] = mtime
             try:
-                fresh = list(load_registry(settings.registry))
+                fresh = list(load_registry(settings.registry, settings.registry_cache_dir))
                 loaded["scope"] = scope_of(fresh, args.facility, args.region)
                 loaded["facilities"] = fresh
                 log.info("registry reloaded: %d facilities", len(fresh))
