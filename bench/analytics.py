@@ -1,4 +1,4 @@
-"""Analytics benchmark: `facmon analyze` over F facilities x 28 days of 5-minute readings in a real InfluxDB.
+"""Analytics benchmark: `facmon analyze` over F facilities x 28 days of readings in a real InfluxDB.
 
 Starts a private InfluxDB 1.x (facmon.demo.localstack) in a temporary directory, loads the readings with large
 line-protocol POSTs, waits for InfluxDB to finish compacting, then runs `facmon analyze` as a child process
@@ -11,6 +11,13 @@ targets. The first run finds the rollup (analytics_day) empty and aggregates eve
     python bench/analytics.py --facilities 250                 # the quicker check
     python bench/analytics.py --facilities 100 --points-scale 0.2 --runs 1   # a smoke run (25-minute readings)
     python bench/analytics.py --facilities 250 -- --rollup off # every run from the raw readings
+    python bench/analytics.py --facilities 20000 --cadence 15m --keep /var/tmp/province   # a province
+
+``--cadence 5m`` (the default) loads synthetic 5-minute readings of four facility types; ``--cadence 15m`` loads
+the sample county repeated (bench/province.py: its types, hours, closures, outages and, in every tenth county, its
+forged profiles) with what `facmon simulate` sends every 15 minutes. ``--keep DIR`` keeps the loaded server in DIR
+and reuses it next time (the evidence database is dropped first, so the first run is cold again). The last line
+sums the runs up for an operator to compare over time.
 """
 
 from __future__ import annotations
@@ -31,15 +38,20 @@ from pathlib import Path
 
 # This directory holds bench/ingest.py, which would shadow the ingest package: take it off the path.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
+from bench.province import province_readings, write_province_registry  # noqa: E402
 from facmon.core.influx import InfluxClient, InfluxUnavailable  # noqa: E402
 from facmon.demo.localstack import LocalInfluxDB, cpu_seconds  # noqa: E402
 
 TARGET_SECONDS = 30.0
 TARGET_GIB = 1.5
 AS_OF = date(2025, 11, 3)
+#: the province data: the sample county's dates, analysed the next morning as the daily run does
+PROVINCE_AS_OF = date(2026, 12, 2)
+PROVINCE_NOW = "2026-12-02T04:00:00Z"
 DAYS = 28
 DATABASE = "bench"
 LINES_PER_POST = 100_000
@@ -149,15 +161,7 @@ def load(client: InfluxClient, rows: list[dict[str, object]], step_minutes: floa
 
     def post(lines: list[str]) -> None:
         nonlocal total
-        body = "\n".join(lines).encode()
-        for attempt in range(60):
-            try:
-                client.write(body, precision="s")
-                break
-            except InfluxUnavailable:
-                time.sleep(min(5.0, 0.5 * (attempt + 1)))
-        else:
-            raise RuntimeError("InfluxDB kept refusing writes")
+        _post(client, "\n".join(lines).encode(), "s")
         with lock:
             total += len(lines)
 
@@ -195,16 +199,18 @@ def wait_until_quiet(pid: int, limit: float = 600.0, quiet: float = 30.0) -> flo
     return time.monotonic() - started
 
 
-def run_analyze(influx: LocalInfluxDB, registry: Path, workdir: Path, run: int,
-                extra: list[str]) -> tuple[float, float]:
-    """One `facmon analyze` child: (wall seconds, peak RSS MiB); checks it exited 0 and printed its counts."""
+def run_analyze(influx: LocalInfluxDB, registry: Path, workdir: Path, run: int, extra: list[str],
+                as_of: date = AS_OF, now: str | None = None) -> tuple[float, float, float]:
+    """One `facmon analyze` child: (wall seconds, peak RSS MiB, InfluxDB CPU seconds); checks it exited 0 and
+    printed its counts."""
     out_path, err_path = workdir / f"run{run}.json", workdir / f"run{run}.log"
     command = [sys.executable, "-m", "facmon", "analyze", "--influx-url", influx.url, "--influx-db", DATABASE,
-               "--registry", str(registry), "--as-of", AS_OF.isoformat(), "--format", "json", *extra]
+               "--registry", str(registry), "--as-of", as_of.isoformat(), "--format", "json", *extra]
+    env = {**os.environ, **({"FACMON_NOW": now} if now else {})}
     influx_cpu = cpu_seconds(influx.pid or 0)
     with out_path.open("wb") as out, err_path.open("wb") as err:
         started = time.monotonic()
-        child = subprocess.Popen(command, stdout=out, stderr=err)
+        child = subprocess.Popen(command, stdout=out, stderr=err, env=env)
         _, status, usage = os.wait4(child.pid, 0)
         wall = time.monotonic() - started
         child.returncode = os.waitstatus_to_exitcode(status)
@@ -215,47 +221,103 @@ def run_analyze(influx: LocalInfluxDB, registry: Path, workdir: Path, run: int,
     print(f"  run {run}: {wall:6.2f} s  {usage.ru_maxrss / 1024:7.1f} MiB  (facmon CPU "
           f"{usage.ru_utime + usage.ru_stime:5.1f} s, InfluxDB CPU {influx_cpu:5.1f} s)  {result['counts']}",
           flush=True)
-    return wall, usage.ru_maxrss / 1024
+    return wall, usage.ru_maxrss / 1024, influx_cpu
+
+
+def load_synthetic(client: InfluxClient, registry: Path, facilities: int, points_scale: float) -> str:
+    rows = facility_rows(facilities)
+    write_registry(registry, rows)
+    step = 5.0 / points_scale
+    points = load(client, rows, step)
+    return f"{points:,} points ({facilities} facilities, {DAYS + 1} days, every {step:g} min)"
+
+
+def load_province(client: InfluxClient, registry: Path, facilities: int) -> str:
+    write_province_registry(registry, facilities)
+    first = PROVINCE_AS_OF - timedelta(days=DAYS + 1)
+    total, started = 0, time.monotonic()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = None
+        for done, (lines, body) in enumerate(province_readings(facilities, first, PROVINCE_AS_OF), start=1):
+            if pending is not None:
+                pending.result()
+            pending = pool.submit(_post, client, body)
+            total += lines
+            if done % 20 == 0:
+                print(f"  {done * 71:,} facilities, {total:,} readings, {time.monotonic() - started:.0f} s",
+                      flush=True)
+        if pending is not None:
+            pending.result()
+    return f"{total:,} readings ({facilities} facilities, {DAYS + 1} days, what `facmon simulate` sends every 15 min)"
+
+
+def _post(client: InfluxClient, body: bytes, precision: str = "ns") -> None:
+    """POST line protocol; a full write cache is waited out and retried."""
+    for attempt in range(60):
+        try:
+            client.write(body, precision=precision)
+            return
+        except InfluxUnavailable:
+            time.sleep(min(5.0, 0.5 * (attempt + 1)))
+    raise RuntimeError("InfluxDB kept refusing writes")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--facilities", type=int, default=2000)
+    parser.add_argument("--cadence", choices=("5m", "15m"), default="5m",
+                        help="5m: synthetic 5-minute readings; 15m: the sample county repeated, simulated")
     parser.add_argument("--points-scale", type=float, default=1.0,
-                        help="share of the 5-minute readings to load: 0.2 = one reading every 25 minutes")
+                        help="5m only: share of the 5-minute readings to load: 0.2 = one reading every 25 minutes")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--workdir", type=Path, help="keep the server and outputs here (default: a temp dir)")
+    parser.add_argument("--keep", "--workdir", dest="workdir", type=Path,
+                        help="keep the loaded server and outputs here, and reuse them when run again")
     parser.add_argument("analyze_args", nargs="*", help="extra `facmon analyze` options, after --")
     args = parser.parse_args()
-    step = 5.0 / args.points_scale
+    province = args.cadence == "15m"
+    as_of, now = (PROVINCE_AS_OF, PROVINCE_NOW) if province else (AS_OF, None)
     with tempfile.TemporaryDirectory(prefix="facmon-bench-") as tmp:
         workdir = args.workdir or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
-        rows = facility_rows(args.facilities)
         registry = workdir / "registry.yaml"
-        write_registry(registry, rows)
+        marker = workdir / "loaded.json"
+        wanted = {"facilities": args.facilities, "cadence": args.cadence, "points_scale": args.points_scale}
+        reuse = marker.exists() and json.loads(marker.read_text()).get("data") == wanted
         with BenchInfluxDB(workdir / "influxdb") as influx:
             client = InfluxClient(influx.url, DATABASE, timeout=300)
-            client.create_database()
-            started = time.monotonic()
-            points = load(client, rows, step)
-            loaded = time.monotonic() - started
-            print(f"loaded {points:,} points ({args.facilities} facilities, {DAYS + 1} days, every {step:g} min) "
-                  f"in {loaded:.1f} s ({points / loaded:,.0f}/s)", flush=True)
-            settle = wait_until_quiet(influx.pid or 0)
-            print(f"InfluxDB compactions settled after {settle:.0f} s", flush=True)
-            results = [run_analyze(influx, registry, workdir, run, args.analyze_args)
+            if reuse:
+                described = json.loads(marker.read_text())["described"]
+                InfluxClient(influx.url, f"{DATABASE}_evidence", timeout=300).query(
+                    f"DROP DATABASE {DATABASE}_evidence")
+                print(f"reusing {described} in {workdir}", flush=True)
+            else:
+                client.query(f"DROP DATABASE {DATABASE}")
+                client.create_database()
+                started = time.monotonic()
+                described = (load_province(client, registry, args.facilities) if province else
+                             load_synthetic(client, registry, args.facilities, args.points_scale))
+                loaded = time.monotonic() - started
+                print(f"loaded {described} in {loaded:.1f} s", flush=True)
+                settle = wait_until_quiet(influx.pid or 0)
+                print(f"InfluxDB compactions settled after {settle:.0f} s", flush=True)
+                marker.write_text(json.dumps({"data": wanted, "described": described}))
+            results = [run_analyze(influx, registry, workdir, run, args.analyze_args, as_of, now)
                        for run in range(1, args.runs + 1)]
         wall = statistics.median(r[0] for r in results)
         memory = statistics.median(r[1] for r in results)
         print(f"facmon analyze {' '.join(args.analyze_args)}".rstrip() +
-              f", {args.facilities} facilities x {DAYS} days, {points:,} points, median of {args.runs}:")
+              f", {described}, median of {args.runs}:")
         print(f"  wall time  {wall:7.2f} s    target <= {TARGET_SECONDS:.0f} s    "
               f"{'ok' if wall <= TARGET_SECONDS else 'MISSED'}")
         print(f"  peak RSS   {memory:7.1f} MiB  target <= {TARGET_GIB * 1024:.0f} MiB "
               f"{'ok' if memory <= TARGET_GIB * 1024 else 'MISSED'}")
         if len(results) > 1:
             print(f"  first run  {results[0][0]:7.2f} s, {results[0][1]:.1f} MiB (cold unless the rollup is off)")
+        warm = results[1:] or results
+        print(f"ANALYTICS facilities={args.facilities} cadence={args.cadence} cold_s={results[0][0]:.1f} "
+              f"warm_s={statistics.median(r[0] for r in warm):.1f} peak_mib={max(r[1] for r in results):.0f} "
+              f"influx_cpu_s={statistics.median(r[2] for r in warm):.1f} "
+              f"cold_influx_cpu_s={results[0][2]:.1f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ check. Pure: no I/O.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 
 MAX_SEGMENT = 63
@@ -38,9 +39,15 @@ def _char_problem(char: str) -> str | None:
 
 def region_problems(value: str) -> list[str]:
     """Every reason ``value`` (already NFC) is not a region path; empty when it is one."""
-    problems = []
+    return list(_region_problems(value))
+
+
+@functools.lru_cache(maxsize=65536)
+def _region_problems(value: str) -> tuple[str, ...]:
+    """region_problems, once per distinct value: a province's registry names each region hundreds of times."""
+    problems: list[str] = []
     if not value:
-        return ["is empty"]
+        return ("is empty",)
     if len(value) > MAX_LENGTH:
         problems.append(f"is {len(value)} characters long (at most {MAX_LENGTH})")
     segments = value.split("/")
@@ -58,7 +65,7 @@ def region_problems(value: str) -> list[str]:
         problems.append("contains " + ", ".join(bad) + " (only letters, digits, '-' and '_' between the '/')")
     if value != value.lower():
         problems.append("has uppercase letters")
-    return problems
+    return tuple(problems)
 
 
 def check_region(value: str) -> str:

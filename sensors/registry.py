@@ -6,11 +6,15 @@ and the field, and a misspelt key is an error rather than a setting silently ign
 
 from __future__ import annotations
 
+import functools
+import itertools
+import logging
 import os
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, datetime, time
+from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -27,14 +31,18 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
 from facmon.core import config, yamlload
 from facmon.core.config import ConfigFileError, Loc, StrictModel, show
+from sensors import registry_cache
 from sensors.contract import ID_PATTERN, RESERVED_FACILITY_IDS, is_valid_id
 from sensors.facility_types import LANGUAGES, display_type
 from sensors.regions import check_region, is_within
+
+log = logging.getLogger(__name__)
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -125,6 +133,13 @@ def _start(span: TimeRange) -> int:
 
 
 def _parse_range(text: str) -> dict[str, time]:
+    start, end = _range_times(text)
+    return {"start": start, "end": end}
+
+
+@functools.lru_cache(maxsize=4096)
+def _range_times(text: str) -> tuple[time, time]:
+    """The start and end of "09:00-12:00"; a registry repeats a few dozen ranges thousands of times."""
     match = _RANGE_RE.fullmatch(text.strip())
     if not match:
         raise ValueError(f'must look like "09:00-12:00", HH:MM-HH:MM on a 24-hour clock (got {show(text)})')
@@ -136,7 +151,7 @@ def _parse_range(text: str) -> dict[str, time]:
     start, end = sh * 60 + sm, eh * 60 + em
     if start == end:
         raise ValueError(f"{text!r} starts and ends at the same time; write 00:00-24:00 for the whole day")
-    return {"start": time(sh, sm), "end": time(eh % 24, em)}
+    return time(sh, sm), time(eh % 24, em)
 
 
 class TimeRange(StrictModel):
@@ -179,20 +194,30 @@ class TimeRange(StrictModel):
         end = "24:00" if self.end == _MIDNIGHT else f"{self.end:%H:%M}"
         return f"{self.start:%H:%M}-{end}"
 
+    @model_serializer
+    def _as_text(self) -> str:
+        """Written as the registry writes it ("09:00-12:00"), which reads back as this period."""
+        return str(self)
+
 
 def _overlaps(hours: Mapping[str, tuple[TimeRange, ...]]) -> list[str]:
     """Overlapping periods would count an hour twice; a period past midnight also meets the next day."""
     week = 7 * _DAY
-    spans = []
+    spans: list[tuple[int, int, int, str, TimeRange]] = []
     for index, day in enumerate(DAYS):
         for span in hours.get(day, ()):
             start = index * _DAY + _minute(span.start)
-            spans.append((start, start + span.minutes, f"{day} {span}"))
+            spans.append((start, start + span.minutes, len(spans), day, span))
+    # Sorted by start, a period overlapping any later one overlaps the next; the last may reach into next week.
+    ordered = sorted(spans)
+    if all(a[1] <= b[0] for a, b in itertools.pairwise(ordered)) and (
+            len(ordered) < 2 or ordered[-1][1] <= ordered[0][0] + week):
+        return []
     problems = []
-    for i, (s1, e1, label1) in enumerate(spans):
-        for s2, e2, label2 in spans[i + 1 :]:
+    for i, (s1, e1, _, day1, span1) in enumerate(spans):
+        for s2, e2, _, day2, span2 in spans[i + 1 :]:
             if any(s1 < e2 + shift and s2 + shift < e1 for shift in (-week, 0, week)):
-                problems.append(f"{label1} overlaps {label2}")
+                problems.append(f"{day1} {span1} overlaps {day2} {span2}")
     return problems
 
 
@@ -440,20 +465,51 @@ def read_yaml(text: str, source: str, limits: yamlload.Limits = yamlload.CONFIG)
         raise RegistryError(str(exc), source) from None
 
 
+def _read_bytes(source: str, limits: yamlload.Limits) -> bytes:
+    try:
+        return yamlload.read_bytes(source, limits)
+    except yamlload.YamlError as exc:
+        raise RegistryError(str(exc), source) from None
+    except OSError as exc:
+        raise RegistryError(f"cannot read the file: {exc.strerror or exc}", source) from None
+
+
 def read_yaml_file(path: str | os.PathLike[str], limits: yamlload.Limits = yamlload.CONFIG) -> object:
     """Read and parse a YAML file within the limits; every failure is one RegistryError line naming the file."""
     source = os.fspath(path)
     try:
-        text = yamlload.read_text(source, limits)
-    except yamlload.YamlError as exc:
-        raise RegistryError(str(exc), source) from None
+        text = _read_bytes(source, limits).decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise RegistryError(f"is not UTF-8 text (bad byte at offset {exc.start})", source) from None
-    except OSError as exc:
-        raise RegistryError(f"cannot read the file: {exc.strerror or exc}", source) from None
     return read_yaml(text, source, limits)
 
 
-def load_registry(path: str | os.PathLike[str]) -> Registry:
-    """Read and validate a registry file; every problem is reported, each line starting with the path."""
-    return parse_registry(read_yaml_file(path, yamlload.REGISTRY), os.fspath(path))
+def load_registry(path: str | os.PathLike[str], cache: Path | None = None) -> Registry:
+    """Read and validate a registry file; every problem is reported, each line starting with the path.
+
+    With ``cache`` (a directory), a large registry read before with the same bytes is taken from there instead of
+    its YAML (sensors.registry_cache), and one read from YAML is kept there.
+    """
+    source = os.fspath(path)
+    if cache is None:
+        return parse_registry(read_yaml_file(path, yamlload.REGISTRY), source)
+    data = _read_bytes(source, yamlload.REGISTRY)
+    name = registry_cache.key(data) if len(data) >= registry_cache.MIN_BYTES else None
+    kept = registry_cache.read(cache, name) if name else None
+    if kept is not None:
+        try:
+            return Registry.model_validate_json(kept)
+        except ValidationError:
+            log.warning("registry cache entry %s/%s is damaged; reading %s", cache, name, source)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise RegistryError(f"is not UTF-8 text (bad byte at offset {exc.start})", source) from None
+    registry = parse_registry(read_yaml(text, source, yamlload.REGISTRY), source)
+    if name:
+        meaning = registry.model_dump_json(by_alias=True).encode()
+        if Registry.model_validate_json(meaning) == registry:  # what the cache gives back is this registry
+            registry_cache.write(cache, name, meaning)
+        else:
+            log.warning("%s: not kept in the registry cache (it does not read back the same)", source)
+    return registry

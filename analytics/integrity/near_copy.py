@@ -30,6 +30,7 @@ BLOCK_HOURS = 6
 CANDIDATE_MIN = 0.3  # coarse correlation a pair needs to be compared hour by hour (copies reach ~0.7 and more)
 CANDIDATES = 5  # per facility, the best coarse matches compared hour by hour
 LAGS = (-1, 0, 1)
+CHUNK_ROWS = 512  # facilities per block of the coarse correlation matrix (512 x 20,000 floats = 80 MB)
 
 
 def residuals(own: OwnDays, hour: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
@@ -86,12 +87,8 @@ def near_copy(own: OwnDays, ids: Sequence[str], limits: Sequence[IntegrityThresh
     coarse -= coarse.mean(axis=1, keepdims=True)
     norm = np.sqrt((coarse**2).sum(axis=1))
     coarse /= np.where(norm > 0, norm, 1.0)[:, None]
-    gram = coarse @ coarse.T
-    np.fill_diagonal(gram, -1.0)
     best: dict[int, tuple[float, int, int, int]] = {}
-    order = np.argsort(-gram, axis=1)[:, :CANDIDATES]
-    pairs = {(min(a, b), max(a, b)) for a in range(own.count) for b in order[a].tolist() if gram[a, b] >= CANDIDATE_MIN}
-    for a, b in sorted(pairs):
+    for a, b in sorted(candidates(coarse)):
         r, lag, n = _best(matrix, observed, a, b)
         for me, other, shift in ((a, b, lag), (b, a, -lag)):
             if n >= limits[me].near_copy_min_hours and r >= limits[me].near_copy_min_corr - 1e-9 and (
@@ -114,6 +111,28 @@ def near_copy(own: OwnDays, ids: Sequence[str], limits: Sequence[IntegrityThresh
                                                            "lag_hours": shift, "hours": n,
                                                            "min_corr": check.near_copy_min_corr})
     return found
+
+
+def candidates(coarse: np.ndarray, rows: int = CHUNK_ROWS) -> set[tuple[int, int]]:
+    """Pairs (a < b) where b is among a's CANDIDATES best coarse matches (or a among b's) at CANDIDATE_MIN or
+    more; a match tied with the last of the best is a candidate too.
+
+    The correlation matrix of a province (20,000 x 20,000) would take 3 GB: it is made ``rows`` rows at a time.
+    """
+    count = len(coarse)
+    if count < 2:
+        return set()
+    keep = min(CANDIDATES, count - 1)
+    pairs: set[tuple[int, int]] = set()
+    for start in range(0, count, rows):
+        gram = coarse[start : start + rows] @ coarse.T
+        own = np.arange(start, start + len(gram))
+        gram[own - start, own] = -1.0
+        cut = -np.partition(-gram, keep - 1, axis=1)[:, keep - 1]
+        row, other = np.nonzero((gram >= cut[:, None]) & (gram >= CANDIDATE_MIN))
+        a = row + start
+        pairs.update(zip(np.minimum(a, other).tolist(), np.maximum(a, other).tolist(), strict=True))
+    return pairs
 
 
 def _best(matrix: np.ndarray, observed: np.ndarray, a: int, b: int) -> tuple[float, int, int]:

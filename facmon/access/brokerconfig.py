@@ -9,7 +9,6 @@ command line that every local user can read in /proc while it runs. No message e
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import json
 import os
@@ -40,6 +39,7 @@ from facmon.access.rules import (
 )
 from facmon.core.binaries import require_binary
 from facmon.core.errors import FacmonError
+from facmon.core.files import write_atomic
 from facmon.core.settings import EXAMPLE_PASSWORD_HINT, is_example_password
 from sensors.registry import Registry, RegistryError, read_yaml_file
 
@@ -175,27 +175,6 @@ def _refuse_links(dir_fd: int, out_dir: Path, names: list[str]) -> None:
         raise BrokerConfigError(f"{out_dir}: {', '.join(planted)} is a symbolic link; remove it (nothing was written)")
 
 
-def _write(dir_fd: int, name: str, text: str, mode: int) -> None:
-    """Write atomically with the given mode, never through a link: a new file of a random name, then rename.
-
-    O_EXCL | O_NOFOLLOW: the temporary file is always new, so nothing planted is followed or truncated, and the
-    rename replaces the directory entry itself. A reloading broker never sees half a file.
-    """
-    tmp = f".{name}.{random_bytes.token_hex(6)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode, dir_fd=dir_fd)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fchmod(handle.fileno(), mode)  # the umask may have narrowed it; never widened beyond `mode`
-            os.fsync(handle.fileno())
-        os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp, dir_fd=dir_fd)
-        raise
-
-
 @dataclass(frozen=True)
 class Listeners:
     """The integrators' listener, the services' listener, and the limits (see facmon.access.rules)."""
@@ -238,10 +217,10 @@ def generate(
     dir_fd = _open_directory(out_dir)
     try:
         _refuse_links(dir_fd, out_dir, [PASSWORD_FILE, DYNSEC_FILE, ACL_FILE, CONF_FILE])
-        _write(dir_fd, PASSWORD_FILE, hashed, 0o600)
-        _write(dir_fd, DYNSEC_FILE, dynsec, 0o600)
-        _write(dir_fd, ACL_FILE, acl, 0o640)
-        _write(dir_fd, CONF_FILE, conf, 0o640)
+        write_atomic(dir_fd, PASSWORD_FILE, hashed, 0o600)
+        write_atomic(dir_fd, DYNSEC_FILE, dynsec, 0o600)
+        write_atomic(dir_fd, ACL_FILE, acl, 0o640)
+        write_atomic(dir_fd, CONF_FILE, conf, 0o640)
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)

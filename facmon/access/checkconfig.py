@@ -45,7 +45,7 @@ class Check:
 
 def check_registry(settings: Settings) -> Check:
     try:
-        registry = load_registry(settings.registry)
+        registry = load_registry(settings.registry, settings.registry_cache_dir)
     except RegistryError as exc:
         count = len(exc.problems)
         return Check("registry", False, f"{count} problem{'s' * (count != 1)}:\n" + str(exc))

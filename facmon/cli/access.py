@@ -26,7 +26,7 @@ def cmd_broker_config(args: argparse.Namespace) -> int:
     from facmon.core.binaries import ServerUnavailable
 
     settings = settings_from(args)
-    registry = load_registry(settings.registry)
+    registry = load_registry(settings.registry, settings.registry_cache_dir)
     tls = args.tls_cert is not None or args.tls_key is not None
     if tls and (args.tls_cert is None or args.tls_key is None):
         raise CommandError(_("--tls-cert and --tls-key go together"), EXIT_USAGE)

@@ -205,7 +205,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     logs.configure(settings.log_level)
     if problems := export_problems(args, settings.deployment):
         raise CommandError("\n".join(problems), EXIT_USAGE)
-    registry = load_registry(settings.registry)
+    registry = load_registry(settings.registry, settings.registry_cache_dir)
     calendar = load_calendar(settings.calendar)
     rules = load_rules(args.rules)
     facilities = list(registry)
@@ -226,7 +226,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
             loaded["mtime"] = mtime
             try:
-                fresh = list(load_registry(settings.registry))
+                fresh = list(load_registry(settings.registry, settings.registry_cache_dir))
                 loaded["scope"] = scope_of(fresh, args.facility, args.region)
                 loaded["facilities"] = fresh
                 log.info("registry reloaded: %d facilities", len(fresh))

@@ -99,7 +99,7 @@ def cmd_review(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     logs.configure(settings.log_level)
-    registry = load_registry(settings.registry)
+    registry = load_registry(settings.registry, settings.registry_cache_dir)
     if args.facility not in registry:
         raise CommandError(f"not in the registry: {args.facility}", EXIT_USAGE)
     review = reviews.make_review(args.facility, args.disposition, args.note, args.until, _reviewer(args),
@@ -130,7 +130,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     logs.configure(settings.log_level)
     registry = None
     if Path(settings.registry).exists():
-        registry = load_registry(settings.registry)
+        registry = load_registry(settings.registry, settings.registry_cache_dir)
     else:
         log.warning("no registry at %s: time zones default to Asia/Shanghai, locations are left out",
                     settings.registry)

@@ -176,7 +176,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
         every = None if args.every is None else parse_every(args.every)
     except argparse.ArgumentTypeError as exc:
         raise CommandError(f"--every: {exc}", EXIT_USAGE) from None
-    load_registry(settings.registry)  # fail at once on a broken registry, before any loop
+    load_registry(settings.registry, settings.registry_cache_dir)  # fail at once on a broken registry, before any loop
     logs.configure(settings.log_level)
     # facility_info goes with the statuses it completes, into the evidence database (analytics.analysis.evidence).
     client = InfluxClient.from_settings(settings, evidence=True)
@@ -187,7 +187,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
             raise CommandError(f"InfluxDB at {settings.influx_url}: {exc}") from None
         if every is None:
             try:
-                count = sync(client, load_registry(settings.registry))
+                count = sync(client, load_registry(settings.registry, settings.registry_cache_dir))
             except InfluxError as exc:
                 raise CommandError(f"InfluxDB at {settings.influx_url}: {exc}") from None
             print(_("wrote {count} facilities to facility_info").format(count=count))
@@ -195,7 +195,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
         def once() -> None:
             try:
-                sync(client, load_registry(settings.registry))  # re-read: the registry may have been edited
+                # re-read: the registry may have been edited
+                sync(client, load_registry(settings.registry, settings.registry_cache_dir))
             except RegistryError as exc:
                 log.error("registry not synced: %s", exc)
 

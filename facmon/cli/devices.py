@@ -47,7 +47,7 @@ def cmd_devices(args: argparse.Namespace) -> int:
     from facmon.core.influx import InfluxClient, InfluxError
 
     settings = settings_from(args)
-    registry = load_registry(settings.registry)
+    registry = load_registry(settings.registry, settings.registry_cache_dir)
     facilities = select(list(registry), args.facility, args.region)
     if args.integrator is not None:
         if args.integrators is None:

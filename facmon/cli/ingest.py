@@ -26,7 +26,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     logs.configure(settings.log_level)
-    registry = load_registry(settings.registry)
+    registry = load_registry(settings.registry, settings.registry_cache_dir)
     stop = wait_for_signal()
     ingester = Ingester(settings, registry)
 
@@ -34,7 +34,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         from sensors.registry import RegistryError
 
         try:
-            ingester.reload_registry(load_registry(settings.registry))
+            ingester.reload_registry(load_registry(settings.registry, settings.registry_cache_dir))
         except RegistryError as exc:
             # A log line, not print(): print in a signal handler can hit "reentrant call" on stderr while the
             # interrupted thread is writing a log line, and kill the ingester; logging absorbs that.

@@ -158,7 +158,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from sensors.simulator.publisher import Fleet, Progress, backfill, live
 
     settings = settings_from(args)
-    registry = load_registry(settings.registry)
+    registry = load_registry(settings.registry, settings.registry_cache_dir)
     if args.follow and not args.days:
         raise CommandError(_("--follow continues a backfill: give --days too"), EXIT_USAGE)
     default, overrides = split_profiles(args.profile)

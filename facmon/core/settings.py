@@ -178,6 +178,12 @@ class Settings(BaseSettings):
     influx_password: SecretStr | None = Field(default=None, description="InfluxDB password")
     influx_timeout: float = Field(default=10.0, gt=0, description="Seconds per InfluxDB HTTP request")
     registry: Path = Field(default=Path("registry.yaml"), description="Facility registry (YAML)")
+    cache_dir: Path | None = Field(
+        default=None, description="Where a large registry is kept parsed between runs (sensors.registry_cache); "
+        "default $XDG_CACHE_HOME/facmon or ~/.cache/facmon"
+    )
+    registry_cache: bool = Field(default=True, description="Keep a large registry parsed between runs (no: read "
+                                 "the YAML every time)")
     calendar: Path | None = Field(
         default=None, description="China's calendar: holidays and adjusted working days to add or correct (YAML); "
         "the chinese-calendar package's dates are used without it"
@@ -366,6 +372,15 @@ class Settings(BaseSettings):
             warnings.append("FACMON_SMTP_URL is plain smtp:// with a login: the mail password crosses the network "
                             "unencrypted; use smtp+starttls:// or smtps://")
         return warnings
+
+    @property
+    def registry_cache_dir(self) -> Path | None:
+        """Where the parsed registry is kept, or None when that is turned off."""
+        if not self.registry_cache:
+            return None
+        if self.cache_dir is not None:
+            return self.cache_dir
+        return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "facmon"
 
     @property
     def evidence_db(self) -> str:

@@ -73,6 +73,12 @@ def read_text(path: str | os.PathLike[str], limits: Limits) -> str:
 
     Raises OSError and UnicodeDecodeError as reading does, YamlError when the file is too big.
     """
+    return read_bytes(path, limits).decode("utf-8-sig")
+
+
+def read_bytes(path: str | os.PathLike[str], limits: Limits) -> bytes:
+    """The file's bytes, refused before reading when it is over the byte limit (OSError as reading raises it,
+    YamlError when the file is too big)."""
     with open(path, "rb") as handle:
         size = os.fstat(handle.fileno()).st_size
         if size > limits.max_bytes:
@@ -80,7 +86,7 @@ def read_text(path: str | os.PathLike[str], limits: Limits) -> str:
         data = handle.read(limits.max_bytes + 1)
     if len(data) > limits.max_bytes:  # grew while read, or a special file
         raise YamlError(f"the file has over {limits.max_bytes:,} bytes, the limit")
-    return data.decode("utf-8-sig")
+    return data
 
 
 def check_size(text: str, limits: Limits) -> None:

@@ -8,10 +8,12 @@ import math
 from functools import cache
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from analytics.analysis.model import Detector, Integrity
 from analytics.analysis.rules import Rules, Thresholds, load_rules
+from analytics.integrity import near_copy as near_copy_module
 from analytics.integrity.rules import IntegrityThresholds
 from analytics.integrity.shape import chi_square_sf
 from bench.integrity_frames import facility_entry, judge, registry_of
@@ -91,3 +93,26 @@ def test_the_chi_square_survival_function_matches_the_tables() -> None:
     assert chi_square_sf(9.488, 4) == pytest.approx(0.05, abs=1e-4)
     assert chi_square_sf(0.0, 9) == 1.0
     assert chi_square_sf(2.0, 2) == pytest.approx(math.exp(-1.0))
+
+
+def _candidates_whole(coarse: np.ndarray) -> set[tuple[int, int]]:
+    """The candidate pairs from the whole correlation matrix at once, as near_copy took them before chunking."""
+    gram = coarse @ coarse.T
+    np.fill_diagonal(gram, -1.0)
+    order = np.argsort(-gram, axis=1)[:, : near_copy_module.CANDIDATES]
+    return {(min(a, b), max(a, b)) for a in range(len(coarse)) for b in order[a].tolist()
+            if gram[a, b] >= near_copy_module.CANDIDATE_MIN}
+
+
+@pytest.mark.parametrize("rows", [1, 7, 64, 10_000])
+def test_candidates_taken_in_blocks_are_those_of_the_whole_matrix(rows: int) -> None:
+    rng = np.random.default_rng(rows)
+    coarse = rng.normal(size=(300, 20))
+    coarse[50] = coarse[10] + rng.normal(scale=0.1, size=20)  # a copy among noise
+    coarse[120:130] = 0.0  # facilities without data
+    coarse -= coarse.mean(axis=1, keepdims=True)
+    coarse /= np.maximum(np.sqrt((coarse**2).sum(axis=1)), 1e-12)[:, None]
+    found = near_copy_module.candidates(coarse, rows)
+    assert found == _candidates_whole(coarse)
+    assert (10, 50) in found
+    assert not any(a in range(120, 130) or b in range(120, 130) for a, b in found)
