@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 
 from facmon.core.i18n import N_, _
-from facmon.core.influxql import ident, literal
+from facmon.core.influxql import MAX_NAMED, ident, literal
 from sensors.registry import Facility
 from sensors.wording import duration, instant
 
@@ -55,6 +55,9 @@ def _select(what: str, measurement: str, where: str, start_ns: int, until_ns: in
 
 
 def _which(facilities: Sequence[Facility]) -> str:
+    """The facilities' ids ORed, or "" (no filter: health keeps their rows) for more than MAX_NAMED of them."""
+    if len(facilities) > MAX_NAMED:
+        return ""
     return "(" + (" OR ".join(f"facility = {literal(f.id)}" for f in facilities) or "false") + ")"
 
 
@@ -126,18 +129,23 @@ def health(facilities: Sequence[Facility], now: datetime, parts: Mapping[str, li
                             "region": known[facility].region if facility in known else ""}
         return devices[key]
 
-    for row in parts.get("last", []):
+    def ours(rows: list[dict[str, object]], zone: str | None = None) -> list[dict[str, object]]:
+        """Rows of the facilities asked about (a query for many names none, queries._which), in ``zone``."""
+        return [row for row in rows if (f := known.get(str(row["facility"]))) is not None
+                and (zone is None or f.timezone == zone)]
+
+    for row in ours(parts.get("last", [])):
         d = device(str(row["facility"]), str(row["sensor"]))
         ts = int(row["time"])  # type: ignore[call-overload]
         d["last_reading"] = instant(ts)
         d["age_s"] = max(0, (now_ns - ts) // _NS)
     for name, rows in parts.items():
         if name.startswith("today:"):
-            for row in rows:
+            for row in ours(rows, name.removeprefix("today:")):
                 device(str(row["facility"]), str(row["sensor"]))["readings_today"] = int(row["count"])  # type: ignore[call-overload]
-    for row in parts.get("status", []):
+    for row in ours(parts.get("status", [])):
         device(str(row["facility"]), str(row["sensor"]))["status"] = "online" if row["last"] else "offline"
-    for row in parts.get("revisions", []):
+    for row in ours(parts.get("revisions", [])):
         device(str(row["facility"]), str(row["sensor"]))["revisions"] = int(row["count"])  # type: ignore[call-overload]
     refusals = sorted(parts.get("refusals", []), key=lambda r: int(r["time"]))  # type: ignore[call-overload]
     for row in refusals:

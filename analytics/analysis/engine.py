@@ -193,15 +193,18 @@ def check_integrity(ordered: Sequence[Facility], groups: Sequence[Sequence[Facil
 
 def add_revisions(source: Source, ordered: Sequence[Facility], checked: Sequence[Integrity], rules: Rules,
                   as_of: date, days: int) -> list[Integrity]:
-    """The revisions finding of each facility (one query for the run), beside its other findings."""
+    """The revisions finding of each facility (one query for the run), beside its other findings. The answer may
+    hold other facilities' revisions too (integrity_revisions.MAX_NAMED): only the run's are looked up."""
     bounds = {f.id: window_ns(windows(as_of, days, f.timezone)[0]) for f in ordered}
     if not bounds:
         return list(checked)
     found = source.revisions(list(bounds), min(b[0] for b in bounds.values()), max(b[1] for b in bounds.values()))
+    by_facility = {str(fid): rows for fid, rows in found.groupby("facility", sort=False)} if len(found) else {}
     result = []
     for facility, flag in zip(ordered, checked, strict=True):
         start, end = bounds[facility.id]
-        rows = found[(found["facility"] == facility.id) & (found["ts_ns"] >= start) & (found["ts_ns"] < end)]
+        rows = by_facility.get(facility.id, found.iloc[:0])
+        rows = rows[(rows["ts_ns"] >= start) & (rows["ts_ns"] < end)]
         extra = integrity_revisions.finding(rows, rules.for_type(facility.type).integrity) if len(rows) else None
         result.append(Integrity((*flag.findings, extra)) if extra is not None else flag)
     return result

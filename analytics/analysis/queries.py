@@ -1,10 +1,11 @@
-"""The analytics job's only reads from InfluxDB: 15-minute aggregates per facility and sensor, as CSV.
+"""The analytics job's only reads from InfluxDB: readings per facility and sensor as CSV, made into 15-minute
+aggregates here.
 
-InfluxDB does the heavy lifting (one row per sensor and quarter hour instead of every reading), ``fill(none)``
-leaves out empty quarters, and pandas' C reader parses the CSV. InfluxDB 1.x's cost grows with the rows and
-aggregates it returns, so a query asks only for the time ranges of opening hours (several statements in one
-request) and only for the fields the measurement has. Every value placed in a query goes through
-facmon.core.influxql.
+InfluxDB 1.x spends several times more CPU on ``GROUP BY time(15m)`` aggregates than on returning the raw fields,
+and its CPU is what a province's analysis waits for; analytics.analysis.buckets computes the very same aggregates
+(to the last bit, ``fill(none)`` included) from the readings, and pandas' C reader parses the CSV. A query asks
+only for the time ranges of opening hours (several statements in one request) and only for the fields the
+measurement has. Every value placed in a query goes through facmon.core.influxql.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.analysis import rollup
+from analytics.analysis.buckets import AGGREGATES, ALL_FIELDS, VALUE_COLUMNS, empty_frame, quarter_hours
 from analytics.analysis.figures import Days
 from analytics.analysis.schedule import SLOT_NS
 from analytics.integrity import revisions as integrity_revisions
@@ -30,14 +32,6 @@ from sensors.registry import Facility
 
 log = logging.getLogger(__name__)
 
-#: alias -> (InfluxQL function, field): the facility's occupancy is the sum of its sensors' means per slot; exits
-#: and the arrival feed the integrity checks (analytics.integrity.days). Arrival is the mean receive time: exact
-#: where the ingester stored ``received_ms``, else (older points) estimated from the slot and the mean delay. The
-#: mean, not the max: one resent reading should not make a whole slot look late.
-AGGREGATES = {"occ_mean": ("mean", "occupancy"), "entries": ("sum", "entries"), "uses": ("sum", "uses"),
-              "exits": ("sum", "exits"), "delay": ("mean", "arrival_delay_ms"), "received": ("mean", "received_ms")}
-VALUE_COLUMNS = tuple(AGGREGATES)
-ALL_FIELDS = tuple(field for _, field in AGGREGATES.values())
 STATEMENTS_PER_REQUEST = 60
 
 
@@ -54,30 +48,57 @@ def reading_fields(client: InfluxClient, measurement: str = READINGS) -> tuple[s
     return tuple(field for field in ALL_FIELDS if field in present)
 
 
-def aggregate_statements(
-    facility_ids: Sequence[str],
-    ranges: Sequence[tuple[int, int]],
-    fields: Sequence[str] = ALL_FIELDS,
-    measurement: str = READINGS,
-) -> list[str]:
-    """One SELECT per time range [start, end): per facility, sensor and 15 minutes, the aggregates of ``fields``."""
+def _which(facility_ids: Sequence[str]) -> str:
+    """The WHERE clause naming these facilities; every id is checked and quoted."""
     if not facility_ids:
         raise ValueError("no facilities to query")
-    for fid in facility_ids:
-        if not is_valid_id(fid):
-            raise ValueError(f"invalid facility id {fid!r}")
-    chosen = [(alias, fn, field) for alias, (fn, field) in AGGREGATES.items() if field in fields]
-    if not chosen:
-        return []
-    selected = ", ".join(f"{fn}({ident(field)}) AS {ident(alias)}" for alias, fn, field in chosen)
-    which = " OR ".join(f"{ident('facility')} = {literal(fid)}" for fid in facility_ids)
-    group = f"GROUP BY time(15m), {ident('facility')}, {ident('sensor')} fill(none)"
+    invalid = [fid for fid in facility_ids if not is_valid_id(fid)]
+    if invalid:
+        raise ValueError("invalid facility id " + ", ".join(map(repr, invalid)))
+    return " OR ".join(f"{ident('facility')} = {literal(fid)}" for fid in facility_ids)
+
+
+def _statements(selected: str, facility_ids: Sequence[str], ranges: Sequence[tuple[int, int]], group: str,
+                measurement: str) -> list[str]:
+    which = _which(facility_ids)
     statements = []
     for start, end in ranges:
         when = f"time >= {time_literal(_moment(start))} AND time < {time_literal(_moment(end))}"
         # Every name and value in the statement has been quoted by facmon.core.influxql.
         statements.append(f"SELECT {selected} FROM {ident(measurement)} WHERE ({which}) AND {when} {group}")  # noqa: S608
     return statements
+
+
+def aggregate_statements(
+    facility_ids: Sequence[str],
+    ranges: Sequence[tuple[int, int]],
+    fields: Sequence[str] = ALL_FIELDS,
+    measurement: str = READINGS,
+) -> list[str]:
+    """One SELECT per time range [start, end): per facility, sensor and 15 minutes, the aggregates of ``fields``,
+    by InfluxDB itself. The analysis reads readings instead (reading_statements); this is what their local
+    buckets must equal (tests, bench/buckets.py)."""
+    chosen = [(alias, fn, field) for alias, (fn, field) in AGGREGATES.items() if field in fields]
+    selected = ", ".join(f"{fn}({ident(field)}) AS {ident(alias)}" for alias, fn, field in chosen)
+    group = f"GROUP BY time(15m), {ident('facility')}, {ident('sensor')} fill(none)"
+    statements = _statements(selected, facility_ids, ranges, group, measurement)
+    return statements if chosen else []
+
+
+def reading_statements(
+    facility_ids: Sequence[str],
+    ranges: Sequence[tuple[int, int]],
+    fields: Sequence[str] = ALL_FIELDS,
+    measurement: str = READINGS,
+) -> list[str]:
+    """One SELECT per time range [start, end): the raw ``fields`` of every reading, per facility and sensor.
+    InfluxDB 1.x spends several times less CPU on these than on GROUP BY time(15m) aggregates; the quarter hours
+    are then made here (analytics.analysis.buckets)."""
+    chosen = [field for field in ALL_FIELDS if field in fields]
+    selected = ", ".join(ident(field) for field in chosen)
+    statements = _statements(selected, facility_ids, ranges, f"GROUP BY {ident('facility')}, {ident('sensor')}",
+                             measurement)
+    return statements if chosen else []
 
 
 def _tag_value(tags: str, key: str) -> str:
@@ -93,28 +114,19 @@ def sensor_code(name: str) -> int:
     return zlib.crc32(name.encode())
 
 
-def empty_frame() -> pd.DataFrame:
-    frame = pd.DataFrame({"fac": np.empty(0, np.int64), "sensor": np.empty(0, np.int64),
-                          "slot": np.empty(0, np.int64)})
-    for column in VALUE_COLUMNS:
-        frame[column] = np.empty(0, np.float64)
-    return frame
-
-
-def parse_aggregates(text: str, facility_ids: Sequence[str]) -> pd.DataFrame:
-    """InfluxDB's CSV answer as columns fac (position in ``facility_ids``), sensor (sensor_code), slot and the
-    aggregates.
-
-    Several statements give one header each; the repeats are dropped before parsing.
-    """
+def _read_csv(text: str, wanted: Sequence[str]) -> tuple[pd.DataFrame, list[str]] | None:
+    """The rows of a CSV answer (several statements give one header each; the repeats are dropped before
+    parsing) with columns tags, time and those of ``wanted`` present; None when there are no rows. pandas' reader
+    gives the float64 InfluxDB wrote (its shortest decimal form) exactly, tests/integration/analytics/
+    test_quarter_hours.py holds it to that."""
     header, _, body = text.lstrip("\n").partition("\n")
     if not body.strip():
-        return empty_frame()
+        return None
     body = body.replace(f"\n{header}\n", "\n")
     if body.startswith(header + "\n"):
         body = body[len(header) + 1 :]
     columns = header.split(",")
-    values = [c for c in columns if c in VALUE_COLUMNS]
+    values = [c for c in columns if c in wanted]
     raw = pd.read_csv(
         io.StringIO(body),
         names=columns,
@@ -122,16 +134,44 @@ def parse_aggregates(text: str, facility_ids: Sequence[str]) -> pd.DataFrame:
         usecols=["tags", "time", *values],
         dtype={"tags": "category", "time": "int64", **dict.fromkeys(values, "float64")},
     )
+    return raw, values
+
+
+def _series_codes(raw: pd.DataFrame, facility_ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's facility (position in ``facility_ids``, -1 when not one of them) and sensor_code."""
     categories = [str(c) for c in raw["tags"].cat.categories]
     position = {fid: index for index, fid in enumerate(facility_ids)}
     fac_of = np.array([position.get(_tag_value(tags, "facility"), -1) for tags in categories], dtype=np.int64)
     sensor_of = np.array([sensor_code(_tag_value(tags, "sensor")) for tags in categories], dtype=np.int64)
     codes = raw["tags"].cat.codes.to_numpy()
-    frame = pd.DataFrame({"fac": fac_of[codes], "sensor": sensor_of[codes],
-                          "slot": raw["time"].to_numpy(np.int64) // SLOT_NS})
+    return fac_of[codes], sensor_of[codes]
+
+
+def parse_aggregates(text: str, facility_ids: Sequence[str]) -> pd.DataFrame:
+    """InfluxDB's CSV answer to aggregate_statements as columns fac (position in ``facility_ids``), sensor
+    (sensor_code), slot and the aggregates."""
+    parsed = _read_csv(text, VALUE_COLUMNS)
+    if parsed is None:
+        return empty_frame()
+    raw, values = parsed
+    fac, sensor = _series_codes(raw, facility_ids)
+    frame = pd.DataFrame({"fac": fac, "sensor": sensor, "slot": raw["time"].to_numpy(np.int64) // SLOT_NS})
     for column in VALUE_COLUMNS:
         frame[column] = raw[column].to_numpy(np.float64) if column in values else np.nan
     return frame[frame["fac"].to_numpy() >= 0].reset_index(drop=True)
+
+
+def parse_readings(text: str, facility_ids: Sequence[str]) -> pd.DataFrame:
+    """InfluxDB's CSV answer to reading_statements as the quarter hours parse_aggregates gives for the same
+    ranges (analytics.analysis.buckets.quarter_hours, equal to the last bit)."""
+    parsed = _read_csv(text, ALL_FIELDS)
+    if parsed is None:
+        return empty_frame()
+    raw, values = parsed
+    fac, sensor = _series_codes(raw, facility_ids)
+    keep = fac >= 0
+    return quarter_hours(fac[keep], sensor[keep], raw["time"].to_numpy(np.int64)[keep],
+                         {field: raw[field].to_numpy(np.float64)[keep] for field in values})
 
 
 class IncompleteAnswer(InfluxError):
@@ -171,9 +211,10 @@ def fetch_aggregates(
     fields: Sequence[str] = ALL_FIELDS,
     measurement: str = READINGS,
 ) -> pd.DataFrame:
-    """The 15-minute aggregates of a group of facilities over the given time ranges; see parse_aggregates."""
-    statements = aggregate_statements(facility_ids, ranges, fields, measurement)
-    parts = [parse_aggregates(text, facility_ids) for text in run_statements(client, statements)]
+    """The 15-minute aggregates of a group of facilities over the given time ranges, from their readings; see
+    parse_readings."""
+    statements = reading_statements(facility_ids, ranges, fields, measurement)
+    parts = [parse_readings(text, facility_ids) for text in run_statements(client, statements)]
     frame = pd.concat(parts, ignore_index=True) if parts else empty_frame()
     log.debug("%d facilities, %d ranges: %d rows", len(facility_ids), len(ranges), len(frame))
     return frame

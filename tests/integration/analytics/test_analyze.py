@@ -165,7 +165,7 @@ def test_unknown_facility_and_missing_database_fail_cleanly(influxdb, loaded, ca
 def test_a_failed_statement_is_not_taken_for_silence(influxdb, loaded):
     database, _ = loaded
     client = InfluxClient(influxdb.url, database)
-    good = queries.aggregate_statements(["lib-active"], [(1759712400 * 10**9, 1759713300 * 10**9)])
+    good = queries.reading_statements(["lib-active"], [(1759712400 * 10**9, 1759713300 * 10**9)])
     try:
         [answer] = queries.run_statements(client, good)
         assert "lib-active" in answer

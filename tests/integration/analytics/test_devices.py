@@ -9,8 +9,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 
 from facmon.cli.main import main
+from facmon.core.influxql import MAX_NAMED
 from facmon.demo.localstack import LocalInfluxDB, LocalMosquitto
 from tests.integration.ingester import COMMUNITY, LIBRARY, REGISTRY_YAML, IngesterProcess, publisher, unique
 
@@ -101,3 +103,38 @@ def test_the_demos_short_version(influxdb, seeded, capsys):
     assert lines[0] == "2 sensors: 0 on their heartbeat today, 2 behind, 1 offline, 1 refused in 24 h, 1 revisions"
     assert lines[1] == "1 sensors tried facilities that are not in the registry"
     assert lines[2] == f"  {LIBRARY}/door-2: 1 refused, latest out_of_range"
+
+
+def test_more_than_max_named_facilities_get_their_own_rows_only(influxdb, influx_db_name, tmp_path, capsys):
+    """Above MAX_NAMED facilities the queries name none: every sensor still gets its facility's figures, a
+    facility outside the selection shows nowhere, and "today" counts from the facility's own midnight."""
+    hours = {day: ["00:00-24:00"] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+    spec = {"type": "library", "region": "zhejiang/wenzhou/lucheng", "capacity": 50, "opening_hours": hours}
+    inside = [{**spec, "id": f"dv-lib-{i:03d}", "name": f"lib {i}"} for i in range(MAX_NAMED + 4)]
+    berlin = {**spec, "id": "dv-ber-000", "name": "berlin", "timezone": "Europe/Berlin"}
+    outside = {**spec, "id": "dv-out-000", "name": "outside", "region": "zhejiang/wenzhou/ouhai"}
+    registry = tmp_path / "registry.yaml"
+    registry.write_text(yaml.safe_dump({"facilities": [*inside, berlin, outside]}), encoding="utf-8")
+    now_ns = int(NOW.timestamp()) * 10**9
+    berlin_evening = int(datetime(2026, 11, 30, 21, 0, tzinfo=ZoneInfo("Europe/Berlin")).timestamp()) * 10**9
+    lines = []
+    for fid, ts in [("dv-lib-000", now_ns - 3600 * 10**9), ("dv-lib-000", now_ns - 1800 * 10**9),
+                    ("dv-out-000", now_ns - 600 * 10**9), ("dv-ber-000", berlin_evening)]:
+        lines.append(f"reading,facility={fid},sensor=door occupancy=1i,received_ms={ts // 10**6}i {ts}")
+    for fid in ("dv-lib-001", "dv-out-000"):
+        lines.append(f"sensor_status,facility={fid},sensor=door online=true {now_ns - 7200 * 10**9}")
+        lines.append(f"revision,facility={fid},sensor=door old_occupancy=1i,new_occupancy=2i,"
+                     f"old_received_ms=1i,new_received_ms={now_ns // 10**6}i {now_ns - 3600 * 10**9}")
+    influxdb.query(f'CREATE DATABASE "{influx_db_name}"')
+    influxdb.write(influx_db_name, "\n".join(lines))
+    code = main(["devices", "--influx-url", influxdb.url, "--influx-db", influx_db_name, "--registry", str(registry),
+                 "--now", NOW.isoformat(), "--format", "json", "--region", "zhejiang/wenzhou/lucheng"])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    rows = {d["facility"]: d for d in json.loads(out.out)["devices"]}
+    assert set(rows) == {"dv-lib-000", "dv-lib-001", "dv-ber-000"}
+    assert (rows["dv-lib-000"]["readings_today"], rows["dv-lib-000"]["status"]) == (2, "unknown")
+    assert (rows["dv-lib-001"]["status"], rows["dv-lib-001"]["revisions"]) == ("online", 1)
+    # 21:00 yesterday in Berlin is after midnight in Shanghai: not today's reading for the Berlin facility
+    assert rows["dv-ber-000"]["readings_today"] == 0
+    assert rows["dv-ber-000"]["last_reading"] == "2026-11-30T20:00:00Z"
