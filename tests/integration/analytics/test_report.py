@@ -189,10 +189,11 @@ def test_split_auto_leaves_a_small_report_as_it_was_and_region_splits_it(seeded,
     """Three facilities: --split auto (the default) writes the same bytes as --split none; --split region:3 writes
     an index linking one file per district, each linking back, and --print json lists them."""
     whole, auto = tmp_path / "none.html", tmp_path / "auto.html"
-    for out, split in ((whole, ["--split", "none"]), (auto, [])):
+    for out, split in ((whole, ["--split", "none"]), (auto, ["--progress"])):
         done = facmon("report", "--as-of", D.isoformat(), "--output", str(out), *split, env=env)
         assert done.returncode == 0, done.stderr
     assert auto.read_bytes() == whole.read_bytes()
+    assert "100.0% 2/2 charts" in done.stderr  # the bar, asked for though stderr is no terminal here
     split_dir = tmp_path / "split"
     split_dir.mkdir()
     done = facmon("report", "--as-of", D.isoformat(), "--output", str(split_dir / "r.html"), "--split", "region:3",
