@@ -26,7 +26,7 @@ import orjson
 import paho.mqtt.client as paho
 
 from analytics.alerts.auditors import Directory
-from analytics.alerts.digest import digest_subject, digest_text
+from analytics.alerts.digest import MAX_NOTICES, digest_subject, digest_text, split_notices
 from analytics.alerts.message import mail_text, subject
 from analytics.alerts.webhook_guard import WebhookRefused, check_url, pick_address, resolve, webhook_target
 from analytics.alerts.webhook_sign import SecretError
@@ -159,21 +159,29 @@ class Deliverer:
                                subtype="json", filename=f"facmon-{data['facility']['id']}-{data['as_of']}.json")
         return self.send_mail(", ".join(addresses), message)
 
-    def mail_digest(self, recipient: str, notices: Sequence[Mapping[str, Any]]) -> Sent:
-        """One message to ``recipient`` listing every notice of the run (analytics.alerts.digest); a run with one
-        notice for them sends that notice's own mail."""
+    def mail_digest(self, recipient: str, notices: Sequence[Mapping[str, Any]],
+                    most: int = MAX_NOTICES) -> list[Sent]:
+        """Mail ``recipient`` every notice of the run (analytics.alerts.digest): one digest, or several of at most
+        ``most`` notices each; a run with one notice for them sends that notice's own mail. The outcome of the mail
+        that carried each notice, in the notices' order."""
         who = self.directory.recipient(recipient)
         if who is None or not who.email:
-            return Sent(False, recipient, f"recipient {recipient!r} no longer has an email channel")
+            return [Sent(False, recipient, f"recipient {recipient!r} no longer has an email channel")] * len(notices)
         if len(notices) == 1:
-            return self._mail(who.email, who.label, notices[0], who.language)
-        with using(who.language):
-            title, text = digest_subject(notices), digest_text(notices)
-        message = self.compose(who.email, who.label, title, text)
-        message["X-Facmon-Kind"] = "digest"
-        message.add_attachment(orjson.dumps(list(notices), option=orjson.OPT_INDENT_2), maintype="application",
-                               subtype="json", filename=f"facmon-digest-{notices[0]['as_of']}.json")
-        return self.send_mail(", ".join(who.email), message)
+            return [self._mail(who.email, who.label, notices[0], who.language)]
+        parts = split_notices(notices, most)
+        outcomes: list[Sent] = []
+        for number, part in enumerate(parts, start=1):
+            with using(who.language):
+                title = digest_subject(part, number, len(parts))
+                text = digest_text(part, len(outcomes) + 1, len(notices))
+            message = self.compose(who.email, who.label, title, text)
+            message["X-Facmon-Kind"] = "digest"
+            name = f"facmon-digest-{part[0]['as_of']}" + (f"-{number}-of-{len(parts)}" if len(parts) > 1 else "")
+            message.add_attachment(orjson.dumps(list(part), option=orjson.OPT_INDENT_2), maintype="application",
+                                   subtype="json", filename=f"{name}.json")
+            outcomes += [self.send_mail(", ".join(who.email), message)] * len(part)
+        return outcomes
 
     def send_mail(self, target: str, message: EmailMessage) -> Sent:
         """Send over the run's connection, reconnecting once when the server dropped an idle one."""

@@ -143,7 +143,7 @@ def _digests(batches: list[tuple[_Job, bool]], deliverer: Deliverer) -> dict[tup
     outcomes: dict[tuple[int, str], Sent] = {}
     for rid, jobs in wanted.items():
         sent = deliverer.mail_digest(rid, [job.data for job in jobs])
-        outcomes.update({(id(job), rid): sent for job in jobs})
+        outcomes.update({(id(job), rid): each for job, each in zip(jobs, sent, strict=True)})
     return outcomes
 
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # openpyxl is loaded by the workbook writers only: analyze's CSV (and `facmon --help`) skip it
     from openpyxl.cell.cell import Cell
-    from openpyxl.worksheet.worksheet import Worksheet
+    from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 #: Decimal places of every float in facmon's CSV exports.
 CSV_DECIMALS = 4
@@ -30,6 +30,36 @@ CSV_DECIMALS = 4
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 DATE_FORMAT = "yyyy-mm-dd"
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
+#: Excel's limits: characters in a cell, rows in a sheet, characters in a sheet's name and those it may not hold.
+MAX_CELL = 32_767
+MAX_ROWS = 1_048_576
+MAX_SHEET_NAME = 31
+SHEET_NAME_FORBIDDEN = frozenset("[]:*?/\\")
+CUT = "…"
+
+
+def fit_cell(text: str) -> str:
+    """``text`` as an XLSX cell holds it: whole, or cut to MAX_CELL characters (UTF-16 units) ending in "…"."""
+    if len(text) <= MAX_CELL // 2:
+        return text  # no text this short is too long, even of characters that take two units
+    units = text.encode("utf-16-le")
+    if len(units) <= 2 * MAX_CELL:
+        return text
+    return units[: 2 * (MAX_CELL - len(CUT))].decode("utf-16-le", errors="ignore") + CUT
+
+
+def sheet_name(title: str, taken: Iterable[str] = (), suffix: str = "") -> str:
+    """``title`` (then ``suffix``, kept whole) as a sheet name Excel takes: forbidden characters as ``_``, no
+    apostrophe at either end, at most MAX_SHEET_NAME characters, not one of ``taken`` (case ignored: numbered)."""
+    clean = "".join("_" if c in SHEET_NAME_FORBIDDEN or not c.isprintable() else c for c in title).strip("'")
+    used = {name.casefold() for name in taken}
+    number, extra = 1, ""
+    while True:
+        name = (clean[: MAX_SHEET_NAME - len(suffix) - len(extra)] + suffix + extra).strip("'") or "Sheet"
+        if name.casefold() not in used:
+            return name
+        number += 1
+        extra = f" {number}"
 
 
 def evaluated(text: str) -> bool:
@@ -89,19 +119,24 @@ def put(cell: Cell, value: Any) -> None:
         cell.value = value
         cell.number_format = DATE_FORMAT
     else:
-        text = str(value)
+        text = fit_cell(str(value))
         cell.value = text
         cell.data_type = "s"  # openpyxl takes a text starting with "=" for a formula
         if evaluated(text):
             cell.quotePrefix = True
 
 
-def write_row(sheet: Worksheet, row: int, line: Sequence[Any]) -> None:
-    """``line`` into row ``row`` (from 1) of ``sheet``, each value through ``put``."""
-    from openpyxl.cell.cell import Cell  # here, not above: see the import at the top
+def cells(sheet: WriteOnlyWorksheet, line: Sequence[Any], formats: Sequence[str] = ()) -> list[Cell]:
+    """``line`` as cells of a write-only sheet, each value through ``put``, with its column's number format (from
+    ``formats``, "" for none) when the value is a number."""
+    from openpyxl.cell import WriteOnlyCell
 
-    for column, value in enumerate(line, start=1):
-        cell = sheet.cell(row=row, column=column)
-        if not isinstance(cell, Cell):
-            raise TypeError(f"row {row}, column {column} is a merged cell")
+    out = []
+    for index, value in enumerate(line):
+        cell = WriteOnlyCell(sheet)
         put(cell, value)
+        fmt = formats[index] if index < len(formats) else ""
+        if fmt and cell.data_type == "n":
+            cell.number_format = fmt
+        out.append(cell)
+    return out

@@ -6,20 +6,18 @@ table of every facility. No scripts, no external files: it can be mailed, archiv
 from __future__ import annotations
 
 import base64
-import io
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from html import escape
 from typing import Any
+from urllib.parse import quote
 
-from matplotlib.figure import Figure
-
-from analytics.analysis.model import Status
+from analytics.analysis.model import DISPLAY_ORDER, Status
 from analytics.analysis.output import SUSPECT
 from analytics.analysis.store import MEASUREMENT, point_time
-from analytics.report.chart_days import CLOSED_LABEL, NO_DATA_LABEL, Day, day_kinds
+from analytics.report.charts import draw_charts
 from analytics.report.data import DailyUse, StatusRow, split_reasons
-from analytics.report.fonts import use_cjk_font
+from analytics.report.split import Part
 from analytics.report.table import COLUMNS, PERCENT, counts
 from facmon.core.i18n import CHINESE, _, current, format_number, format_percent
 from facmon.core.influxql import ident, literal, time_literal
@@ -44,56 +42,6 @@ td:first-child,th:first-child,.text{text-align:left} th{background:#f0f0f0} .nob
 .EXEMPT{background:#3b6ea8} article{page-break-before:always;border-top:1px solid #ddd;padding-top:1em}
 .meta{color:#555} code{font-size:.85em;word-break:break-all} img{max-width:100%}
 """
-
-
-def chart_png(row: StatusRow, use: DailyUse | None) -> bytes:
-    """Daily peak occupancy (or visits, or uses) over the window against capacity, as PNG bytes."""
-    out = io.BytesIO()
-    chart_figure(row, use).savefig(out, format="png")
-    return out.getvalue()
-
-
-def chart_figure(row: StatusRow, use: DailyUse | None) -> Figure:
-    """The chart: bars of daily use, closed days hatched and open days without data grey, each in the legend;
-    words in the current language, drawn with a CJK font when one is installed (analytics.report.fonts)."""
-    use_cjk_font()
-    days = list(use.days) if use is not None else [row.window.first_day]
-    if use is not None and use.peak:
-        values, label = [use.peak.get(d) for d in days], _("peak occupancy (people)")
-        means = [use.mean.get(d) for d in days]
-    elif use is not None and (use.entries or use.uses):
-        series = use.entries or use.uses
-        values, means = [series.get(d) for d in days], []
-        label = _("visits per day") if use.entries else _("uses per day")
-    else:
-        values, label, means = [None for _day in days], _("no data"), []
-    figure = Figure(figsize=(8, 2.8), dpi=100)
-    axes = figure.subplots()
-    positions = range(len(days))
-    axes.bar(positions, [v or 0 for v in values], color="#4a78b5", label=label)
-    kinds = day_kinds(days, values, row.closed_days)
-    for index, kind in enumerate(kinds):
-        first = kinds.index(kind) == index  # one legend entry per kind
-        if kind is Day.NO_DATA:
-            axes.axvspan(index - 0.5, index + 0.5, color="#bbbbbb", zorder=0, label=_(NO_DATA_LABEL) if first else None)
-        elif kind is Day.CLOSED:
-            axes.axvspan(index - 0.5, index + 0.5, facecolor="#f4f1e8", edgecolor="#c9bfa5", hatch="//", linewidth=0,
-                         zorder=0, label=_(CLOSED_LABEL) if first else None)
-    if means:
-        axes.plot(positions, [m if m is not None else float("nan") for m in means], color="#e08a1e", marker=".",
-                  label=_("mean occupancy while reporting"))
-    axes.axhline(row.capacity, color="#b3261e", linestyle="--",
-                 label=_("capacity {capacity}").format(capacity=row.capacity))
-    axes.set_ylim(0, max([row.capacity * 1.4, *(v * 1.4 for v in values if v)]))  # room for the legend
-    step = max(1, len(days) // 10)
-    axes.set_xticks(list(positions)[::step], [d.strftime("%m-%d") for d in days][::step])
-    axes.set_title(_("{facility}: daily use, {first} to {last} ({timezone}); hatched = closed, grey = no data "
-                     "while open").format(facility=row.facility, first=days[0], last=days[-1],
-                                          timezone=row.window.timezone), fontsize=9)
-    axes.legend(fontsize=7, loc="upper left", ncol=3)
-    axes.tick_params(labelsize=8)
-    figure.tight_layout()
-    return figure
 
 
 def _value(fmt: str, value: Any) -> str:
@@ -173,7 +121,7 @@ def _evidence(row: StatusRow, as_of: date) -> str:
     return f"<p class=meta>{evidence} <code>{escape(query)}</code><br>{rerun} <code>{escape(command)}</code></p>"
 
 
-def _facility(row: StatusRow, use: DailyUse | None, as_of: date) -> str:
+def _facility(row: StatusRow, png: bytes, as_of: date) -> str:
     formats = {key: fmt for key, _, fmt, _ in COLUMNS}
     headers = {key: header for key, header, _, _ in COLUMNS}
     figures = [[_("figure"), _("value")]]
@@ -194,15 +142,15 @@ def _facility(row: StatusRow, use: DailyUse | None, as_of: date) -> str:
         f"<h3>{escape(row.name)} <small>({escape(row.facility)})</small> {_badge(row.status)}</h3>"
         f"<p class=meta>{meta}</p>"
         + _tag("h4", _("Reasons")) + "<ul class=reasons>" + (reasons or _tag("li", _("none stored")))
-        + f"</ul>{review}{_table(figures)}{_chart(row, use)}{_evidence(row, as_of)}</article>"
+        + f"</ul>{review}{_table(figures)}{_chart(row, png)}{_evidence(row, as_of)}</article>"
     )
 
 
-def _chart(row: StatusRow, use: DailyUse | None) -> str:
-    png = base64.b64encode(chart_png(row, use)).decode("ascii")
+def _chart(row: StatusRow, png: bytes) -> str:
+    encoded = base64.b64encode(png).decode("ascii")
     alt = _("Daily use of {facility} against its capacity of {capacity}").format(facility=row.facility,
                                                                                   capacity=row.capacity)
-    return f'<img class="chart" alt="{escape(alt)}" src="data:image/png;base64,{png}">'
+    return f'<img class="chart" alt="{escape(alt)}" src="data:image/png;base64,{encoded}">'
 
 
 def _reviews(row: StatusRow) -> str:
@@ -222,7 +170,7 @@ def _reviews(row: StatusRow) -> str:
     return _tag("h4", _("Reviews")) + f"<ul class=reviews>{''.join(items)}</ul>{said}"
 
 
-def _suspect(rows: Sequence[StatusRow], daily: Mapping[str, DailyUse], as_of: date) -> list[str]:
+def _suspect(rows: Sequence[StatusRow], charts: Mapping[str, bytes], as_of: date) -> list[str]:
     """The facilities whose data look forged or broken, whatever their status, each with its findings, the same
     chart and evidence query as a flagged facility, and its reviews."""
     found = sorted((r for r in rows if r.suspect), key=lambda r: (r.region, r.facility))
@@ -240,16 +188,25 @@ def _suspect(rows: Sequence[StatusRow], daily: Mapping[str, DailyUse], as_of: da
         parts.append(f"<article class=facility id=\"s-{escape(r.facility)}\"><h3>{escape(r.name)} "
                      f"<small>({escape(r.facility)})</small> "
                      f"{_badge(r.status)} <span class=\"status DATA_SUSPECT\">{suspect}</span></h3>{fired}"
-                     f"<ul class=reasons>{reasons}</ul>{_reviews(r)}{_chart(r, daily.get(r.facility))}"
+                     f"<ul class=reasons>{reasons}</ul>{_reviews(r)}{_chart(r, charts[r.facility])}"
                      f"{_evidence(r, as_of)}</article>")
     return [*parts, "</section>"]
 
 
+def charted(rows: Sequence[StatusRow]) -> list[StatusRow]:
+    """The facilities the report draws a chart of: the flagged and the data suspect."""
+    return [r for r in rows if r.status in FLAGGED or r.suspect]
+
+
 def render_html(rows: Sequence[StatusRow], daily: Mapping[str, DailyUse], as_of: date, region: str | None,
-                generated: datetime) -> str:
-    """The whole report as one HTML document."""
+                generated: datetime, charts: Mapping[str, bytes] | None = None, index: str | None = None) -> str:
+    """The whole report as one HTML document; ``charts``: the facilities' charts drawn already (by
+    analytics.report.charts; the missing ones are drawn here); ``index``: the link to the index of a split report
+    this document is a part of."""
     flagged = [r for r in rows if r.status in FLAGGED]
     flagged.sort(key=lambda r: (FLAGGED.index(r.status), r.region, r.facility))
+    known = dict(charts or {})
+    known.update(draw_charts([r for r in charted(rows) if r.facility not in known], daily))
     formats = {key: (title, fmt, value) for key, title, fmt, value in COLUMNS}
     shown: dict[str, Callable[[StatusRow], Any]] = {
         **{k: formats[k][2] for k in _ALL_COLUMNS}, "status": lambda r: r.status.label,
@@ -266,22 +223,67 @@ def render_html(rows: Sequence[StatusRow], daily: Mapping[str, DailyUse], as_of:
                   as_of=_nobr(as_of.isoformat()), scope=_path(scope),
                   generated=_nobr(generated.isoformat(timespec="seconds")), measurement=escape(MEASUREMENT),
                   count=escape(str(len(rows))), flagged=escape(str(len(flagged))))
-    lang = "zh-CN" if current() == CHINESE else "en"
     parts = [
-        "<!DOCTYPE html>",
-        f'<html lang="{lang}"><head><meta charset="utf-8">',
-        f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>",
-        "<header>" + _tag("h1", _("Facility use: evidence report")) + f"<p class=meta>{about}</p></header>",
+        _head(title),
+        "<header>" + _tag("h1", _("Facility use: evidence report")) + f"<p class=meta>{about}</p>"
+        + (_back(index) if index is not None else "") + "</header>",
         '<section id="summary">' + _tag("h2", _("Summary by region")),
         _table(_counts(counts(rows, lambda r: r.region))),
         _tag("h2", _("Summary by type")), _table(_counts(counts(rows, lambda r: r.type_name or r.type))),
         "</section>",
         '<section id="flagged">' + _tag("h2", _("Flagged facilities ({count})").format(count=len(flagged))),
-        *(_facility(r, daily.get(r.facility), as_of) for r in flagged),
+        *(_facility(r, known[r.facility], as_of) for r in flagged),
         "</section>" if flagged else _tag("p", _("None.")) + "</section>",
-        *_suspect(rows, daily, as_of),
+        *_suspect(rows, known, as_of),
         '<section id="all">' + _tag("h2", _("All facilities ({count})").format(count=len(rows))),
         _table(every, text_columns=5, widths=_ALL_WIDTHS, css="all"), "</section>",
         "</body></html>",
     ]
     return "\n".join(parts)
+
+
+def _head(title: str) -> str:
+    lang = "zh-CN" if current() == CHINESE else "en"
+    return "\n".join(("<!DOCTYPE html>", f'<html lang="{lang}"><head><meta charset="utf-8">',
+                      f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>"))
+
+
+def _back(index: str) -> str:
+    """The link from a part of a split report to its index (``index``: the index's file name)."""
+    words = escape(_("Index of the report"))
+    return f'<p class="meta back"><a href="{escape(quote(index, safe=""))}">{words}</a></p>'
+
+
+def render_index(parts: Sequence[Part], as_of: date, region: str | None, generated: datetime) -> str:
+    """The index of a report split by region: per part its region, its facilities in each status, and the link
+    to its file (beside the index)."""
+    total = sum(len(part.rows) for part in parts)
+    scope = region or _("all regions")
+    title = _("facmon evidence report, as of {as_of}").format(as_of=as_of.isoformat())
+    about = _fill(_("As of {as_of} ({scope}); generated {generated}. {count} facilities in {parts} parts, one file "
+                    "per region beside this one."),
+                  as_of=_nobr(as_of.isoformat()), scope=_path(scope),
+                  generated=_nobr(generated.isoformat(timespec="seconds")), count=escape(str(total)),
+                  parts=escape(str(len(parts))))
+    statuses = [s.value for s in DISPLAY_ORDER]
+    head = ["<th class=text>" + escape(_("Region")) + "</th>",
+            *(f"<th>{escape(Status(s).label)}</th>" for s in statuses), f"<th>{escape(_('total'))}</th>",
+            "<th class=text>" + escape(_("Report")) + "</th>"]
+    body = []
+    for number, part in enumerate(parts, start=1):
+        label = part.region or _("(no region)")
+        tally = dict.fromkeys(statuses, 0)
+        for row in part.rows:
+            tally[row.status.value] += 1
+        text = _("Part {number} ({region})").format(number=number, region=label)
+        cells = [f"<td class=text>{_path(label)}</td>", *(f"<td>{tally[s]}</td>" for s in statuses),
+                 f"<td>{len(part.rows)}</td>", f'<td class=text><a href="{escape(part.link)}">{escape(text)}</a></td>']
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    table = f"<table><thead><tr>{''.join(head)}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    parts_html = [
+        _head(title),
+        "<header>" + _tag("h1", _("Facility use: evidence report")) + f"<p class=meta>{about}</p></header>",
+        '<section id="parts">' + _tag("h2", _("Parts by region")) + table + "</section>",
+        "</body></html>",
+    ]
+    return "\n".join(parts_html)

@@ -19,7 +19,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 from analytics.analysis.model import DISPLAY_ORDER, PRECEDENCE
-from analytics.analysis.spreadsheet import DATE_FORMAT, csv_bytes, write_row
+from analytics.analysis.spreadsheet import DATE_FORMAT, MAX_ROWS, cells, csv_bytes, sheet_name
 from analytics.report.data import StatusRow
 from facmon.core.i18n import N_, _
 
@@ -101,32 +101,46 @@ def to_csv(rows: Sequence[StatusRow]) -> bytes:
     return csv_bytes(table(rows), bom=True)
 
 
-def _sheet(book: Workbook, title: str, lines: list[list[Any]], formats: Sequence[str] = ()) -> None:
-    sheet = book.create_sheet(title)
-    for row, line in enumerate(lines, start=1):
-        write_row(sheet, row, line)
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    sheet.freeze_panes = "A2"
-    if len(lines) > 1:
-        sheet.auto_filter.ref = sheet.dimensions
-    for index, fmt in enumerate(formats, start=1):
-        if fmt:
-            for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
-                cell.number_format = "0.0%" if fmt == PERCENT else fmt
-    for index in range(1, len(lines[0]) + 1):
-        width = max(len(str("" if line[index - 1] is None else line[index - 1])) for line in lines[:200])
-        sheet.column_dimensions[get_column_letter(index)].width = min(max(width + 2, 8), 60)
+def _widths(lines: list[list[Any]]) -> list[float]:
+    """Column widths from the first 200 lines: room for the text, at least 8 and at most 60 characters."""
+    return [min(max(max(len(str("" if line[i] is None else line[i])) for line in lines[:200]) + 2, 8), 60)
+            for i in range(len(lines[0]))]
 
 
-def to_xlsx(rows: Sequence[StatusRow], as_of: date, region: str | None, generated: datetime) -> bytes:
-    """A workbook: Facilities (the table), By region, By type, About (what the figures mean)."""
-    book = Workbook()
-    if book.active is not None:
-        book.remove(book.active)
-    _sheet(book, _("Facilities"), table(rows), [fmt for _key, _title, fmt, _value in COLUMNS])
-    _sheet(book, _("By region"), counts(rows, lambda r: r.region))
-    _sheet(book, _("By type"), counts(rows, lambda r: r.type_name or r.type))
+def _sheet(book: Workbook, title: str, lines: list[list[Any]], formats: Sequence[str] = (),
+           max_rows: int = MAX_ROWS) -> None:
+    """``lines`` (a header, then rows) on a sheet called ``title``, continued on "title (2)" and on when there
+    are more than ``max_rows`` rows (the header on every one), each with its header frozen and filtered."""
+    head, body = lines[0], lines[1:]
+    per = max_rows - 1
+    chunks = [body[i : i + per] for i in range(0, len(body), per)] or [[]]
+    widths = _widths(lines)
+    shown = ["0.0%" if fmt == PERCENT else fmt for fmt in formats]
+    for number, chunk in enumerate(chunks, start=1):
+        suffix = _(" ({number})").format(number=number) if number > 1 else ""
+        sheet = book.create_sheet(sheet_name(title, book.sheetnames, suffix))
+        sheet.freeze_panes = "A2"
+        for index, width in enumerate(widths, start=1):
+            sheet.column_dimensions[get_column_letter(index)].width = width
+        if chunk:
+            sheet.auto_filter.ref = f"A1:{get_column_letter(len(head))}{len(chunk) + 1}"
+        header = cells(sheet, head)
+        for cell in header:
+            cell.font = Font(bold=True)
+        sheet.append(header)
+        for line in chunk:
+            sheet.append(cells(sheet, line, shown))
+
+
+def to_xlsx(rows: Sequence[StatusRow], as_of: date, region: str | None, generated: datetime,
+            max_rows: int = MAX_ROWS) -> bytes:
+    """A workbook: Facilities (the table; more rows than a sheet holds, ``max_rows``, continue on "Facilities
+    (2)" and on), By region, By type, About (what the figures mean). Written as it goes (openpyxl's write-only
+    mode): a province's table does not sit in memory as cell objects."""
+    book = Workbook(write_only=True)
+    _sheet(book, _("Facilities"), table(rows), [fmt for _key, _title, fmt, _value in COLUMNS], max_rows)
+    _sheet(book, _("By region"), counts(rows, lambda r: r.region), max_rows=max_rows)
+    _sheet(book, _("By type"), counts(rows, lambda r: r.type_name or r.type), max_rows=max_rows)
     statuses = _(", ").join(_("{code} ({label})").format(code=s.value, label=s.label) for s in PRECEDENCE)
     about: list[list[Any]] = [
         [_("facmon evidence report"), ""],

@@ -71,6 +71,12 @@ def register(subparsers: Any) -> None:
     report.add_argument("--output", "-o", help="file to write (default facmon-report-AS_OF.FORMAT; - for stdout)")
     report.add_argument("--print", dest="print_format", choices=("text", "json"), default="text",
                         help="how to say what was written: a line on stderr (text, default) or JSON on stdout")
+    report.add_argument("--split", type=_split, default="auto", metavar="auto|none|region[:DEPTH]",
+                        help="HTML: an index at --output and one file per region beside it; auto (default) splits "
+                             "above 2,000 facilities, by the region depth that gives parts of at most 2,000; none "
+                             "never; region[:DEPTH] always, by the first DEPTH levels of the region path")
+    report.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="a progress bar of the charts on stderr (default: when stderr is a terminal)")
     report.set_defaults(handler=cmd_report)
 
     migrate = subparsers.add_parser(
@@ -121,13 +127,26 @@ def cmd_review(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _split(value: str) -> Any:
+    from analytics.report.split import SplitError, parse_split
+
+    try:
+        return parse_split(value)
+    except SplitError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def cmd_report(args: argparse.Namespace) -> int:
-    from analytics.report.build import build_report
+    from analytics.report.build import files, prepare
+    from analytics.report.split import REGION, plan
     from facmon.core import logs
     from facmon.core.influx import InfluxError
 
     settings = settings_from(args)
     logs.configure(settings.log_level)
+    split = args.split  # argparse passes the default through _split too
+    if split.mode == REGION and args.format != "html":
+        raise CommandError(f"--split region splits the HTML report only, not --format {args.format}", EXIT_USAGE)
     registry = None
     if Path(settings.registry).exists():
         registry = load_registry(settings.registry, settings.registry_cache_dir)
@@ -140,29 +159,69 @@ def cmd_report(args: argparse.Namespace) -> int:
     calendar = load_calendar(settings.calendar)  # the charts' closed days as analyze saw them (FACMON_CALENDAR)
     readings, client = clients(settings)
     try:
-        data, as_of = build_report(client, registry, args.format, args.as_of, args.region, readings=readings,
-                                   generated=settings.clock.now(), calendar=calendar)
+        report = prepare(client, registry, args.format, args.as_of, args.region, readings=readings,
+                         generated=settings.clock.now(), calendar=calendar)
     except InfluxError as exc:
         raise CommandError(f"InfluxDB at {settings.influx_url}: {exc}") from None
     finally:
         client.close()
         readings.close()
-    if args.output == "-":
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
-        return EXIT_OK
+    as_of = report.as_of
     path = Path(args.output or f"facmon-report-{as_of.isoformat()}.{args.format}")
-    try:
-        write_report(path, data)
-    except OSError as exc:
-        raise CommandError(f"cannot write {path}: {exc.strerror or exc}") from None
+    if args.output == "-" and args.format == "html" and plan(report.rows, split, "-") is not None:
+        raise CommandError(f"{len(report.rows):,} facilities make a report of several files: give --output FILE, "
+                           "or --split none for one file on stdout", EXIT_USAGE)
+    progress = _chart_progress(args)
+    written: list[dict[str, Any]] = []
+    for one in files(report, path.name, split, progress=progress.update_to):
+        if args.output == "-":
+            sys.stdout.buffer.write(one.data)
+            sys.stdout.flush()
+            return EXIT_OK
+        target = path if one.name is None else path.parent / one.name
+        try:
+            write_report(target, one.data)
+        except OSError as exc:
+            raise CommandError(f"cannot write {target}: {exc.strerror or exc}") from None
+        written.append({"path": str(target), "bytes": len(one.data), "region": one.region,
+                        "facilities": one.facilities or len(report.rows)})
+    progress.done()
     if args.print_format == "json":
         print(json.dumps({"format": args.format, "as_of": as_of.isoformat(), "region": args.region,
-                          "path": str(path), "bytes": len(data)}, ensure_ascii=False))
+                          "path": str(path), "bytes": written[0]["bytes"], "files": written}, ensure_ascii=False))
     else:
         print(_("wrote the {format} report as of {as_of} to {path}").format(format=args.format, as_of=as_of,
                                                                             path=path), file=sys.stderr)
+        if len(written) > 1:
+            print(_("and {count} parts by region beside it").format(count=len(written) - 1), file=sys.stderr)
     return EXIT_OK
+
+
+class _ChartProgress:
+    """The charts drawn so far: a bar on stderr when it is a terminal (or --progress), and a log line at the end,
+    as facmon analyze says how long it took."""
+
+    def __init__(self, enabled: bool) -> None:
+        import time
+
+        from sensors.simulator.publisher import Progress
+
+        self.bar = Progress(0, enabled=enabled, unit=_("charts"))
+        self.started, self.drawn, self._clock = time.monotonic(), 0, time.monotonic
+
+    def update_to(self, done: int, total: int) -> None:
+        self.bar.total, self.drawn = total, done
+        self.bar.update(done, force=done == total)
+
+    def done(self) -> None:
+        if self.bar.enabled and self.drawn:
+            self.bar.stream.write("\n")
+        if self.drawn:
+            log.info("drew %d charts in %.1f s", self.drawn, self._clock() - self.started)
+
+
+def _chart_progress(args: argparse.Namespace) -> _ChartProgress:
+    return _ChartProgress(sys.stderr.isatty() if args.progress is None else args.progress)
 
 
 def _reviewer(args: argparse.Namespace) -> str:

@@ -61,7 +61,7 @@ class Summary:
                 f"{self.sensors} sensors in {self.seconds:.1f} s, {rate:,.0f} messages/s")
 
 
-def bar(done: int, total: int, elapsed: float, width: int = 30) -> str:
+def bar(done: int, total: int, elapsed: float, width: int = 30, unit: str = "messages") -> str:
     """One progress line: bar, percentage, counts, rate, time left. Never past 100 %: acknowledgements of other
     messages (a sensor's `online` on a reconnect) may arrive while the bar counts, so `done` is capped at `total`."""
     done = max(0, min(done, total)) if total else done
@@ -69,14 +69,15 @@ def bar(done: int, total: int, elapsed: float, width: int = 30) -> str:
     filled = min(width, int(share * width))
     rate = done / elapsed if elapsed > 0 else 0.0
     left = f"{(total - done) / rate:.0f} s left" if rate and done < total else ""
-    return f"[{'#' * filled}{'.' * (width - filled)}] {share:6.1%} {done:,}/{total:,} messages {rate:,.0f}/s {left}"
+    return f"[{'#' * filled}{'.' * (width - filled)}] {share:6.1%} {done:,}/{total:,} {unit} {rate:,.0f}/s {left}"
 
 
 class Progress:
     """A text bar on a terminal, redrawn in place at most ten times a second; silent when not a terminal."""
 
-    def __init__(self, total: int, stream: TextIO | None = None, enabled: bool | None = None) -> None:
-        self.stream = stream or sys.stderr
+    def __init__(self, total: int, stream: TextIO | None = None, enabled: bool | None = None,
+                 unit: str = "messages") -> None:
+        self.stream, self.unit = stream or sys.stderr, unit
         self.enabled = self.stream.isatty() if enabled is None else enabled
         self.total, self.started, self._drawn = total, time.monotonic(), 0.0
 
@@ -84,7 +85,7 @@ class Progress:
         now = time.monotonic()
         if self.enabled and (force or now - self._drawn >= 0.1):
             self._drawn = now
-            self.stream.write("\r" + bar(done, self.total, now - self.started) + "\033[K")
+            self.stream.write("\r" + bar(done, self.total, now - self.started, unit=self.unit) + "\033[K")
             self.stream.flush()
 
     def finish(self, done: int) -> None:

@@ -123,3 +123,34 @@ def test_each_recipient_reads_the_mail_in_their_own_language(db, smtp_server, we
     assert "  sensor coverage of opening hours: 90.0%" in idle
     assert "type Library, capacity 120" in idle  # no English name in the registry: the built-in one
     assert "状态" not in idle
+
+
+def test_a_digest_of_more_notices_than_a_mail_carries_comes_in_parts(db, smtp_server, webhook, mosquitto):
+    """Five notices at most two a mail: three mails, "(part N of 3)", numbered on, each notice's outcome that of
+    the mail that carried it."""
+    from dataclasses import replace
+
+    from analytics.alerts.decide import Kind, Notice
+    from analytics.alerts.deliver import Deliverer
+    from analytics.alerts.message import payload
+
+    settings = settings_for(db, smtp_server.url, mosquitto.url, f"t{uuid.uuid4().hex[:8]}/v1")
+    base = run_of(D, {LIB: Status.IDLE, GYM: Status.ACTIVE, COMM: Status.ACTIVE}).facilities[0]
+    notices = [payload(Notice(Kind.RAISED, replace(base, facility_id=f"lib-{i}"), D), None, [], None, TEST_NOW)
+               for i in range(1, 6)]
+    deliverer = Deliverer(settings, directory(webhook.url(), mqtt=False, digest=True))
+    try:
+        outcomes = deliverer.mail_digest("city", notices, most=2)
+    finally:
+        deliverer.close()
+    assert [o.ok for o in outcomes] == [True] * 5
+    mails = [mail for _to, mail in wait_for(smtp_server.mailbox.messages, 3)]
+    assert [m["Subject"] for m in mails] == [f"[facmon] {n} notices as of 2025-11-03 (part {p} of 3)"
+                                             for n, p in ((2, 1), (2, 2), (1, 3))]
+    third = mails[2].get_body(("plain",)).get_content()
+    assert third.startswith("facmon: notices 5 to 5 of the 5 in this run")
+    assert "5. IDLE: " in third
+    assert "(lib-5)" in third
+    assert "(lib-4)" not in third
+    names = [part.get_filename() for m in mails for part in m.iter_attachments()]
+    assert names == [f"facmon-digest-2025-11-03-{p}-of-3.json" for p in (1, 2, 3)]

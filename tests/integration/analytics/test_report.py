@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import json
 import shutil
 import subprocess
 from datetime import datetime, timedelta
@@ -182,3 +183,33 @@ def test_the_report_written_in_chinese_shows_its_words_as_glyphs(seeded, env, tm
             changed = sum(ImageChops.difference(grey, other.convert("L")).point(lambda v: v > 64).histogram()[1:])
     assert changed > 500, ("the Chinese heading renders as boxes: no CJK font for chromium (fc-list :lang=zh is "
                            f"{fonts_for_chinese() or 'empty'}; apt-get install fonts-noto-cjk)")
+
+
+def test_split_auto_leaves_a_small_report_as_it_was_and_region_splits_it(seeded, env, tmp_path):
+    """Three facilities: --split auto (the default) writes the same bytes as --split none; --split region:3 writes
+    an index linking one file per district, each linking back, and --print json lists them."""
+    whole, auto = tmp_path / "none.html", tmp_path / "auto.html"
+    for out, split in ((whole, ["--split", "none"]), (auto, ["--progress"])):
+        done = facmon("report", "--as-of", D.isoformat(), "--output", str(out), *split, env=env)
+        assert done.returncode == 0, done.stderr
+    assert auto.read_bytes() == whole.read_bytes()
+    assert "100.0% 2/2 charts" in done.stderr  # the bar, asked for though stderr is no terminal here
+    split_dir = tmp_path / "split"
+    split_dir.mkdir()
+    done = facmon("report", "--as-of", D.isoformat(), "--output", str(split_dir / "r.html"), "--split", "region:3",
+                  "--print", "json", env=env)
+    assert done.returncode == 0, done.stderr
+    said = json.loads(done.stdout)
+    assert [f["region"] for f in said["files"]] == [None, "zhejiang/wenzhou/lucheng", "zhejiang/wenzhou/ouhai"]
+    assert sorted(p.name for p in split_dir.iterdir()) == ["r-zhejiang_wenzhou_lucheng.html",
+                                                           "r-zhejiang_wenzhou_ouhai.html", "r.html"]
+    assert all(Path(f["path"]).stat().st_size == f["bytes"] for f in said["files"])
+    index = (split_dir / "r.html").read_text(encoding="utf-8")
+    assert 'href="r-zhejiang_wenzhou_lucheng.html"' in index
+    assert 'href="r.html"' in (split_dir / "r-zhejiang_wenzhou_ouhai.html").read_text(encoding="utf-8")
+    bad = facmon("report", "--format", "csv", "--split", "region", "-o", "-", env=env)
+    assert bad.returncode != 0
+    assert "splits the HTML report only" in bad.stderr
+    wrong = facmon("report", "--split", "regions", env=env)
+    assert wrong.returncode != 0
+    assert "region:DEPTH" in wrong.stderr

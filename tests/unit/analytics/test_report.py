@@ -15,8 +15,9 @@ from PIL import Image
 
 from analytics.alerts.decide import Disposition, Review
 from analytics.analysis.model import Status, Window
+from analytics.report.charts import chart_png
 from analytics.report.data import DailyUse, StatusRow, split_reasons
-from analytics.report.html import chart_png, render_html
+from analytics.report.html import render_html
 from analytics.report.table import COLUMNS, counts, table, to_csv, to_xlsx
 from facmon.core.i18n import using
 

@@ -10,8 +10,8 @@ from matplotlib.patches import Rectangle
 from analytics.analysis.calendar_data import package_calendar
 from analytics.analysis.model import Status, Window
 from analytics.report.chart_days import CLOSED_LABEL, NO_DATA_LABEL, closed_days
+from analytics.report.charts import chart_figure
 from analytics.report.data import DailyUse, StatusRow
-from analytics.report.html import chart_figure
 from sensors.registry import Registry
 
 WINDOW = Window(date(2025, 10, 6), date(2025, 11, 2), "Asia/Shanghai")  # Monday 6 October to Sunday 2 November

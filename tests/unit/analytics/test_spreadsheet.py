@@ -17,8 +17,18 @@ from analytics.analysis.engine import assemble
 from analytics.analysis.model import Figures, Status
 from analytics.analysis.output import render_csv
 from analytics.analysis.rules import Rules
-from analytics.analysis.spreadsheet import CSV_DECIMALS, csv_cell, csv_number, evaluated
+from analytics.analysis.spreadsheet import (
+    CSV_DECIMALS,
+    MAX_CELL,
+    MAX_ROWS,
+    csv_cell,
+    csv_number,
+    evaluated,
+    fit_cell,
+    sheet_name,
+)
 from analytics.report.table import to_csv, to_xlsx
+from facmon.core.i18n import using
 from tests.unit.analytics.helpers import facility
 from tests.unit.analytics.test_report import AS_OF, GENERATED, row
 
@@ -106,3 +116,59 @@ def test_analyze_csv_is_neutralised_and_rounded():
     assert line["name"] == "'" + HYPERLINK
     assert line["occupancy_rate"] == "0.0004"
     assert "0.0004196" not in text
+
+
+def test_more_rows_than_a_sheet_holds_continue_on_the_next_sheet():
+    found = [row(f"f{i:02}", Status.ACTIVE) for i in range(7)]
+    book = openpyxl.load_workbook(io.BytesIO(to_xlsx(found, AS_OF, None, GENERATED, max_rows=3)))
+    assert book.sheetnames[:4] == ["Facilities", "Facilities (2)", "Facilities (3)", "Facilities (4)"]
+    assert book.sheetnames[4:] == ["By region", "By type", "About"]
+    sheets = [list(book[name].iter_rows(values_only=True)) for name in book.sheetnames[:4]]
+    assert all(lines[0] == sheets[0][0] for lines in sheets)  # the header on every sheet
+    assert [len(lines) for lines in sheets] == [3, 3, 3, 2]
+    assert [line[0] for lines in sheets for line in lines[1:]] == [f"f{i:02}" for i in range(7)]
+    for name in book.sheetnames[:4]:
+        assert book[name].freeze_panes == "A2"
+    assert book["Facilities (4)"].auto_filter.ref.endswith("2")
+    assert MAX_ROWS == 1_048_576
+    with using("zh_CN"):
+        chinese = openpyxl.load_workbook(io.BytesIO(to_xlsx(found, AS_OF, None, GENERATED, max_rows=4)))
+    assert chinese.sheetnames[:3] == ["设施", "设施（2）", "设施（3）"]
+
+
+def test_a_text_longer_than_a_cell_holds_is_cut_with_an_ellipsis():
+    long_reason = "=" + "无" * 40_000
+    astral = "𠀀" * 20_000  # two UTF-16 units each, as Excel counts them
+    found = [replace(row("a-idle", Status.IDLE), reasons=long_reason, name=astral)]
+    book = openpyxl.load_workbook(io.BytesIO(to_xlsx(found, AS_OF, None, GENERATED)))
+    sheet = book["Facilities"]
+    header = [c.value for c in sheet[1]]
+    line = {h: sheet.cell(2, i + 1) for i, h in enumerate(header)}
+    reasons = line["Reasons"]
+    assert len(reasons.value) == MAX_CELL
+    assert reasons.value.endswith("…")
+    assert reasons.value.startswith("=无无")
+    assert reasons.quotePrefix is True  # still never a formula
+    name = line["Name"].value
+    assert len(name.encode("utf-16-le")) // 2 <= MAX_CELL
+    assert name.endswith("…")
+    assert name[:-1] == "𠀀" * len(name[:-1])  # never half a character
+    assert fit_cell("x" * MAX_CELL) == "x" * MAX_CELL
+    assert fit_cell("x" * (MAX_CELL + 1)) == "x" * (MAX_CELL - 1) + "…"
+
+
+@pytest.mark.parametrize(("title", "taken", "suffix", "expected"), [
+    ("Facilities", [], "", "Facilities"),
+    ("a[b]c:d*e?f/g\\h", [], "", "a_b_c_d_e_f_g_h"),
+    ("x" * 40, [], "", "x" * 31),
+    ("x" * 40, [], " (2)", "x" * 27 + " (2)"),
+    ("'quoted'", [], "", "quoted"),
+    ("By region", ["by region"], "", "By region 2"),
+    ("y" * 40, ["y" * 31], "", "y" * 29 + " 2"),
+    ("", [], "", "Sheet"),
+])
+def test_sheet_names_are_ones_excel_takes(title, taken, suffix, expected):
+    name = sheet_name(title, taken, suffix)
+    assert name == expected
+    assert len(name) <= 31
+    assert not set(name) & set("[]:*?/\\")
