@@ -73,17 +73,21 @@ def refusals(grid: Grid) -> list[Panel]:
 def quiet_sensors(grid: Grid) -> Panel:
     """Sensors without a reading in the last QUIET_MINUTES before the range's end.
 
-    Readings are counted in quarter hours that end exactly at the range's end (every quarter present, fill 0);
-    a cumulative sum from the newest quarter backwards is 0 exactly over the trailing quarters without
-    readings, and their count is how long the sensor has been silent, in whole quarters."""
-    end = "${__to}ms"
-    counts = (f'SELECT count("arrival_delay_ms") AS "n" FROM {ident(c.READING)} '
-              f"WHERE time >= {end} - {QUIET_LOOKBACK} AND time < {end} AND {REGION} "
-              f"GROUP BY time({QUIET_MINUTES}m, {end}), \"facility\", \"sensor\" fill(0)")
-    backwards = (f'SELECT cumulative_sum("n") AS "after" FROM ({counts}) '
-                 'GROUP BY "facility", "sensor" ORDER BY time DESC')
-    query = (f'SELECT count("after") * {QUIET_MINUTES} AS "silent_minutes" FROM ({backwards}) '
-             'WHERE "after" = 0 GROUP BY "facility", "sensor" ORDER BY time DESC')
+    One pass over the lookback: each sensor's newest reading (``last``, with its received_ms from the same
+    point; received_ms - arrival_delay_ms is the time it was measured, to the millisecond, as the ingester
+    writes both). The outer query keeps the sensors whose newest reading is older than QUIET_MINUTES and
+    counts the whole quarter hours, ending at the range's end, that passed without one: quarter k (0 = the
+    last) is (end - 15(k+1) min, end - 15k min], so a reading 15k < end - t <= 15(k+1) minutes old leaves k
+    quarters silent."""
+    end = "${__to}"
+    quarter_ms = QUIET_MINUTES * 60_000
+    newest = (f'SELECT last("arrival_delay_ms") AS "delay", "received_ms" FROM {ident(c.READING)} '
+              f"WHERE time >= {end}ms - {QUIET_LOOKBACK} AND time < {end}ms AND {REGION} "
+              'GROUP BY "facility", "sensor"')
+    measured = '"received_ms" - "delay"'
+    age = f"({end} - ({measured}))"  # ms; ${__to} as a plain number, as dashboards.lint allows it in field arithmetic
+    query = (f'SELECT {QUIET_MINUTES} * (ceil({age} / {quarter_ms}) - 1) AS "silent_minutes" '
+             f"FROM ({newest}) WHERE {age} > {quarter_ms} GROUP BY \"facility\", \"sensor\"")
     return Panel(
         _("Sensors not heard from"), "table", grid.place(12, 9), (Target(query, result_format="table"),),
         description=_("Sensors that sent readings in the last {lookback} but none in the last {minutes} minutes, "

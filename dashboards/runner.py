@@ -15,6 +15,8 @@ from dashboards.interpolate import Mode, Selection, TimeRange, interpolate, inte
 from dashboards.model import EVIDENCE_UID, JSON
 from facmon.core.influx import InfluxClient
 
+#: Grafana's value of a variable whose All is selected (as in a URL: var-region=$__all).
+ALL = "$__all"
 #: The data source's minimum interval (jsonData.timeInterval in dashboards.provisioning).
 DATASOURCE_MIN_INTERVAL = "10s"
 
@@ -60,7 +62,8 @@ def _run(client: InfluxClient, query: str) -> list[JSON]:
 
 def resolve_variables(model: JSON, clients: Clients, time_range: TimeRange,
                       chosen: Mapping[str, Sequence[str]] | None = None) -> dict[str, Selection]:
-    """Each variable's options from its query, then the chosen values (default: All, or the first option)."""
+    """Each variable's options from its query, then the chosen values (default: All, or the first option;
+    ``[ALL]`` chooses All explicitly)."""
     chosen = chosen or {}
     selections: dict[str, Selection] = {}
     for variable in model["templating"]["list"]:
@@ -69,13 +72,13 @@ def resolve_variables(model: JSON, clients: Clients, time_range: TimeRange,
         options = [str(row["value"]) for row in QueryResult("", "", query, answer).rows]
         multi, include_all = bool(variable["multi"]), bool(variable["includeAll"])
         name = variable["name"]
-        if name in chosen:
-            values = tuple(chosen[name])
-        elif include_all:
-            values = tuple(options)
+        all_value = variable.get("allValue") if include_all else None
+        if name in chosen and list(chosen[name]) != [ALL]:
+            selections[name] = Selection(tuple(chosen[name]), multi, include_all)
+        elif include_all:  # Grafana's All: the custom all value if the variable has one, else every option
+            selections[name] = Selection(tuple(options), multi, include_all, all_value or None)
         else:
-            values = tuple(options[:1])
-        selections[name] = Selection(values, multi, include_all)
+            selections[name] = Selection(tuple(options[:1]), multi, include_all)
     return selections
 
 
