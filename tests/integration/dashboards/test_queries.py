@@ -145,6 +145,23 @@ def test_a_region_selection_filters_the_pipeline_panels(scene, regions):
         key for key in expect.readings_24h(scene, span) if key[0] in inside}
 
 
+def test_the_raw_reading_series_read_the_last_day_of_a_long_range_only(scene):
+    """Over 7 days, stored readings and arrival delay start a day before the range's end (the scenario's readings
+    go back 7 days and more), and still reach up to it."""
+    model = MODELS[PIPELINE_UID]
+    week = TimeRange.last(now_ms(), 7, "d")
+    results = run_dashboard(model, scene.clients, week, resolve_variables(model, scene.clients, week))
+    day_ms = 86_400_000
+    for where, column in (("panel Readings per minute", "stored, by reading time"),
+                          ("panel Write lag", "arrival delay, p95")):
+        (raw,) = [r for r in results if (r.where, r.ref_id) == (where, "B")]
+        times = [row["time"] for row in raw.rows if row[column]]
+        assert times, raw.query
+        interval_ms = raw.rows[1]["time"] - raw.rows[0]["time"]
+        assert week.to_ms - day_ms - interval_ms <= min(times), (where, raw.query)
+        assert max(times) >= week.to_ms - day_ms / 4, where
+
+
 @pytest.mark.parametrize("facilities", [["d-idle"], ["d-idle", "d-under"]], ids=["one-facility", "two-facilities"])
 def test_a_facility_selection_filters_the_overview(scene, facilities):
     results, _ = run(scene, OVERVIEW_UID, Mode.BACKEND, {"facility": facilities})
