@@ -232,9 +232,9 @@ def load_synthetic(client: InfluxClient, registry: Path, facilities: int, points
     return f"{points:,} points ({facilities} facilities, {DAYS + 1} days, every {step:g} min)"
 
 
-def load_province(client: InfluxClient, registry: Path, facilities: int) -> str:
+def load_province(client: InfluxClient, registry: Path, facilities: int, days: int = DAYS) -> str:
     write_province_registry(registry, facilities)
-    first = PROVINCE_AS_OF - timedelta(days=DAYS + 1)
+    first = PROVINCE_AS_OF - timedelta(days=days + 1)
     total, started = 0, time.monotonic()
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending = None
@@ -248,7 +248,7 @@ def load_province(client: InfluxClient, registry: Path, facilities: int) -> str:
                       flush=True)
         if pending is not None:
             pending.result()
-    return f"{total:,} readings ({facilities} facilities, {DAYS + 1} days, what `facmon simulate` sends every 15 min)"
+    return f"{total:,} readings ({facilities} facilities, {days + 1} days, what `facmon simulate` sends every 15 min)"
 
 
 def _post(client: InfluxClient, body: bytes, precision: str = "ns") -> None:

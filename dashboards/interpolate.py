@@ -64,11 +64,15 @@ class TimeRange:
 
 @dataclass(frozen=True, slots=True)
 class Selection:
-    """A variable's current value(s), with the definition flags that change how Grafana formats it."""
+    """A variable's current value(s), with the definition flags that change how Grafana formats it.
+
+    ``all_value`` is the variable's custom all value when All is selected (``values`` then lists the options
+    for reference only): Grafana substitutes it unformatted, in every format but text and percent-encoding."""
 
     values: tuple[str, ...]
     multi: bool = False
     include_all: bool = False
+    all_value: str | None = None
 
     @property
     def value(self) -> str | list[str]:
@@ -101,6 +105,8 @@ def influx_default_format(selection: Selection) -> str:
 
 def format_value(selection: Selection, fmt: str | None) -> str:
     """A variable's text in one of Grafana's formats (the ones facmon's dashboards may use)."""
+    if selection.all_value is not None:
+        return selection.all_value
     if fmt is None:
         return influx_default_format(selection)
     value = selection.value

@@ -4,7 +4,8 @@ Every query goes to the data source of the database holding what it reads (readi
 whose targets read both uses Grafana's mixed source) and every panel has a type Grafana ships; grid positions
 fit 24 columns and do not overlap; panel ids and uids are unique; every query is raw InfluxQL; every link to a
 dashboard names one that exists; every variable a query uses is declared (before it, for chained variables)
-and written in a form that stays valid InfluxQL for any value (see dashboards.common).
+and written in a form that stays valid InfluxQL for any value (see dashboards.common); a variable with All has
+the custom all value ``.*`` (dashboards.model.QueryVariable).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from dashboards.model import GRID_COLUMNS, JSON, MIXED, source_of
+from dashboards.model import ALL_VALUE, GRID_COLUMNS, JSON, MIXED, source_of
 
 PANEL_TYPES = frozenset({
     "timeseries", "table", "stat", "geomap", "state-timeline", "heatmap", "barchart", "piechart", "bargauge",
@@ -55,8 +56,11 @@ def reference_problems(query: str, declared: set[str]) -> list[str]:
             if bare not in MACROS:
                 problems.append(f"${bare}: write variables as ${{{bare}:regex}} inside /^...$/")
         elif name in TIME_BUILTINS:
-            if fmt is not None or not after.startswith("ms"):
-                problems.append(f"${{{name}}} must be followed by ms (epoch milliseconds)")
+            as_time = after.startswith("ms")
+            as_number = before.endswith("(") and after.startswith(" - ")  # field arithmetic: (${__to} - "x")
+            if fmt is not None or not (as_time or as_number):
+                problems.append(f"${{{name}}} must be followed by ms (epoch milliseconds), or open a difference "
+                                f"of milliseconds: (${{{name}}} - ...)")
         elif name not in declared:
             problems.append(f"${{{name}}} is not a variable declared before this query")
         elif fmt == "regex":
@@ -125,6 +129,8 @@ def lint_dashboard(model: JSON, known_uids: set[str]) -> list[str]:
     for variable in model["templating"]["list"]:
         where = f"{title}: variable {variable['name']}"
         problems += [f"{where}: {p}" for p in reference_problems(variable["query"], declared)]
+        if variable.get("includeAll") and variable.get("allValue") != ALL_VALUE:
+            problems.append(f"{where}: All must be the custom all value {ALL_VALUE!r}, not every value joined")
         if variable.get("datasource") != source_of(variable["query"]):
             problems.append(f"{where}: data source is not {source_of(variable['query'])}")
         declared.add(variable["name"])

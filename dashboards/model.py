@@ -25,6 +25,8 @@ DATASOURCE_TYPE = "influxdb"
 DATASOURCE: JSON = {"type": DATASOURCE_TYPE, "uid": DATASOURCE_UID}
 EVIDENCE: JSON = {"type": DATASOURCE_TYPE, "uid": EVIDENCE_UID}
 MIXED: JSON = {"type": "datasource", "uid": "-- Mixed --"}
+#: Every variable's All: a regex matching any value, which Grafana substitutes unformatted (QueryVariable).
+ALL_VALUE = ".*"
 #: Measurements of the evidence database.
 EVIDENCE_MEASUREMENTS = frozenset(names.EVIDENCE_MEASUREMENTS)
 _FROM_RE = re.compile(r'\bFROM\s+"((?:[^"\\]|\\.)*)"', re.IGNORECASE)
@@ -145,7 +147,11 @@ class Panel:
 
 @dataclass(frozen=True, slots=True)
 class QueryVariable:
-    """A dashboard variable filled by an InfluxQL ``SHOW TAG VALUES`` query."""
+    """A dashboard variable filled by an InfluxQL ``SHOW TAG VALUES`` query.
+
+    All is Grafana's custom all value ``.*`` (ALL_VALUE): Grafana then writes ``.*`` as it stands, whatever the
+    format, instead of an alternation of every value (20,000 facility ids in a province); ``/^.*$/`` matches
+    every series, those without the tag included."""
 
     name: str
     label: str
@@ -166,6 +172,7 @@ class QueryVariable:
             "refresh": 1,  # on dashboard load
             "multi": self.multi,
             "includeAll": self.include_all,
+            "allValue": ALL_VALUE if self.include_all else None,
             "current": current,
             "options": [],
             "regex": "",

@@ -189,7 +189,9 @@ def latest_reviews(grid: Grid) -> Panel:
              "ORDER BY time DESC LIMIT 50")
     return Panel(
         _("Latest reviews"), "table", grid.place(24, 7), (Target(query, result_format="table"),),
-        description=_("Auditors' reviews of the last 90 days, newest first. Until: alerts held back until that day."),
+        description=_("Auditors' reviews of the last 90 days, newest first. Until: alerts held back until that day. "
+                    "Reviews carry no region or type: they follow the Facility choice only, so with All facilities "
+                    "they come from every region."),
         options=c.table_options(), overrides=(c.link_override(),),
     )
 

@@ -12,6 +12,12 @@ REGION = c.var_match("region", "region")
 #: The contract's heartbeat: a sensor sends at least every 15 minutes while its facility is open.
 QUIET_MINUTES = 15
 QUIET_LOOKBACK = "7d"
+#: The raw-reading series (stored readings, arrival delay) read at most the last RAW_SPAN of the range: at a
+#: province's size (40,000 sensors) every raw reading of 7 or 28 days takes InfluxDB minutes, while the ingester's
+#: counters beside them cover any range cheaply. Anchored at the range's end, not at now: any earlier day is
+#: seen whole by moving the range to it (docs/dashboards.md, "Pipeline health").
+RAW_SPAN = "24h"
+RAW_RANGE = f"$timeFilter AND time >= ${{__to}}ms - {RAW_SPAN}"
 TIMESERIES_OPTIONS = {"legend": {"showLegend": True, "displayMode": "list", "placement": "bottom"},
                       "tooltip": {"mode": "multi", "sort": "desc"}}
 
@@ -23,12 +29,14 @@ def flow(grid: Grid) -> Panel:
         ("readings_written", "readings written")))
     stats = f'SELECT {counters} FROM "ingest_stats" WHERE $timeFilter GROUP BY time($__interval), "instance"'
     stored = (f'SELECT count("arrival_delay_ms") * 60000 / $__interval_ms AS "stored, by reading time" '
-              f"FROM {ident(c.READING)} WHERE $timeFilter AND {REGION} GROUP BY time($__interval)")
+              f"FROM {ident(c.READING)} WHERE {RAW_RANGE} AND {REGION} GROUP BY time($__interval)")
     return Panel(
         _("Readings per minute"), "timeseries", grid.place(16, 8),
         (Target(stats, alias="$col ($tag_instance)"), Target(stored, ref_id="B")),
         description=_("From the ingester's counters (measurement ingest_stats, every 10 s per instance) and from the "
-                    "stored readings, placed at the time they were measured."),
+                      "stored readings, placed at the time they were measured; the stored readings over the last "
+                      "{span} of the range only (reading them all for a longer range is too slow for a province): "
+                      "move the range to see an earlier day.").format(span=RAW_SPAN),
         interval="10s", options=TIMESERIES_OPTIONS,
         defaults={"custom": {"drawStyle": "line", "lineWidth": 1, "fillOpacity": 10}, "unit": "none", "min": 0,
                   "decimals": 1},
@@ -73,17 +81,21 @@ def refusals(grid: Grid) -> list[Panel]:
 def quiet_sensors(grid: Grid) -> Panel:
     """Sensors without a reading in the last QUIET_MINUTES before the range's end.
 
-    Readings are counted in quarter hours that end exactly at the range's end (every quarter present, fill 0);
-    a cumulative sum from the newest quarter backwards is 0 exactly over the trailing quarters without
-    readings, and their count is how long the sensor has been silent, in whole quarters."""
-    end = "${__to}ms"
-    counts = (f'SELECT count("arrival_delay_ms") AS "n" FROM {ident(c.READING)} '
-              f"WHERE time >= {end} - {QUIET_LOOKBACK} AND time < {end} AND {REGION} "
-              f"GROUP BY time({QUIET_MINUTES}m, {end}), \"facility\", \"sensor\" fill(0)")
-    backwards = (f'SELECT cumulative_sum("n") AS "after" FROM ({counts}) '
-                 'GROUP BY "facility", "sensor" ORDER BY time DESC')
-    query = (f'SELECT count("after") * {QUIET_MINUTES} AS "silent_minutes" FROM ({backwards}) '
-             'WHERE "after" = 0 GROUP BY "facility", "sensor" ORDER BY time DESC')
+    One pass over the lookback: each sensor's newest reading (``last``, with its received_ms from the same
+    point; received_ms - arrival_delay_ms is the time it was measured, to the millisecond, as the ingester
+    writes both). The outer query keeps the sensors whose newest reading is older than QUIET_MINUTES and
+    counts the whole quarter hours, ending at the range's end, that passed without one: quarter k (0 = the
+    last) is (end - 15(k+1) min, end - 15k min], so a reading 15k < end - t <= 15(k+1) minutes old leaves k
+    quarters silent."""
+    end = "${__to}"
+    quarter_ms = QUIET_MINUTES * 60_000
+    newest = (f'SELECT last("arrival_delay_ms") AS "delay", "received_ms" FROM {ident(c.READING)} '
+              f"WHERE time >= {end}ms - {QUIET_LOOKBACK} AND time < {end}ms AND {REGION} "
+              'GROUP BY "facility", "sensor"')
+    measured = '"received_ms" - "delay"'
+    age = f"({end} - ({measured}))"  # ms; ${__to} as a plain number, as dashboards.lint allows it in field arithmetic
+    query = (f'SELECT {QUIET_MINUTES} * (ceil({age} / {quarter_ms}) - 1) AS "silent_minutes" '
+             f"FROM ({newest}) WHERE {age} > {quarter_ms} GROUP BY \"facility\", \"sensor\"")
     return Panel(
         _("Sensors not heard from"), "table", grid.place(12, 9), (Target(query, result_format="table"),),
         description=_("Sensors that sent readings in the last {lookback} but none in the last {minutes} minutes, "
@@ -177,12 +189,14 @@ def lag(grid: Grid) -> Panel:
     write = ('SELECT max("lag_ms") AS "write lag, max" FROM "ingest_stats" WHERE $timeFilter '
              'GROUP BY time($__interval), "instance"')
     arrival = (f'SELECT percentile("arrival_delay_ms", 95) AS "arrival delay, p95" FROM {ident(c.READING)} '
-               f"WHERE $timeFilter AND {REGION} GROUP BY time($__interval)")
+               f"WHERE {RAW_RANGE} AND {REGION} GROUP BY time($__interval)")
     return Panel(
         _("Write lag"), "timeseries", grid.place(24, 8),
         (Target(write, alias="$col ($tag_instance)"), Target(arrival, ref_id="B")),
         description=_("Write lag: from receiving a batch to InfluxDB having it (ingest_stats.lag_ms). Arrival "
-                    "delay: from measuring to receiving (store-and-forward batches arrive late on purpose)."),
+                      "delay: from measuring to receiving (store-and-forward batches arrive late on purpose), over "
+                      "the last {span} of the range only (reading every raw reading of a longer range is too slow "
+                      "for a province): move the range to see an earlier day.").format(span=RAW_SPAN),
         interval="10s", options=TIMESERIES_OPTIONS,
         defaults={"custom": {"drawStyle": "line", "lineWidth": 1, "fillOpacity": 0}, "unit": "ms", "min": 0},
     )

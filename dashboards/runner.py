@@ -7,14 +7,17 @@ which tells an operator which panels would fail on their database.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from dashboards.interpolate import Mode, Selection, TimeRange, interpolate, interval
 from dashboards.model import EVIDENCE_UID, JSON
-from facmon.core.influx import InfluxClient
+from facmon.core.influx import InfluxClient, InfluxError
 
+#: Grafana's value of a variable whose All is selected (as in a URL: var-region=$__all).
+ALL = "$__all"
 #: The data source's minimum interval (jsonData.timeInterval in dashboards.provisioning).
 DATASOURCE_MIN_INTERVAL = "10s"
 
@@ -38,6 +41,8 @@ class QueryResult:
     ref_id: str
     query: str
     series: list[JSON] = field(default_factory=list)
+    seconds: float = 0.0  # how long InfluxDB took to answer, as the client saw it
+    error: str | None = None  # InfluxDB's refusal (run_dashboard with keep_going)
 
     @property
     def rows(self) -> list[dict[str, Any]]:
@@ -60,7 +65,8 @@ def _run(client: InfluxClient, query: str) -> list[JSON]:
 
 def resolve_variables(model: JSON, clients: Clients, time_range: TimeRange,
                       chosen: Mapping[str, Sequence[str]] | None = None) -> dict[str, Selection]:
-    """Each variable's options from its query, then the chosen values (default: All, or the first option)."""
+    """Each variable's options from its query, then the chosen values (default: All, or the first option;
+    ``[ALL]`` chooses All explicitly)."""
     chosen = chosen or {}
     selections: dict[str, Selection] = {}
     for variable in model["templating"]["list"]:
@@ -69,13 +75,13 @@ def resolve_variables(model: JSON, clients: Clients, time_range: TimeRange,
         options = [str(row["value"]) for row in QueryResult("", "", query, answer).rows]
         multi, include_all = bool(variable["multi"]), bool(variable["includeAll"])
         name = variable["name"]
-        if name in chosen:
-            values = tuple(chosen[name])
-        elif include_all:
-            values = tuple(options)
+        all_value = variable.get("allValue") if include_all else None
+        if name in chosen and list(chosen[name]) != [ALL]:
+            selections[name] = Selection(tuple(chosen[name]), multi, include_all)
+        elif include_all:  # Grafana's All: the custom all value if the variable has one, else every option
+            selections[name] = Selection(tuple(options), multi, include_all, all_value or None)
         else:
-            values = tuple(options[:1])
-        selections[name] = Selection(values, multi, include_all)
+            selections[name] = Selection(tuple(options[:1]), multi, include_all)
     return selections
 
 
@@ -90,13 +96,22 @@ def panel_queries(model: JSON) -> Iterator[tuple[str, str, str, str | None, JSON
 
 
 def run_dashboard(model: JSON, clients: Clients, time_range: TimeRange, selections: Mapping[str, Selection],
-                  mode: Mode = Mode.BACKEND) -> list[QueryResult]:
-    """Every panel and annotation query, interpolated as Grafana would and answered by its data source."""
+                  mode: Mode = Mode.BACKEND, keep_going: bool = False) -> list[QueryResult]:
+    """Every panel and annotation query, interpolated as Grafana would and answered by its data source, one after
+    another. A query InfluxDB refuses raises, or with ``keep_going`` is kept as a result with its ``error``."""
     results = []
     for where, ref_id, raw, min_interval, source in panel_queries(model):
         text, ms = interval(time_range, min_interval or DATASOURCE_MIN_INTERVAL)
         query = interpolate(raw, selections, time_range, text, ms, mode)
-        results.append(QueryResult(where, ref_id, query, _run(clients.of(source), query)))
+        started = time.perf_counter()
+        try:
+            series = _run(clients.of(source), query)
+        except InfluxError as exc:
+            if not keep_going:
+                raise
+            results.append(QueryResult(where, ref_id, query, [], time.perf_counter() - started, str(exc)))
+            continue
+        results.append(QueryResult(where, ref_id, query, series, time.perf_counter() - started))
     return results
 
 
@@ -109,20 +124,16 @@ def dashboard_range(model: JSON, now_ms: int) -> TimeRange:
 
 def live_problems(model: JSON, clients: Clients, now_ms: int) -> tuple[list[str], list[str]]:
     """(queries InfluxDB refused, queries that answered nothing) with All selected and the default range."""
-    from facmon.core.influx import InfluxError
-
     time_range = dashboard_range(model, now_ms)
     try:
         selections = resolve_variables(model, clients, time_range)
     except InfluxError as exc:
         return [f"{model['title']}: variables: {exc}"], []
     errors, empty = [], []
-    for where, ref_id, raw, min_interval, source in panel_queries(model):
-        text, ms = interval(time_range, min_interval or DATASOURCE_MIN_INTERVAL)
-        name = f"{model['title']}: {where} {ref_id}".rstrip()
-        try:
-            if not _run(clients.of(source), interpolate(raw, selections, time_range, text, ms)):
-                empty.append(name)
-        except InfluxError as exc:
-            errors.append(f"{name}: {exc}")
+    for result in run_dashboard(model, clients, time_range, selections, keep_going=True):
+        name = f"{model['title']}: {result.where} {result.ref_id}".rstrip()
+        if result.error is not None:
+            errors.append(f"{name}: {result.error}")
+        elif not result.series:
+            empty.append(name)
     return errors, empty

@@ -14,7 +14,7 @@ from analytics.alerts.auditors import parse_auditors
 from dashboards import render
 from dashboards.common import DETAIL_UID, OVERVIEW_UID, PIPELINE_UID
 from dashboards.interpolate import Mode, TimeRange, escape_regex
-from dashboards.runner import QueryResult, live_problems, resolve_variables, run_dashboard
+from dashboards.runner import ALL, QueryResult, live_problems, resolve_variables, run_dashboard
 from facmon.cli.main import main
 from tests.integration.dashboards import expect, scenario, world
 from tests.integration.dashboards.world import World
@@ -115,6 +115,63 @@ def test_a_region_selection_filters_every_overview_panel(scene, regions, expecte
     assert {row["facility"] for row in on_map} == set(expected)
     suspect = by_where[("panel Suspect data", "A")].rows
     assert [row["facility"] for row in suspect] == ["d-busy"]  # in Lucheng, so in both selections
+
+
+def test_all_is_sent_as_one_regex_not_every_value(scene):
+    """All selected: Grafana writes the custom all value `.*` unformatted, whatever the number of values."""
+    for uid in (OVERVIEW_UID, PIPELINE_UID):
+        results, _ = run(scene, uid, Mode.BACKEND, {"region": [ALL]})
+        filtered = [r.query for r in results if '"region" =~' in r.query]
+        assert filtered
+        assert all('"region" =~ /^.*$/' in query for query in filtered), filtered
+        values = [escape_regex(scene.names.region(f)) for f in scenario.FACILITIES] + ["d-busy"]
+        assert not any(value in r.query for r in results for value in values)
+
+
+@pytest.mark.parametrize("regions", [[scenario.OUHAI], [scenario.LUCHENG, scenario.OUHAI], [scenario.LUCHENG]],
+                         ids=["one-region", "two-regions", "no-silent-sensor"])
+def test_a_region_selection_filters_the_pipeline_panels(scene, regions):
+    chosen = [scene.names.region(r) for r in regions]
+    results, span = run(scene, PIPELINE_UID, Mode.BACKEND, {"region": chosen})
+    by_where = {(r.where, r.ref_id): r for r in results}
+    inside = {s.facility for s in scenario.SENSORS if scenario.BY_ID[s.facility].region in regions}
+    last = {key: value for key, value in expect.last_readings(scene).items() if key[0] in inside}
+    seen = by_where[("panel Last reading per sensor", "A")].rows
+    assert {(row["facility"], row["sensor"]): row["time"] for row in seen} == last
+    quiet = by_where[("panel Sensors not heard from", "A")].rows
+    assert {(row["facility"], row["sensor"]) for row in quiet} == ({("d-silent", "s1")} & set(last))
+    devices = by_where[("panel Devices", "A")].rows
+    assert {(row["facility"], row["sensor"]) for row in devices} == {
+        key for key in expect.readings_24h(scene, span) if key[0] in inside}
+
+
+def test_the_raw_reading_series_read_the_last_day_of_a_long_range_only(scene):
+    """Over 7 days, stored readings and arrival delay start a day before the range's end (the scenario's readings
+    go back 7 days and more), and still reach up to it."""
+    model = MODELS[PIPELINE_UID]
+    week = TimeRange.last(now_ms(), 7, "d")
+    results = run_dashboard(model, scene.clients, week, resolve_variables(model, scene.clients, week))
+    day_ms = 86_400_000
+    for where, column in (("panel Readings per minute", "stored, by reading time"),
+                          ("panel Write lag", "arrival delay, p95")):
+        (raw,) = [r for r in results if (r.where, r.ref_id) == (where, "B")]
+        times = [row["time"] for row in raw.rows if row[column]]
+        assert times, raw.query
+        interval_ms = raw.rows[1]["time"] - raw.rows[0]["time"]
+        assert week.to_ms - day_ms - interval_ms <= min(times), (where, raw.query)
+        assert max(times) >= week.to_ms - day_ms / 4, where
+
+
+@pytest.mark.parametrize("facilities", [["d-idle"], ["d-idle", "d-under"]], ids=["one-facility", "two-facilities"])
+def test_a_facility_selection_filters_the_overview(scene, facilities):
+    results, _ = run(scene, OVERVIEW_UID, Mode.BACKEND, {"facility": facilities})
+    by_where = {(r.where, r.ref_id): r for r in results}
+    flagged = by_where[("panel Flagged facilities", "A")].rows
+    assert {row["facility"] for row in flagged} == set(facilities)
+    reviews = by_where[("panel Latest reviews", "A")].rows
+    assert {row["facility"] for row in reviews} == {"d-idle"}
+    on_map = by_where[("panel Facilities on the map", "A")].rows
+    assert {row["facility"] for row in on_map} == set(facilities)
 
 
 def test_an_alerts_evidence_link_opens_the_overview_on_the_facilitys_region(scene):

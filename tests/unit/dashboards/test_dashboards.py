@@ -190,6 +190,8 @@ def test_lint_finds_ids_types_datasources_and_links():
     ('"region" =~ /${region:regex}/', "must stand alone inside /^...$/"),
     ('"x" =~ /^${nosuch:regex}$/', "not a variable declared before this query"),
     ("time > ${__from}", "must be followed by ms"),
+    ('time > ${__to} - 7d', "must be followed by ms"),
+    ('"x" > (${__to})', "must be followed by ms"),
     ("tz('${region:raw}')", "write variables as ${region:regex}"),
     ("[[region]]", "use ${region:regex}"),
 ])
@@ -197,6 +199,22 @@ def test_lint_allows_variables_only_in_safe_forms(query, problem):
     problems = lint.reference_problems(query, {"region", "tz"})
     assert problems
     assert problem in problems[0], problems
+
+
+def test_the_time_builtins_may_open_a_difference_of_milliseconds():
+    query = 'SELECT (${__to} - "received_ms") FROM "reading" WHERE time < ${__to}ms'
+    assert lint.reference_problems(query, set()) == []
+
+
+def test_all_is_the_custom_all_value_of_every_variable_that_has_all():
+    variables = [v for model in render.dashboards().values() for v in model["templating"]["list"]]
+    assert {v["name"]: v["allValue"] for v in variables if v["includeAll"]} == {
+        "region": ".*", "type": ".*", "facility": ".*"}
+    assert all(v["allValue"] is None for v in variables if not v["includeAll"])
+
+    def expanded(models):
+        models["overview.json"]["templating"]["list"][0]["allValue"] = None
+    assert any("custom all value '.*'" in p for p in broken(expanded))
 
 
 def test_variables_are_declared_before_the_variables_that_use_them():

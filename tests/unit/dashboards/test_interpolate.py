@@ -34,6 +34,16 @@ def test_regex_format_escapes_every_value_and_groups_several():
         r"(zhejiang\/wenzhou\/lucheng|zhejiang\/wenzhou\/ouhai)"
 
 
+def test_a_custom_all_value_is_written_unformatted():
+    """Grafana's template service skips formatting of a custom all value: All is `.*`, not the options joined."""
+    everything = Selection(REGIONS, multi=True, include_all=True, all_value=".*")
+    assert format_value(everything, "regex") == ".*"
+    assert format_value(everything, None) == ".*"
+    assert run('"region" =~ /^${region:regex}$/', {"region": everything}) == '"region" =~ /^.*$/'
+    assert format_value(Selection(REGIONS, multi=True, include_all=True), "regex") == \
+        r"(zhejiang\/wenzhou\/lucheng|zhejiang\/wenzhou\/ouhai)"
+
+
 def test_escape_regex_matches_grafana():
     assert escape_regex(r"a/b.c*d+e?f(g)h[i]j{k}l|m^n$o\p") == r"a\/b\.c\*d\+e\?f\(g\)h\[i\]j\{k\}l\|m\^n\$o\\p"
     assert escape_regex("wz-lc_lib-001") == "wz-lc_lib-001"
