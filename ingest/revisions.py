@@ -12,6 +12,7 @@ before the ingester started) cannot be compared: it is counted (`resends_uncheck
 
 from __future__ import annotations
 
+from facmon.core import names
 from facmon.core.lineproto import line
 from sensors.contract import Reading
 
@@ -69,5 +70,5 @@ def revision_line(reading: Reading, before: Values) -> str:
         fields[f"new_{name}"] = reading[4 + index]  # type: ignore[assignment]
     fields["old_received_ms"] = before[4] // 1_000_000
     fields["new_received_ms"] = reading.received_ns // 1_000_000
-    return line("revision", {"facility": reading.facility, "sensor": reading.sensor},
+    return line(names.REVISION, {"facility": reading.facility, "sensor": reading.sensor},
                 {k: v for k, v in fields.items() if v is not None}, reading.ts_ns)

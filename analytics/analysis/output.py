@@ -13,7 +13,16 @@ from typing import Any
 
 import orjson
 
-from analytics.analysis.model import DISPLAY_ORDER, AnalysisRun, FacilityResult, Figures, Integrity, Status, Window
+from analytics.analysis.model import (
+    DISPLAY_ORDER,
+    AnalysisRun,
+    FacilityResult,
+    Figures,
+    Fired,
+    Integrity,
+    Status,
+    Window,
+)
 from analytics.analysis.spreadsheet import csv_string
 from facmon.core.i18n import N_, _, current, format_percent
 from sensors.facility_types import display_type
@@ -59,6 +68,11 @@ def _plain(obj: Any) -> dict[str, Any]:
     return {f.name: getattr(obj, f.name) for f in fields(obj)}
 
 
+def fired_dict(fired: Fired) -> dict[str, Any]:
+    """A threshold that fired, its numbers rounded (analyze's JSON and the national status export)."""
+    return _round(_plain(fired))  # type: ignore[no-any-return]
+
+
 def figures_dict(figures: Figures) -> dict[str, Any]:
     return {key: _round(value) for key, value in _plain(figures).items()}
 
@@ -84,7 +98,7 @@ def result_dict(result: FacilityResult) -> dict[str, Any]:
         "capacity": result.capacity,
         "status": result.status.value,
         "reasons": list(result.reasons),
-        "fired": [_round(_plain(fired)) for fired in result.fired],
+        "fired": [fired_dict(fired) for fired in result.fired],
         "coverage": _round(result.figures.coverage),
         "window": window_dict(result.window),
         "figures": figures_dict(result.figures),

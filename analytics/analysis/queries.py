@@ -226,7 +226,8 @@ def rollup_statement(facility_ids: Sequence[str], first_day: date, last_day: dat
     start = datetime(first_day.year, first_day.month, first_day.day, tzinfo=UTC)
     end = datetime(last_day.year, last_day.month, last_day.day, tzinfo=UTC) + timedelta(days=1)
     when = f"time >= {time_literal(start)} AND time < {time_literal(end)}"
-    return f"SELECT * FROM {ident(rollup.MEASUREMENT)} WHERE ({which}) AND {when}"  # noqa: S608 (quoted above)
+    selected = rollup.statement_fields()
+    return f"SELECT {selected} FROM {ident(rollup.MEASUREMENT)} WHERE ({which}) AND {when}"  # noqa: S608 (quoted above)
 
 
 class InfluxSource:

@@ -32,7 +32,7 @@ from pydantic import (
 )
 
 from analytics.analysis.model import PRECEDENCE, AnalysisRun, FacilityResult, Status
-from analytics.analysis.output import rounded
+from analytics.analysis.output import fired_dict, rounded
 from facmon.core.config import Labeler, Loc, StrictModel, problems, show
 from sensors.contract import ID_PATTERN, is_valid_id
 from sensors.regions import check_region
@@ -54,8 +54,7 @@ def facility_dict(result: FacilityResult) -> dict[str, Any]:
         "type": result.type,
         "region": result.region,
         "status": result.status.value,
-        "fired": [{"rule": f.rule, "value": rounded(f.value), "threshold": rounded(f.threshold),
-                   "comparison": f.comparison} for f in result.fired],
+        "fired": [fired_dict(f) for f in result.fired],
         "findings": [{"detector": f.detector.value, "evidence": {key: rounded(f.evidence[key])
                                                                  for key in sorted(f.evidence)}}
                      for f in result.integrity.findings],

