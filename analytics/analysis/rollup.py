@@ -31,7 +31,7 @@ from analytics.analysis.figures import DAY_COLUMNS, Days
 from analytics.analysis.schedule import day_changes, week_hours
 from analytics.integrity.days import CHECK_COLUMNS, DIGIT_COLUMNS, empty_arrivals, empty_prints
 from facmon.core import names
-from facmon.core.lineproto import FieldValue, line
+from facmon.core.lineproto import FieldValue, column_lines
 from sensors.registry import Facility
 
 MEASUREMENT = names.ANALYTICS_DAY
@@ -127,19 +127,20 @@ def rollup_lines(days: Days, facilities: Sequence[Facility], settled_before: int
     prints, arrivals = _prints_text(days.prints), _arrivals_text(days.arrivals)
     checks = days.checks.reindex(pd.MultiIndex.from_arrays([table["fac"], table["day"]]), fill_value=0.0)
     table = table.assign(**{c: checks[c].to_numpy() for c in CHECK_COLUMNS})
-    keys = keys_for(facilities, table["fac"].to_numpy(np.int64), table["day"].to_numpy(np.int64), calendar)
-    lines = []
-    for row, key in zip(table.itertuples(index=False), keys, strict=True):
-        fac, day = int(row.fac), int(row.day)
-        fields: dict[str, FieldValue] = {name: int(getattr(row, name)) for name in INT_COLUMNS}
-        fields.update({name: float(getattr(row, name)) for name in FLOAT_COLUMNS})
-        fields.update({name: int(getattr(row, name)) for name in CHECK_INT})
-        fields.update({name: float(getattr(row, name)) for name in CHECK_FLOAT})
-        fields.update(active=bool(row.active), peaks=peaks.get((fac, day), ""),
-                      peak_hours=peak_hours.get((fac, day), ""), prints=prints.get((fac, day), ""),
-                      arrivals=arrivals.get((fac, day), ""), key=key)
-        lines.append(line(MEASUREMENT, {"facility": facilities[fac].id}, fields, day_ns(day)))
-    return lines
+    fac, day = table["fac"].to_numpy(np.int64), table["day"].to_numpy(np.int64)
+    keys = keys_for(facilities, fac, day, calendar)
+    pairs = list(zip(fac.tolist(), day.tolist(), strict=True))
+    fields: dict[str, Sequence[FieldValue]] = {name: [int(v) for v in table[name].tolist()] for name in INT_COLUMNS}
+    fields.update({name: [float(v) for v in table[name].tolist()] for name in FLOAT_COLUMNS})
+    fields.update({name: [int(v) for v in table[name].tolist()] for name in CHECK_INT})
+    fields.update({name: [float(v) for v in table[name].tolist()] for name in CHECK_FLOAT})
+    fields["active"] = [bool(v) for v in table["active"].tolist()]
+    for name, texts in (("peaks", peaks), ("peak_hours", peak_hours), ("prints", prints), ("arrivals", arrivals)):
+        fields[name] = [texts.get(pair, "") for pair in pairs]
+    fields["key"] = keys.tolist()
+    ids = [f.id for f in facilities]
+    return column_lines(MEASUREMENT, {"facility": [ids[code] for code, _ in pairs]}, fields,
+                        [day_ns(ordinal) for _, ordinal in pairs])
 
 
 def parse_rollup(text: str, facilities: Sequence[Facility], wanted: pd.DataFrame) -> Days:

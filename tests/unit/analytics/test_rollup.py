@@ -11,6 +11,8 @@ import pandas as pd
 
 from analytics.analysis import figures, rollup
 from analytics.analysis.schedule import slot_grid
+from analytics.integrity.days import CHECK_COLUMNS
+from facmon.core.lineproto import line
 from tests.unit.analytics.helpers import facility, readings, slot_of
 
 MON, TUE, WED = date(2025, 10, 6), date(2025, 10, 7), date(2025, 10, 8)
@@ -109,3 +111,52 @@ def test_a_stored_day_whose_hours_or_zone_changed_is_dropped():
     assert len(rollup.parse_rollup(as_csv(lines), [elsewhere], wanted).table) == 0
     only_monday = wanted[wanted["day"] == MON.toordinal()]
     assert len(rollup.parse_rollup(as_csv(lines), [f], only_monday).table) == 1
+
+
+def _rollup_lines_row_by_row(days, facilities, settled_before, final_before):
+    """rollup_lines as it was written: a dict of fields and line() per row."""
+    table = days.table.reset_index()
+    data = table["covered_slots"] > 0
+    table = table[(data & (table["day"] < settled_before)) | (~data & (table["day"] < final_before))]
+    peaks, peak_hours = rollup._peaks_text(days.peaks)
+    prints, arrivals = rollup._prints_text(days.prints), rollup._arrivals_text(days.arrivals)
+    checks = days.checks.reindex(pd.MultiIndex.from_arrays([table["fac"], table["day"]]), fill_value=0.0)
+    table = table.assign(**{c: checks[c].to_numpy() for c in CHECK_COLUMNS})
+    keys = rollup.keys_for(facilities, table["fac"].to_numpy(np.int64), table["day"].to_numpy(np.int64))
+    lines = []
+    for row, key in zip(table.itertuples(index=False), keys, strict=True):
+        fac, day = int(row.fac), int(row.day)
+        fields = {name: int(getattr(row, name)) for name in rollup.INT_COLUMNS}
+        fields.update({name: float(getattr(row, name)) for name in rollup.FLOAT_COLUMNS})
+        fields.update({name: int(getattr(row, name)) for name in rollup.CHECK_INT})
+        fields.update({name: float(getattr(row, name)) for name in rollup.CHECK_FLOAT})
+        fields.update(active=bool(row.active), peaks=peaks.get((fac, day), ""),
+                      peak_hours=peak_hours.get((fac, day), ""), prints=prints.get((fac, day), ""),
+                      arrivals=arrivals.get((fac, day), ""), key=key)
+        lines.append(line(rollup.MEASUREMENT, {"facility": facilities[fac].id}, fields, rollup.day_ns(day)))
+    return lines
+
+
+def test_rollup_lines_built_column_by_column_are_those_built_row_by_row():
+    f, g = facility(opening_hours=HOURS), facility("gym-1", opening_hours=HOURS, timezone="Europe/Berlin")
+    _, one = summaries(f)
+    mon, tue, wed = (d.toordinal() for d in (MON, TUE, WED))
+    rng = np.random.default_rng(18)
+    other = one.recode(np.array([1], np.int64))
+    days = figures.Days.concat([one, other])
+    checks = days.checks.copy()
+    for column in CHECK_COLUMNS:
+        checks[column] = rng.integers(0, 30, len(checks)).astype(np.float64) + (rng.random(len(checks)) / 3
+                                                                               if column in rollup.CHECK_FLOAT else 0)
+    prints = pd.DataFrame({"fac": np.array([0, 0, 1], np.int64), "day": np.array([mon, mon, wed], np.int64),
+                           "fp": np.array([-2, 2**62 + 7, 12345], np.int64)})
+    base = (mon - date(1970, 1, 1).toordinal()) * 24
+    arrivals = pd.DataFrame({"fac": np.array([0, 1, 1], np.int64), "day": np.array([tue, tue, wed], np.int64),
+                             "hour": np.array([base + 33, base + 34, base + 58], np.int64),
+                             "arrival": [86400.25, 5.0, 7.125], "uncertainty": [0.0, 900.0, 0.0]})
+    days = dataclasses.replace(days, checks=checks, prints=prints, arrivals=arrivals)
+    for settled, final in ((wed + 1, wed + 1), (wed + 1, mon), (tue, tue)):
+        expected = _rollup_lines_row_by_row(days, [f, g], settled, final)
+        assert rollup.rollup_lines(days, [f, g], settled, final) == expected
+    assert len(expected) == 2  # Monday of each
+    assert rollup.rollup_lines(days, [f, g], wed + 1, wed + 1)[-1].startswith("analytics_day,facility=gym-1 ")
