@@ -12,7 +12,6 @@ import pandas as pd
 from analytics.analysis import figures, rollup
 from analytics.analysis.schedule import slot_grid
 from analytics.integrity.days import CHECK_COLUMNS
-from facmon.core.lineproto import line
 from tests.unit.analytics.helpers import facility, readings, slot_of
 
 MON, TUE, WED = date(2025, 10, 6), date(2025, 10, 7), date(2025, 10, 8)
