@@ -4,11 +4,12 @@ What must hold: every reading is in InfluxDB exactly once, and the only double p
 redelivery of what the killed ingester had written but whose acknowledgement the broker had not read. The ingester
 acknowledges a message only after InfluxDB has its point, and sends the acknowledgements right after each write
 (the order is pinned through a socket pair in tests/unit/test_paho_internals.py), so on a quiet machine that is
-about one batch: 627 with batches of 1,000, 0 to 999 in earlier runs. How many more depends on scheduling: on a loaded
-machine the writer thread, the MQTT thread that sends the acknowledgements and the broker that reads them all wait
-for a core, and more was written but not yet acknowledged at the kill (2,519 at a load of 5, 6,715 at a load of 8). What no scheduling can exceed is the
-broker's in-flight window (read from facmon.conf): the broker never has more unacknowledged messages out to one
-client. The test bounds the redelivered readings by that window and prints the figure.
+about one batch: 627 with batches of 1,000, 0 to 999 in earlier runs. How many more depends on scheduling: on a
+loaded machine the writer thread, the MQTT thread that sends the acknowledgements and the broker that reads them
+all wait for a core, and more was written but not yet acknowledged at the kill (2,519 at a load of 5, 6,715 at a
+load of 8). What no scheduling can exceed is the broker's in-flight window (read from facmon.conf): the broker
+never has more unacknowledged messages out to one client. The test bounds the redelivered readings by that window
+and prints the figure.
 """
 
 from __future__ import annotations
