@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from datetime import time as dt_time
 from typing import Protocol
@@ -177,18 +177,40 @@ def assemble(
     return AnalysisRun(as_of=as_of, window_days=days, facilities=tuple(results))
 
 
-def check_integrity(ordered: Sequence[Facility], groups: Sequence[Sequence[Facility]], parts: Sequence[GroupResult],
+def check_integrity(ordered: Sequence[Facility], groups: Sequence[Sequence[Facility]], parts: list[GroupResult],
                     current: Sequence[Figures], rules: Rules, as_of: date, days: int) -> list[Integrity]:
-    """Integrity for every facility of the run at once, since clones and lateness compare facilities."""
+    """Integrity for every facility of the run at once, since clones and lateness compare facilities.
+
+    Takes each group's current days out of ``parts`` (leaving empty ones) as it renumbers them, and joins them
+    one kind of rows at a time: the checks then run with one copy of the run's days in memory, not two."""
+    if len(groups) != len(parts):
+        raise ValueError(f"{len(groups)} groups but {len(parts)} group results")
     position = {f.id: index for index, f in enumerate(ordered)}
     recoded, closed_active = [], {}
-    for group, part in zip(groups, parts, strict=True):
+    for index, group in enumerate(groups):
         codes = np.array([position[f.id] for f in group], dtype=np.int64)
-        recoded.append(part.current.recode(codes))
-        closed_active.update({int(codes[code]): slots for code, slots in part.closed_active.items()})
+        recoded.append(parts[index].current.recode(codes))
+        closed_active.update({int(codes[code]): slots for code, slots in parts[index].closed_active.items()})
+        parts[index] = replace(parts[index], current=Days.empty())
     reasons = [closure_reasons(f, windows(as_of, days, f.timezone)[0]) for f in ordered]
     limits = [rules.for_type(f.type) for f in ordered]
-    return integrity.assess(Days.concat(recoded), ordered, limits, current, closed_active, reasons)
+    return integrity.assess(_joined(recoded), ordered, limits, current, closed_active, reasons)
+
+
+def _joined(parts: list[Days]) -> Days:
+    """Days.concat(parts), emptying ``parts``: each kind of rows is joined and its pieces let go before the next."""
+    kept = [part for part in parts if len(part.table)]  # as Days.concat keeps them
+    parts.clear()
+    if not kept:
+        return Days.empty()
+    pieces = {name: [getattr(part, name) for part in kept] for name in ("table", "peaks", "checks", "prints",
+                                                                        "arrivals")}
+    kept.clear()
+    joined = {}
+    for name, frames in pieces.items():
+        joined[name] = pd.concat(frames, ignore_index=name not in ("table", "checks"))
+        frames.clear()
+    return Days(**joined)
 
 
 def add_revisions(source: Source, ordered: Sequence[Facility], checked: Sequence[Integrity], rules: Rules,

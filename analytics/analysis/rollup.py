@@ -37,7 +37,7 @@ from analytics.analysis.schedule import day_changes, week_hours
 from analytics.integrity.days import CHECK_COLUMNS, DIGIT_COLUMNS, empty_arrivals, empty_prints
 from facmon.core import names
 from facmon.core.influxql import ident
-from facmon.core.lineproto import line
+from facmon.core.lineproto import FieldValue, column_lines
 from sensors.registry import Facility
 
 log = logging.getLogger(__name__)
@@ -157,10 +157,10 @@ def rollup_lines(days: Days, facilities: Sequence[Facility], settled_before: int
                     int((~finite).sum()))
         table = table[finite]
     keys = keys_for(facilities, table["fac"].to_numpy(np.int64), table["day"].to_numpy(np.int64), calendar)
-    packed = _pack(days, table)
-    return [line(MEASUREMENT, {"facility": facilities[fac].id}, {"key": key, FIELD: text}, day_ns(day))
-            for fac, day, key, text in zip(table["fac"].to_numpy(np.int64).tolist(),
-                                           table["day"].to_numpy(np.int64).tolist(), keys, packed, strict=True)]
+    fields: dict[str, Sequence[FieldValue]] = {"key": keys.tolist(), FIELD: _pack(days, table)}
+    ids = [f.id for f in facilities]
+    return column_lines(MEASUREMENT, {"facility": [ids[code] for code in table["fac"].to_numpy(np.int64).tolist()]},
+                        fields, [day_ns(ordinal) for ordinal in table["day"].to_numpy(np.int64).tolist()])
 
 
 def statement_fields() -> str:

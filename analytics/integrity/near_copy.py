@@ -59,20 +59,6 @@ def residuals(own: OwnDays, hour: np.ndarray) -> tuple[np.ndarray, np.ndarray, i
     return matrix, observed, first
 
 
-def _correlation(a: np.ndarray, b: np.ndarray, seen_a: np.ndarray, seen_b: np.ndarray, lag: int) -> tuple[float, int]:
-    """Correlation of a's hour t with b's hour t + lag over hours both observed, and how many."""
-    if lag > 0:
-        a, seen_a, b, seen_b = a[:-lag], seen_a[:-lag], b[lag:], seen_b[lag:]
-    elif lag < 0:
-        a, seen_a, b, seen_b = a[-lag:], seen_a[-lag:], b[:lag], seen_b[:lag]
-    both = seen_a & seen_b
-    n = int(both.sum())
-    x, y = a[both], b[both]
-    x, y = x - x.mean() if n else x, y - y.mean() if n else y
-    scale = float(np.sqrt((x**2).sum() * (y**2).sum()))
-    return (float((x * y).sum()) / scale if scale > 0 else 0.0), n
-
-
 def near_copy(own: OwnDays, ids: Sequence[str], limits: Sequence[IntegrityThresholds]) -> dict[int, Finding]:
     """Facilities whose hour-by-hour residuals follow another facility's (codes = positions in ``ids``)."""
     peaks = own.peaks
@@ -88,8 +74,8 @@ def near_copy(own: OwnDays, ids: Sequence[str], limits: Sequence[IntegrityThresh
     norm = np.sqrt((coarse**2).sum(axis=1))
     coarse /= np.where(norm > 0, norm, 1.0)[:, None]
     best: dict[int, tuple[float, int, int, int]] = {}
-    for a, b in sorted(candidates(coarse)):
-        r, lag, n = _best(matrix, observed, a, b)
+    pairs = sorted(candidates(coarse))
+    for (a, b), (r, lag, n) in zip(pairs, _best_pairs(matrix, observed, pairs), strict=True):
         for me, other, shift in ((a, b, lag), (b, a, -lag)):
             if n >= limits[me].near_copy_min_hours and r >= limits[me].near_copy_min_corr - 1e-9 and (
                     me not in best or r > best[me][0]):
@@ -117,32 +103,111 @@ def candidates(coarse: np.ndarray, rows: int = CHUNK_ROWS) -> set[tuple[int, int
     """Pairs (a < b) where b is among a's CANDIDATES best coarse matches (or a among b's) at CANDIDATE_MIN or
     more; a match tied with the last of the best is a candidate too.
 
-    The correlation matrix of a province (20,000 x 20,000) would take 3 GB: it is made ``rows`` rows at a time.
+    The correlation matrix of a province (20,000 x 20,000) would take 3 GB: it is made ``rows`` rows at a time,
+    and only the few matches at CANDIDATE_MIN or more of each row are ranked.
     """
     count = len(coarse)
     if count < 2:
         return set()
     keep = min(CANDIDATES, count - 1)
+    finite = bool(np.isfinite(coarse).all())
     pairs: set[tuple[int, int]] = set()
     for start in range(0, count, rows):
         gram = coarse[start : start + rows] @ coarse.T
         own = np.arange(start, start + len(gram))
         gram[own - start, own] = -1.0
-        cut = -np.partition(-gram, keep - 1, axis=1)[:, keep - 1]
-        row, other = np.nonzero((gram >= cut[:, None]) & (gram >= CANDIDATE_MIN))
+        if finite:
+            row, other = _best_matches(gram, keep)
+        else:  # NaN would rank below everything in a whole row's ranking: keep that ranking
+            cut = -np.partition(-gram, keep - 1, axis=1)[:, keep - 1]
+            row, other = np.nonzero((gram >= cut[:, None]) & (gram >= CANDIDATE_MIN))
         a = row + start
         pairs.update(zip(np.minimum(a, other).tolist(), np.maximum(a, other).tolist(), strict=True))
     return pairs
 
 
-def _best(matrix: np.ndarray, observed: np.ndarray, a: int, b: int) -> tuple[float, int, int]:
-    """(correlation, lag, hours) where a and b agree best: at one lag, or at two neighbouring lags together (the
+def _best_matches(gram: np.ndarray, keep: int) -> tuple[np.ndarray, np.ndarray]:
+    """(row, column) of each row's ``keep`` largest values at CANDIDATE_MIN or more, and of the values tied with
+    the last of those: a row's ``keep``-th largest value is its ``keep``-th largest match when it has more than
+    ``keep`` matches, else at most its smallest match (no NaN in ``gram``)."""
+    row, other = np.nonzero(gram >= CANDIDATE_MIN)
+    counts = np.bincount(row, minlength=len(gram))
+    crowded = counts[row] > keep
+    if not crowded.any():
+        return row, other
+    values = gram[row[crowded], other[crowded]]
+    ranked = np.lexsort((-values, row[crowded]))  # by row, then largest first
+    firsts = np.flatnonzero(np.diff(row[crowded][ranked], prepend=-1))
+    cut = np.full(len(gram), -np.inf)
+    cut[row[crowded][ranked[firsts]]] = values[ranked[firsts + keep - 1]]
+    chosen = gram[row, other] >= cut[row]
+    return row[chosen], other[chosen]
+
+
+def _correlations(matrix: np.ndarray, observed: np.ndarray, a: np.ndarray, b: np.ndarray, lag: int,
+                  cells: int = 1 << 22) -> tuple[np.ndarray, np.ndarray]:
+    """(correlation, hours) for every i: the correlation of row a[i]'s hour t with row b[i]'s hour t + lag over
+    the hours both observed, and how many (0 and 0 without any). The pairs are taken a number of common hours at
+    a time, each pair's common hours packed into one row, so that every sum is numpy's sum of the same values in
+    the same order as for that pair's values alone (the same bits); at most about ``cells`` values at once."""
+    width = matrix.shape[1] - abs(lag)
+    r, n = np.zeros(len(a)), np.zeros(len(a), np.int64)
+    if width <= 0 or not len(a):
+        return r, n
+    at_a, at_b = max(0, -lag), max(0, lag)  # a's hour t + at_a beside b's hour t + at_b
+
+    def common(pairs: np.ndarray) -> np.ndarray:
+        both: np.ndarray = (observed[a[pairs], at_a : at_a + width]) & (observed[b[pairs], at_b : at_b + width])
+        return both
+
+    step = max(1, cells // width)
+    for first in range(0, len(a), step):
+        part = np.arange(first, min(first + step, len(a)))
+        n[part] = common(part).sum(axis=1)
+    order = np.argsort(n, kind="stable")
+    bounds = np.flatnonzero(np.diff(n[order], prepend=-1, append=-1)).tolist()
+    for low, high in pairwise(bounds):
+        hours = int(n[order[low]])
+        if not hours:
+            continue  # no common hour: correlation 0
+        step = max(1, cells // max(width, hours))
+        for first in range(low, high, step):
+            part = order[first : min(first + step, high)]
+            columns = np.nonzero(common(part))[1].reshape(len(part), hours)
+            x = matrix[a[part][:, None], columns + at_a]
+            y = matrix[b[part][:, None], columns + at_b]
+            x = x - x.mean(axis=1, keepdims=True)
+            y = y - y.mean(axis=1, keepdims=True)
+            scale = np.sqrt((x**2).sum(axis=1) * (y**2).sum(axis=1))
+            products = (x * y).sum(axis=1)
+            r[part] = np.where(scale > 0, products / np.where(scale > 0, scale, 1.0), 0.0)
+    return r, n
+
+
+def _best_pairs(matrix: np.ndarray, observed: np.ndarray, pairs: Sequence[tuple[int, int]]
+                ) -> list[tuple[float, int, int]]:
+    """For each pair (a, b): (correlation, lag, hours) where a and b agree best (_combine), the correlations of
+    all pairs computed together."""
+    if not pairs:
+        return []
+    a, b = (np.array(side, np.int64) for side in zip(*pairs, strict=True))
+    single = {lag: _correlations(matrix, observed, a, b, lag) for lag in LAGS}
+    own = np.unique(b)
+    steps = dict(zip(own.tolist(), _correlations(matrix, observed, own, own, 1)[0].tolist(), strict=True))
+    found = []
+    by_lag = {lag: (r.tolist(), n.tolist()) for lag, (r, n) in single.items()}
+    for i, other in enumerate(b.tolist()):
+        found.append(_combine({lag: (r[i], n[i]) for lag, (r, n) in by_lag.items()}, steps[other]))
+    return found
+
+
+def _combine(single: dict[int, tuple[float, int]], step: float) -> tuple[float, int, int]:
+    """(correlation, lag, hours) from the correlations and common hours at each lag and b's own lag-1
+    correlation ``step``: where a and b agree best, at one lag, or at two neighbouring lags together (the
     multiple correlation of a with b's hours t and t + 1: a copy shifted by half an hour mixes two hours), the
     lag then being the nearer one."""
-    single = {lag: _correlation(matrix[a], matrix[b], observed[a], observed[b], lag) for lag in LAGS}
     r, lag = max((single[lag][0], lag) for lag in LAGS)
     n = single[lag][1]
-    step, _pairs = _correlation(matrix[b], matrix[b], observed[b], observed[b], 1)  # b's own lag-1 correlation
     for low, high in pairwise(LAGS):
         r0, r1 = single[low][0], single[high][0]
         if r0 <= 0 or r1 <= 0 or abs(step) >= 0.99:
@@ -152,4 +217,3 @@ def _best(matrix: np.ndarray, observed: np.ndarray, a: int, b: int) -> tuple[flo
             r, lag = min(both, 1.0), low if r0 >= r1 else high
             n = min(single[low][1], single[high][1])
     return r, lag, n
-

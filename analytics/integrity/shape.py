@@ -154,9 +154,45 @@ def nearest_day_distance(own: OwnDays, limits: Sequence[IntegrityThresholds]
     day_sum, day_hours = np.add.reduceat(values, starts), hours.astype(np.float64)
     level = np.bincount(fac[known], weights=day_sum[known], minlength=own.count) / np.maximum(
         np.bincount(fac[known], weights=day_hours[known], minlength=own.count), 1.0)
-    for code in np.flatnonzero(compared >= _limit(limits, "similar_min_days")).tolist():
-        median[code] = float(np.median(nearest[known & (fac == code)]))
+    wanted = np.flatnonzero(compared >= _limit(limits, "similar_min_days"))
+    median[wanted] = _medians_of(fac[known], nearest[known], wanted, own.count)
     return median, compared, level
+
+
+def _medians_of(codes: np.ndarray, values: np.ndarray, wanted: np.ndarray, count: int) -> np.ndarray:
+    """For each facility code in ``wanted``, np.median of the ``values`` of that code (``codes`` sorted, as the
+    days of a run are: each code's values are one slice, in their order)."""
+    bounds = np.searchsorted(codes, np.arange(count + 1)).tolist()
+    return np.array([np.median(values[bounds[code] : bounds[code + 1]]) for code in wanted.tolist()], np.float64)
+
+
+def _median_without(ordered: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """For each position in ``at``: the median of the sorted values ``ordered`` without the one at that position,
+    as np.median computes it (the middle value, or the mean of the two middle values); NaN when none is left."""
+    rest = len(ordered) - 1
+    if rest < 1:
+        return np.full(len(at), np.nan)
+    high = rest // 2  # the upper middle of what is left: ordered[high], or ordered[high + 1] if at lies at or below
+    low = (rest - 1) // 2
+    upper = ordered[np.where(at <= high, high + 1, high)]
+    lower = ordered[np.where(at <= low, low + 1, low)]
+    if rest % 2:
+        return upper
+    middle: np.ndarray = (lower + upper) / 2
+    return middle
+
+
+def _peer_medians(sized: np.ndarray, members: np.ndarray) -> tuple[np.ndarray, int]:
+    """For the facility codes ``members``: the median of ``sized`` over the other members (np.median of them),
+    and how many others there are."""
+    values = sized[members]
+    order = np.argsort(values, kind="stable")
+    at = np.empty(len(members), np.int64)
+    at[order] = np.arange(len(members))
+    ordered = values[order]
+    if np.isnan(ordered).any():  # np.median of anything with NaN is NaN
+        return np.full(len(members), np.nan), len(members) - 1
+    return _median_without(ordered, at), len(members) - 1
 
 
 def similar_days_all(own: OwnDays, limits: Sequence[IntegrityThresholds], types: Sequence[str]) -> dict[int, Finding]:
@@ -165,35 +201,51 @@ def similar_days_all(own: OwnDays, limits: Sequence[IntegrityThresholds], types:
     1/√people, so a crowd of 100 honestly repeats itself more closely than a crowd of 20 (without this, every
     large busy facility looked forged); each peer's distance is scaled by √(its people / the facility's)."""
     distance, compared, level = nearest_day_distance(own, limits)
+    return similar_days_of(distance, compared, level, limits, types)
+
+
+def similar_days_of(distance: np.ndarray, compared: np.ndarray, level: np.ndarray,
+                    limits: Sequence[IntegrityThresholds], types: Sequence[str]) -> dict[int, Finding]:
+    """similar_days_all from each facility code's nearest_day_distance (median distance, days, level)."""
     known = ~np.isnan(distance) & (level > 0) & (level >= _limit(limits, "similar_min_people"))
     sized = np.where(known, distance * np.sqrt(np.maximum(level, 1e-9)), np.nan)
-    kinds = np.array(types, dtype=object)
+    judged = np.flatnonzero(known)
+    kinds = np.array(types, dtype=object)[judged] if len(judged) else np.empty(0, dtype=object)
+    # Each judged facility's peers: the others of its type, or the whole run's when its type has too few.
+    everyone, run_peers = _peer_medians(sized, judged)
+    reference_median, peer_count = everyone.copy(), np.full(len(judged), run_peers)
+    by_type = np.zeros(len(judged), bool)
+    need = _limit(limits, "similar_min_peers")[judged]
+    for kind in dict.fromkeys(kinds.tolist()):
+        rows = np.flatnonzero(kinds == kind)
+        medians, others = _peer_medians(sized, judged[rows])
+        enough = others >= need[rows]
+        reference_median[rows[enough]], peer_count[rows[enough]] = medians[enough], others
+        by_type[rows[enough]] = True
     found: dict[int, Finding] = {}
-    for code in np.flatnonzero(known).tolist():
+    for row, code in enumerate(judged.tolist()):
         check = limits[code]
-        peers = known & (kinds == types[code])
-        peers[code] = False
-        # English keeps the code (the findings read the same as before); Chinese gets the type's built-in name.
-        kind = display_type(types[code], CHINESE) if current() == CHINESE else types[code]
-        basis = _("{type} facilities").format(type=kind)
-        if peers.sum() < check.similar_min_peers:
-            peers = known.copy()
-            peers[code] = False
-            basis = _("facilities of the run")
-        if peers.sum() < check.similar_min_peers:
+        peers = int(peer_count[row])
+        if peers < check.similar_min_peers:
             continue
-        reference = float(np.median(sized[peers])) / math.sqrt(float(level[code]))
+        reference = float(reference_median[row]) / math.sqrt(float(level[code]))
         own_distance = float(distance[code])
         if not own_distance < check.similar_ratio * reference:
             continue
+        if by_type[row]:
+            # English keeps the code (the findings read the same as before); Chinese gets the type's built-in name.
+            kind = display_type(types[code], CHINESE) if current() == CHINESE else types[code]
+            basis = _("{type} facilities").format(type=kind)
+        else:
+            basis = _("facilities of the run")
         people = round(float(level[code]), 1)
         reason = _("days too alike: a day's hourly peaks differ from its nearest other day by {distance} (median "
                    "of {days} days, {people} people an hour on average), against {reference} for {peers} other "
                    "{basis} at that size (< {ratio} of that); a template with noise does this, it cannot prove one, "
                    "and a crowd steadier than its peers' looks the same").format(
             distance=percent(own_distance), days=int(compared[code]), people=number(people),
-            reference=percent(reference), peers=int(peers.sum()), basis=basis, ratio=percent(check.similar_ratio))
+            reference=percent(reference), peers=peers, basis=basis, ratio=percent(check.similar_ratio))
         found[code] = Finding(Detector.SIMILAR_DAYS, reason, {
             "distance": round(own_distance, 4), "peer_distance": round(reference, 4), "days": int(compared[code]),
-            "mean_peak": people, "peers": int(peers.sum()), "ratio": check.similar_ratio})
+            "mean_peak": people, "peers": peers, "ratio": check.similar_ratio})
     return found

@@ -5,7 +5,8 @@ What the ingester writes with it is ingest.points; analytics and dashboards writ
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 
 from facmon.core.errors import FacmonError
 
@@ -74,3 +75,48 @@ def line(measurement: str, tags: Mapping[str, str], fields: Mapping[str, FieldVa
     if not body:
         raise LineProtocolError("a point needs at least one field")
     return f"{series_key(measurement, tags)} {body} {ts_ns}"
+
+
+def column_lines(measurement: str, tags: Mapping[str, Sequence[str]],
+                 fields: Mapping[str, Sequence[FieldValue | None]], ts_ns: Sequence[int]) -> list[str]:
+    """Many points given column by column: the same text as line() for each row (``tags`` and ``fields`` map
+    each key to one value per row, None leaving that row's field out), each column formatted at once."""
+    count = len(ts_ns)
+    lengths = {key: len(values) for key, values in (*tags.items(), *fields.items()) if len(values) != count}
+    if lengths:
+        raise LineProtocolError(f"columns of another length than the {count} timestamps: {lengths}")
+    if not count:
+        return []
+    prefix = escape_measurement(measurement)
+    heads = [prefix] * count
+    for key in sorted(tags):
+        given = {value for value in tags[key] if value != ""}
+        if not given:
+            continue  # line() leaves out tags without a value
+        name = escape_key(key) + "="
+        text = {value: name + escape_key(value) for value in given}
+        heads = [head + "," + text[value] if value != "" else head for head, value in
+                 zip(heads, tags[key], strict=True)]
+    columns = [_field_column(key, values) for key, values in fields.items()]
+    if not columns:
+        raise LineProtocolError("a point needs at least one field")
+    if all(all(column) for column in columns):
+        bodies = [",".join(items) for items in zip(*columns, strict=True)]
+    else:
+        bodies = [",".join(item for item in items if item) for items in zip(*columns, strict=True)]
+        if not all(bodies):
+            raise LineProtocolError("a point needs at least one field")
+    return [f"{head} {body} {ts}" for head, body, ts in zip(heads, bodies, ts_ns, strict=True)]
+
+
+def _field_column(key: str, values: Sequence[FieldValue | None]) -> list[str]:
+    """``key=value`` for each row as line() writes it, "" where the value is None."""
+    name = escape_key(key) + "="
+    kinds = set(map(type, values))
+    if kinds == {int}:
+        return [f"{name}{value}i" for value in values]
+    if kinds == {float}:
+        if not all(map(math.isfinite, values)):  # type: ignore[arg-type]  # all floats: checked above
+            raise LineProtocolError("NaN and infinity cannot be stored")
+        return [name + repr(value) for value in values]
+    return ["" if value is None else name + format_field(value) for value in values]

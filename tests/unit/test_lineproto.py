@@ -8,6 +8,7 @@ import pytest
 
 from facmon.core.lineproto import (
     LineProtocolError,
+    column_lines,
     escape_key,
     escape_measurement,
     format_field,
@@ -155,6 +156,46 @@ def test_line_needs_a_field():
 
 def test_line_escapes_field_keys():
     assert line("m", {}, {"a b": 1, "c=d": 2, "e,f": 3}, 0) == r"m a\ b=1i,c\=d=2i,e\,f=3i 0"
+
+
+def _rows(tags, fields, count):
+    return [({k: v[i] for k, v in tags.items()}, {k: v[i] for k, v in fields.items()}) for i in range(count)]
+
+
+def test_column_lines_are_the_lines_of_each_row():
+    """Awkward values: escapes in every part, empty tag values, None fields, ints, bools, floats (repr), strings
+    with quotes, backslashes, newlines, non-ASCII and a lone surrogate, columns of mixed types."""
+    tags = {"z k": ["a b", "", "c,d=e", "图书馆", "x"], "a": ["1", "2", "", "", "v"], "": ["", "", "", "", ""]}
+    fields = {
+        "i": [0, -5, 2**63 - 1, 7, 12],
+        "f": [0.1, -0.0, 1e20, 3.0, 1e-05],
+        "b=c": [True, False, None, True, False],
+        "s,t": ['say "hi"\n', "", "back\\slash", "图\ud800", None],
+        "mixed": [1, 2.5, True, "x", None],
+        "sometimes": [None, None, 4, None, None],
+    }
+    ts = [0, 1, 2**62, 5, 6]
+    expected = [line("m x,y", row_tags, row_fields, t) for (row_tags, row_fields), t in
+                zip(_rows(tags, fields, 5), ts, strict=True)]
+    assert column_lines("m x,y", tags, fields, ts) == expected
+    assert column_lines("m", {"t": ["v"] * 2}, {"a": [1, 2]}, [3, 4]) == ["m,t=v a=1i 3", "m,t=v a=2i 4"]
+    assert column_lines("m", {}, {"a": []}, []) == []
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_column_lines_refuse_what_line_refuses(bad):
+    with pytest.raises(LineProtocolError, match="NaN"):
+        column_lines("m", {}, {"a": [1.0, bad]}, [1, 2])
+    with pytest.raises(LineProtocolError, match="NaN"):
+        column_lines("m", {}, {"a": [1, bad]}, [1, 2])
+    with pytest.raises(LineProtocolError, match="at least one field"):
+        column_lines("m", {}, {"a": [1, None], "b": [None, None]}, [1, 2])
+    with pytest.raises(LineProtocolError, match="at least one field"):
+        column_lines("m", {}, {}, [1])
+    with pytest.raises(LineProtocolError, match="line break"):
+        column_lines("m", {"t": ["ok", "a\nb"]}, {"a": [1, 2]}, [1, 2])
+    with pytest.raises(LineProtocolError, match="other length"):
+        column_lines("m", {"t": ["ok"]}, {"a": [1, 2], "b": [1]}, [1, 2])
 
 
 # -- facmon's lines ----------------------------------------------------------------------------------------------

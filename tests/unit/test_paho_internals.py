@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 import socket
 import struct
+import threading
 from collections.abc import Iterator
 
 import paho.mqtt.client as paho
@@ -144,3 +145,28 @@ def test_other_packets_go_to_paho_s_handlers_with_in_packet_filled(wired: tuple[
     assert reasons == [(True, "Success")]
     broker.sendall(b"\xd0\x01\x00")  # PINGRESP with a remaining length paho must see as wrong
     assert client._packet_read() == MQTTErrorCode.MQTT_ERR_PROTOCOL
+
+
+def test_acks_queued_by_another_thread_go_out_before_the_next_packet_is_handled(
+    wired: tuple[BufferedClient, socket.socket],
+) -> None:
+    """The ingester's writer thread queues PUBACKs while the MQTT thread is inside loop_read (paho then only
+    queues them: its network thread writes). They must reach the broker before the next packet is handled, not
+    after the round of up to packets_per_read packets: otherwise a crash makes the broker redeliver everything
+    written but not yet acknowledged (9,930 readings in tests/faults/test_crash.py before the fix)."""
+    client, broker = wired
+    client._thread = threading.current_thread()  # as under loop_start(): _packet_queue queues, never writes
+    broker.setblocking(False)
+    seen_by_broker: list[bytes] = []
+
+    def handled(_topic: bytes, _payload: bytes, mid: int, _qos: int, _retain: bool) -> None:
+        try:
+            seen_by_broker.append(broker.recv(64))
+        except BlockingIOError:
+            seen_by_broker.append(b"")
+        client.ack_many([mid])  # the write of this reading is done: acknowledge it
+
+    client.on_raw_message = handled
+    broker.sendall(publish_qos1(b"t/a", b"{}", 7) + publish_qos1(b"t/b", b"{}", 8) + publish_qos1(b"t/c", b"{}", 9))
+    assert client.loop_read() == MQTTErrorCode.MQTT_ERR_SUCCESS
+    assert seen_by_broker == [b"", b"\x40\x02\x00\x07", b"\x40\x02\x00\x08"]

@@ -11,6 +11,7 @@ import pandas as pd
 
 from analytics.analysis import figures, rollup
 from analytics.analysis.schedule import slot_grid
+from analytics.integrity.days import CHECK_COLUMNS
 from tests.unit.analytics.helpers import facility, readings, slot_of
 
 MON, TUE, WED = date(2025, 10, 6), date(2025, 10, 7), date(2025, 10, 8)
@@ -159,3 +160,36 @@ def test_a_stored_day_whose_hours_or_zone_changed_is_dropped():
     assert len(rollup.parse_rollup(as_csv(lines), [elsewhere], wanted).table) == 0
     only_monday = wanted[wanted["day"] == MON.toordinal()]
     assert len(rollup.parse_rollup(as_csv(lines), [f], only_monday).table) == 1
+
+
+def test_two_facilities_days_read_back_as_they_were_kept():
+    f, g = facility(opening_hours=HOURS), facility("gym-1", opening_hours=HOURS, timezone="Europe/Berlin")
+    _, one = summaries(f)
+    mon, tue, wed = (d.toordinal() for d in (MON, TUE, WED))
+    rng = np.random.default_rng(18)
+    other = one.recode(np.array([1], np.int64))
+    days = figures.Days.concat([one, other])
+    checks = days.checks.copy()
+    for column in CHECK_COLUMNS:
+        checks[column] = rng.integers(0, 30, len(checks)).astype(np.float64) + (rng.random(len(checks)) / 3
+                                                                               if column not in rollup.INTEGER else 0)
+    prints = pd.DataFrame({"fac": np.array([0, 0, 1], np.int64), "day": np.array([mon, mon, wed], np.int64),
+                           "fp": np.array([-2, 2**62 + 7, 12345], np.int64)})
+    base = (mon - date(1970, 1, 1).toordinal()) * 24
+    arrivals = pd.DataFrame({"fac": np.array([0, 1, 1], np.int64), "day": np.array([tue, tue, wed], np.int64),
+                             "hour": np.array([base + 33, base + 34, base + 58], np.int64),
+                             "arrival": [86400.25, 5.0, 7.125], "uncertainty": [0.0, 900.0, 0.0]})
+    days = dataclasses.replace(days, checks=checks, prints=prints, arrivals=arrivals)
+    wanted = pd.DataFrame({"fac": np.repeat([0, 1], 3), "day": np.tile([mon, tue, wed], 2)})
+    for settled, final, kept in ((wed + 1, wed + 1, 6), (wed + 1, mon, 4), (tue, tue, 2)):
+        lines = rollup.rollup_lines(days, [f, g], settled, final)
+        assert len(lines) == kept
+        back = rollup.parse_rollup(as_csv(lines), [f, g], wanted)
+        index = back.table.index
+        pd.testing.assert_frame_equal(back.table, days.table.loc[index].sort_index(), check_like=True)
+        pd.testing.assert_frame_equal(back.checks, checks.loc[index].sort_index())
+        pairs = pd.MultiIndex.from_frame(prints[["fac", "day"]]).isin(index)
+        pd.testing.assert_frame_equal(back.prints.reset_index(drop=True), prints[pairs].reset_index(drop=True))
+        pairs = pd.MultiIndex.from_frame(arrivals[["fac", "day"]]).isin(index)
+        pd.testing.assert_frame_equal(back.arrivals.reset_index(drop=True), arrivals[pairs].reset_index(drop=True))
+    assert rollup.rollup_lines(days, [f, g], wed + 1, wed + 1)[-1].startswith("analytics_day,facility=gym-1 ")
