@@ -123,14 +123,39 @@ def slot_totals(readings: pd.DataFrame) -> pd.DataFrame:
 
 
 def day_summaries(open_slots: pd.DataFrame, readings: pd.DataFrame) -> Days:
-    """Sum up each (facility, day) of ``open_slots`` (grid rows, closure days already left out)."""
+    """Sum up each (facility, day) of ``open_slots`` (grid rows, closure days already left out).
+
+    A day none of whose slots has a reading (most of a warm run's days from readings: the previous window's days
+    without data stay open until no sensor may upload them any more) is summed up from its slot count alone, as
+    the full sums would come out: nothing covered, no sums, not active, no peaks, its checks zero."""
     if not len(open_slots):
         return Days.empty()
     fac = open_slots["fac"].to_numpy(np.int64)
+    day = open_slots["day"].to_numpy(np.int64)
     keys = (fac << _SHIFT) | open_slots["slot"].to_numpy(np.int64)
     aligned = slot_totals(readings).reindex(keys)
     n = np.nan_to_num(aligned["n"].to_numpy(np.float64), nan=0.0)
-    values = {c: aligned[c].to_numpy(np.float64) if c in aligned else np.full(len(keys), np.nan)
+    day_key = (fac << _SHIFT) | day
+    busy = np.isin(day_key, np.unique(day_key[n > 0]))
+    if busy.all():
+        return _summed(open_slots, readings, aligned, n)
+    quiet_keys, quiet_slots = np.unique(day_key[~busy], return_counts=True)
+    zeros = np.zeros(len(quiet_keys))
+    quiet = pd.DataFrame(dict.fromkeys(DAY_COLUMNS, zeros), index=pd.MultiIndex.from_arrays(
+        [quiet_keys >> _SHIFT, quiet_keys & ((1 << _SHIFT) - 1)], names=["fac", "day"]))
+    quiet = quiet.assign(open_slots=quiet_slots.astype(np.float64), active=np.zeros(len(quiet_keys), bool))
+    if not busy.any():
+        return Days(quiet, Days.empty().peaks, integrity_days.empty_checks().reindex(quiet.index, fill_value=0.0))
+    summed = _summed(open_slots[busy], readings, aligned[busy], n[busy])
+    table = pd.concat([summed.table, quiet]).sort_index()
+    return Days(table, summed.peaks, summed.checks.reindex(table.index, fill_value=0.0), summed.prints,
+                summed.arrivals)
+
+
+def _summed(open_slots: pd.DataFrame, readings: pd.DataFrame, aligned: pd.DataFrame, n: np.ndarray) -> Days:
+    """day_summaries of days with readings: ``aligned`` holds each slot's totals (slot_totals), ``n`` its rows."""
+    fac = open_slots["fac"].to_numpy(np.int64)
+    values = {c: aligned[c].to_numpy(np.float64) if c in aligned else np.full(len(fac), np.nan)
               for c in READING_COLUMNS}
     occ, entries, uses = values["occ_mean"], values["entries"], values["uses"]
     active = (np.nan_to_num(occ) > 0) | (np.nan_to_num(entries) > 0) | (np.nan_to_num(uses) > 0)
