@@ -32,6 +32,7 @@ from analytics.integrity import assess as integrity
 from analytics.integrity import days as integrity_days
 from analytics.integrity import revisions as integrity_revisions
 from facmon.core.clock import SYSTEM
+from facmon.core.memory import release_free_memory
 from sensors.registry import Facility
 
 log = logging.getLogger(__name__)
@@ -194,7 +195,8 @@ def check_integrity(ordered: Sequence[Facility], groups: Sequence[Sequence[Facil
         parts[index] = replace(parts[index], current=Days.empty())
     reasons = [closure_reasons(f, windows(as_of, days, f.timezone)[0]) for f in ordered]
     limits = [rules.for_type(f.type) for f in ordered]
-    return integrity.assess(_joined(recoded), ordered, limits, current, closed_active, reasons)
+    return integrity.assess(_joined(recoded), ordered, limits, current, closed_active, reasons,
+                            between_checks=release_free_memory)
 
 
 def _joined(parts: list[Days]) -> Days:
@@ -208,9 +210,28 @@ def _joined(parts: list[Days]) -> Days:
     kept.clear()
     joined = {}
     for name, frames in pieces.items():
-        joined[name] = pd.concat(frames, ignore_index=name not in ("table", "checks"))
+        frame = pd.concat(frames, ignore_index=name not in ("table", "checks"))
         frames.clear()
+        joined[name] = _by_facility_and_day(frame, indexed=name in ("table", "checks")) if name in _READ_AS_ROWS \
+            else frame
+        del frame
+        release_free_memory()  # the pieces and the unsorted copy, before the next kind is joined
     return Days(**joined)
+
+
+#: The kinds of rows the integrity checks read as series.Rows, which want them by (facility, day): sorted here,
+#: one kind at a time, Rows.of takes views of them instead of sorted copies of all at once.
+_READ_AS_ROWS = ("table", "checks", "peaks")
+
+
+def _by_facility_and_day(frame: pd.DataFrame, indexed: bool) -> pd.DataFrame:
+    """``frame`` in (fac, day) order, rows of one (fac, day) in their order (a stable sort, as Rows.of's)."""
+    fac = np.asarray(frame.index.get_level_values("fac") if indexed else frame["fac"], np.int64)
+    day = np.asarray(frame.index.get_level_values("day") if indexed else frame["day"], np.int64)
+    if len(fac) < 2 or ((fac[1:] > fac[:-1]) | ((fac[1:] == fac[:-1]) & (day[1:] >= day[:-1]))).all():
+        return frame
+    order = np.lexsort((day, fac))
+    return frame.take(order) if indexed else frame.take(order).reset_index(drop=True)
 
 
 def add_revisions(source: Source, ordered: Sequence[Facility], checked: Sequence[Integrity], rules: Rules,
@@ -270,6 +291,7 @@ def analyze(
 
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="analyze") as pool:
         parts = list(pool.map(work, groups))
+    release_free_memory()  # the groups' working memory, in the worker threads' arenas
     found = {f.id: pair for group, part in zip(groups, parts, strict=True)
              for f, pair in zip(group, part.figures, strict=True)}
     pairs = [found[f.id] for f in ordered]

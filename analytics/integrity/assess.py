@@ -11,7 +11,7 @@ integrity from the rollup as well as from fresh aggregates. Pure: no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -54,9 +54,12 @@ def own_days(days: Days, facilities: Sequence[Facility], closed_active: Mapping[
 
 def assess(days: Days, facilities: Sequence[Facility], limits: Sequence[Thresholds], figures: Sequence[Figures],
            closed_active: dict[int, int] | None = None,
-           closure_reasons: Sequence[tuple[str, ...]] | None = None) -> list[Integrity]:
+           closure_reasons: Sequence[tuple[str, ...]] | None = None,
+           between_checks: Callable[[], object] = lambda: None) -> list[Integrity]:
     """Integrity per facility. ``days`` holds the current window's open days, facility code = position in
-    ``facilities``; ``closed_active`` the active opening-hour slots on closure days per code."""
+    ``facilities``; ``closed_active`` the active opening-hour slots on closure days per code; ``between_checks``
+    runs after each check (the engine gives freed memory back there, so one check's temporaries do not stay
+    resident under the next one's)."""
     reasons = closure_reasons if closure_reasons is not None else [()] * len(facilities)
     own = own_days(days, facilities, closed_active or {}, reasons)
     checks = [t.integrity for t in limits]
@@ -64,15 +67,18 @@ def assess(days: Days, facilities: Sequence[Facility], limits: Sequence[Threshol
     for detector in _SERIES:
         for code, finding in detector(own, checks).items():
             found[code].append(finding)
+        between_checks()
     ids = [f.id for f in facilities]
     for code, finding in integrity_shape.similar_days_all(own, checks, [f.type for f in facilities]).items():
         found[code].append(finding)
+    between_checks()
     clones = integrity_network.clone(days.prints, ids, checks)
     for code, finding in clones.items():
         found[code].append(finding)
     for code, finding in integrity_copy.near_copy(own, ids, checks).items():
         if code not in clones:  # an exact copy is clone's to report
             found[code].append(finding)
+    between_checks()
     if checks:
         late_limit = np.array([c.late_hours for c in checks], dtype=np.float64)
         peers = min(c.late_min_peers for c in checks)

@@ -31,16 +31,35 @@ CANDIDATE_MIN = 0.3  # coarse correlation a pair needs to be compared hour by ho
 CANDIDATES = 5  # per facility, the best coarse matches compared hour by hour
 LAGS = (-1, 0, 1)
 CHUNK_ROWS = 512  # facilities per block of the coarse correlation matrix (512 x 20,000 floats = 80 MB)
+CHUNK_FACILITIES = 2000  # facilities whose residuals are worked out together
 
 
 def residuals(own: OwnDays, hour: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     """(matrix facilities x hours of the run, observed mask, first hour): each facility's residuals scaled to
-    unit length, 0 where it has no data."""
+    unit length, 0 where it has no data. Worked out CHUNK_FACILITIES facilities at a time (each facility's
+    profile and levels are its own sums, in its rows' order), so a province's temporaries stay a chunk's."""
     peaks = own.peaks
-    fac, day, value = peaks.fac, peaks.day, peaks["peak"]
     first = int(hour.min())
-    column = hour - first
-    width = int(column.max()) + 1
+    width = int(hour.max()) - first + 1
+    matrix = np.zeros((own.count, width), np.float64)
+    observed = np.zeros((own.count, width), bool)
+    for start in range(0, own.count, CHUNK_FACILITIES):
+        low, high = int(peaks.bounds[start]), int(peaks.bounds[min(start + CHUNK_FACILITIES, own.count)])
+        if low == high:
+            continue
+        fac, day, value = peaks.fac[low:high], peaks.day[low:high], peaks["peak"][low:high]
+        column = hour[low:high] - first
+        matrix[fac, column] = _residual(fac, day, value, hour[low:high])
+        observed[fac, column] = True
+    for start in range(0, own.count, CHUNK_ROWS):
+        rows = matrix[start : start + CHUNK_ROWS]
+        norm = np.sqrt((rows**2).sum(axis=1))
+        rows /= np.where(norm > 0, norm, 1.0)[:, None]
+    return matrix, observed, first
+
+
+def _residual(fac: np.ndarray, day: np.ndarray, value: np.ndarray, hour: np.ndarray) -> np.ndarray:
+    """Each peak minus its facility's profile for that weekday and hour, the profile scaled to the day's level."""
     of_day = hour - (day - _EPOCH_ORDINAL) * 24  # local hour of the day (past 23 after midnight)
     # The facility's profile: mean peak per (weekday, hour of day) over the window.
     key = (fac * 7 + day % 7) * 64 + np.clip(of_day, 0, 63)
@@ -49,14 +68,8 @@ def residuals(own: OwnDays, hour: np.ndarray) -> tuple[np.ndarray, np.ndarray, i
     # Scaled to each day's level: p - f * profile, f = day's sum / profile's sum.
     _, day_of = np.unique(fac * 1_000_000 + (day - day.min()), return_inverse=True)
     level = np.bincount(day_of, weights=value) / np.maximum(np.bincount(day_of, weights=profile), 1e-9)
-    residual = value - level[day_of] * profile
-    matrix = np.zeros((own.count, width), np.float64)
-    observed = np.zeros((own.count, width), bool)
-    matrix[fac, column] = residual
-    observed[fac, column] = True
-    norm = np.sqrt((matrix**2).sum(axis=1))
-    matrix /= np.where(norm > 0, norm, 1.0)[:, None]
-    return matrix, observed, first
+    residual: np.ndarray = value - level[day_of] * profile
+    return residual
 
 
 def near_copy(own: OwnDays, ids: Sequence[str], limits: Sequence[IntegrityThresholds]) -> dict[int, Finding]:
@@ -67,9 +80,12 @@ def near_copy(own: OwnDays, ids: Sequence[str], limits: Sequence[IntegrityThresh
     matrix, observed, _levels = residuals(own, peaks["hour"].astype(np.int64))
     width = matrix.shape[1]
     blocks = -(-width // BLOCK_HOURS)
-    coarse = np.zeros((own.count, blocks * BLOCK_HOURS))
-    coarse[:, :width] = matrix
-    coarse = coarse.reshape(own.count, blocks, BLOCK_HOURS).sum(axis=2)
+    coarse = np.empty((own.count, blocks))
+    for start in range(0, own.count, CHUNK_ROWS):  # the residuals summed per block of hours, a chunk at a time
+        rows = matrix[start : start + CHUNK_ROWS]
+        padded = np.zeros((len(rows), blocks * BLOCK_HOURS))
+        padded[:, :width] = rows
+        coarse[start : start + len(rows)] = padded.reshape(len(rows), blocks, BLOCK_HOURS).sum(axis=2)
     coarse -= coarse.mean(axis=1, keepdims=True)
     norm = np.sqrt((coarse**2).sum(axis=1))
     coarse /= np.where(norm > 0, norm, 1.0)[:, None]

@@ -13,6 +13,7 @@ from analytics.analysis.figures import Days
 from analytics.analysis.model import Figures
 from analytics.analysis.rules import Rules
 from analytics.integrity import assess as integrity
+from analytics.integrity.series import Rows
 from tests.unit.analytics.helpers import facility
 from tests.unit.analytics.test_integrity_vectorized import day_rows
 
@@ -71,7 +72,28 @@ def test_days_joined_a_kind_at_a_time_are_those_joined_at_once():
     given = list(pieces)
     found = engine._joined(given)
     assert given == []
-    for name in ("table", "peaks", "checks", "prints", "arrivals"):
+    for name in ("prints", "arrivals"):
         pd.testing.assert_frame_equal(getattr(found, name), getattr(expected, name))
+    # What the checks read as Rows comes sorted by (facility, day), rows of a day in their order (a stable sort):
+    # Rows.of then takes views, and sees the same rows in the same order as from the unsorted concat.
+    for name, indexed in (("table", True), ("checks", True), ("peaks", False)):
+        frame, whole = getattr(found, name), getattr(expected, name)
+        fac = np.asarray(whole.index.get_level_values("fac") if indexed else whole["fac"], np.int64)
+        day = np.asarray(whole.index.get_level_values("day") if indexed else whole["day"], np.int64)
+        order = np.lexsort((day, fac))
+        want = whole.take(order) if indexed else whole.take(order).reset_index(drop=True)
+        pd.testing.assert_frame_equal(frame, want)
+        assert not (order == np.arange(len(order))).all()  # the pieces did come out of order
+        names = [c for c in frame.columns if c not in ("fac", "day") and frame[c].dtype != bool]
+        sorted_rows = Rows.of(*_codes(frame, indexed), frame, names, 5)
+        unsorted_rows = Rows.of(*_codes(whole, indexed), whole, names, 5)
+        for column in names:
+            np.testing.assert_array_equal(sorted_rows[column], unsorted_rows[column])
     empty = engine._joined([Days.empty()])
     pd.testing.assert_frame_equal(empty.table, Days.empty().table)
+
+
+def _codes(frame, indexed):
+    if indexed:
+        return frame.index.get_level_values("fac"), frame.index.get_level_values("day")
+    return frame["fac"], frame["day"]
