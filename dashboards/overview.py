@@ -185,13 +185,13 @@ def open_alerts(grid: Grid, track: str, width: int = 12) -> Panel:
 
 def latest_reviews(grid: Grid) -> Panel:
     query = (f'SELECT "facility", "disposition", "reviewer", "note", "until" FROM {ident(c.REVIEW)} '
-             f"WHERE time >= ${{__to}}ms - 90d AND time <= ${{__to}}ms AND {c.var_match('facility', 'facility')} "
+             f"WHERE time >= ${{__to}}ms - 90d AND time <= ${{__to}}ms AND {_where()} "
              "ORDER BY time DESC LIMIT 50")
     return Panel(
         _("Latest reviews"), "table", grid.place(24, 7), (Target(query, result_format="table"),),
-        description=_("Auditors' reviews of the last 90 days, newest first. Until: alerts held back until that day. "
-                    "Reviews carry no region or type: they follow the Facility choice only, so with All facilities "
-                    "they come from every region."),
+        description=_("Auditors' reviews of the last 90 days, newest first, of the chosen regions, types and "
+                    "facilities. Until: alerts held back until that day. Reviews recorded before facmon kept a "
+                    "review's region and type show only with All regions and All types."),
         options=c.table_options(), overrides=(c.link_override(),),
     )
 

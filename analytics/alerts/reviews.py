@@ -1,5 +1,7 @@
 """Auditors' reviews of flagged facilities, kept in InfluxDB (measurement ``review``) for the alert job and the
-dashboards: tags facility, disposition; fields note, until (YYYY-MM-DD or ""), reviewer; time = when recorded.
+dashboards: tags facility, disposition, and the facility's region and type when recorded (so the dashboards'
+Region and Type choices narrow them; older reviews lack them); fields note, until (YYYY-MM-DD or ""), reviewer;
+time = when recorded.
 
 A review with ``until`` holds back new alerts for the facility until that day (analytics.alerts.decide.decide).
 """
@@ -20,6 +22,7 @@ from facmon.core.influx import InfluxClient
 from facmon.core.influxql import ident, literal
 from facmon.core.lineproto import line
 from sensors.contract import is_valid_id
+from sensors.registry import Facility
 
 MEASUREMENT = names.REVIEW
 MAX_NOTE = 2000
@@ -57,22 +60,31 @@ def make_review(facility: str, disposition: str, note: str, until: date | None, 
     return Review(facility, kind, clean_note(note), until, who, time.time_ns() if time_ns is None else time_ns)
 
 
-def review_line(review: Review) -> str:
+def _tags(facility: str, disposition: str, where: Facility | None) -> dict[str, str]:
+    tags = {"facility": facility, "disposition": disposition}
+    if where is not None:
+        if where.id != facility:
+            raise ReviewError(f"the registry entry given is {where.id!r}, not {facility!r}")
+        tags.update(region=where.region, type=where.type)
+    return tags
+
+
+def review_line(review: Review, where: Facility | None = None) -> str:
+    """The review's point; ``where`` (the facility's registry entry) adds its region and type tags."""
     fields = {"note": review.note, "until": review.until.isoformat() if review.until else "",
               "reviewer": review.reviewer}
-    return line(MEASUREMENT, {"facility": review.facility, "disposition": review.disposition.value}, fields,
-                review.time_ns)
+    return line(MEASUREMENT, _tags(review.facility, review.disposition.value, where), fields, review.time_ns)
 
 
-def record(client: InfluxClient, review: Review) -> None:
-    client.write(review_line(review).encode())
+def record(client: InfluxClient, review: Review, where: Facility | None = None) -> None:
+    client.write(review_line(review, where).encode())
 
 
 UNDO = "undo"  # the disposition tag of an undo event; older readers skip it (not a Disposition)
 
 
-def undo_line(undo: Undo) -> str:
-    return line(MEASUREMENT, {"facility": undo.facility, "disposition": UNDO},
+def undo_line(undo: Undo, where: Facility | None = None) -> str:
+    return line(MEASUREMENT, _tags(undo.facility, UNDO, where),
                 {"note": undo.note, "until": "", "reviewer": undo.reviewer, "undoes": undo.undoes}, undo.time_ns)
 
 
@@ -81,8 +93,8 @@ def make_undo(review: Review, note: str, reviewer: str, time_ns: int) -> Undo:
     return Undo(review.facility, review_id(review), clean_note(note), who, time_ns)
 
 
-def record_undo(client: InfluxClient, undo: Undo) -> None:
-    client.write(undo_line(undo).encode())
+def record_undo(client: InfluxClient, undo: Undo, where: Facility | None = None) -> None:
+    client.write(undo_line(undo, where).encode())
 
 
 def _undo(row: dict[str, object]) -> Undo | None:

@@ -17,7 +17,8 @@ from analytics.alerts.decide import Disposition
 from facmon.cli.analyze import parse_as_of
 from facmon.cli.common import EXIT_OK, EXIT_USAGE, CommandError, parse_facility, settings_flags, settings_from
 from facmon.core.i18n import _
-from sensors.registry import load_registry
+from facmon.core.settings import Settings
+from sensors.registry import Facility, load_registry
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ def cmd_review(args: argparse.Namespace) -> int:
     client = _client(settings)
     try:
         prepare(client)
-        reviews.record(client, review)
+        reviews.record(client, review, registry.get(args.facility))
     except (EvidenceError, InfluxError) as exc:  # the server's address is what the command adds
         raise CommandError(f"InfluxDB at {settings.influx_url}: {exc}") from None
     finally:
@@ -285,6 +286,17 @@ def cmd_review_show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _registry_entry(settings: Settings, facility_id: str) -> Facility | None:
+    """The facility's registry entry for an undo's region and type tags; none when the registry cannot be read
+    or has dropped the facility since (the undo is recorded without them)."""
+    from sensors.registry import RegistryError
+
+    try:
+        return load_registry(settings.registry, settings.registry_cache_dir).get(facility_id)
+    except (RegistryError, OSError):
+        return None
+
+
 def cmd_review_undo(args: argparse.Namespace) -> int:
     """Withdraw a review by recording an undo event; the review itself stays in the history."""
     from analytics.alerts import reviews
@@ -300,10 +312,11 @@ def cmd_review_undo(args: argparse.Namespace) -> int:
     if rid in undone(undos):
         raise CommandError(f"review {rid} is already undone", EXIT_USAGE)
     undo = reviews.make_undo(review, args.note, _reviewer(args), settings.clock.time_ns())
+    where = _registry_entry(settings, review.facility)
     client = _client(settings)
     try:
         prepare(client)
-        reviews.record_undo(client, undo)
+        reviews.record_undo(client, undo, where)
     except (EvidenceError, InfluxError) as exc:
         raise CommandError(f"InfluxDB at {settings.influx_url}: {exc}") from None
     finally:

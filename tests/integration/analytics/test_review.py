@@ -67,6 +67,8 @@ def test_review_is_recorded_with_its_fields(db, evidence, env):
     assert (point["facility"], point["disposition"], point["until"], point["reviewer"]) == (
         LIB, "seasonal", until.isoformat(), "张伟")
     assert point["note"] == "暑期闭馆, reopens in September"
+    # The facility's region and type, so the dashboards' Region and Type choices narrow the reviews too.
+    assert (point["region"], point["type"]) == ("zhejiang/wenzhou/lucheng", "library")
     assert [r.disposition for r in reviews.read(evidence, [LIB])] == [Disposition.SEASONAL]
     assert reviews.read(db, [GYM]) == []
 

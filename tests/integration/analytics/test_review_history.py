@@ -57,7 +57,10 @@ def test_list_show_and_undo_keep_the_whole_history(db, evidence, env):
     assert again_first["undone"]["note"] == "recorded for the wrong facility"
     assert not again_first["hold_in_force"]
     assert again_second["undone"] is None
-    assert len(stored(db)) == 3  # append-only: two reviews and the undo event
+    points = stored(db)
+    assert len(points) == 3  # append-only: two reviews and the undo event
+    (undo,) = [p for p in points if p["disposition"] == "undo"]
+    assert (undo["region"], undo["type"]) == ("zhejiang/wenzhou/lucheng", "sports_hall")
     assert [r.disposition.value for r in reviews.read(evidence, [GYM])] == ["confirmed"]
     (one,) = json.loads(facmon("review", "show", first["id"][:7], "--format", "json", env=env).stdout)
     assert one["id"] == first["id"]

@@ -179,7 +179,7 @@ def _open_outages(result: QueryResult, world: World, span: TimeRange) -> None:
 @check(OVERVIEW_UID, "panel Latest reviews")
 def _reviews(result: QueryResult, world: World, span: TimeRange) -> None:
     assert [(row["facility"], row["disposition"], row["note"], row["reviewer"]) for row in result.rows] == [
-        (fid, disposition, note, "auditor-li") for fid, disposition, note, _ in scenario.REVIEWS]
+        (fid, disposition, note, "auditor-li") for fid, disposition, note, _, _ in scenario.REVIEWS]
 
 
 @check(OVERVIEW_UID, "panel Facilities by status, day by day")

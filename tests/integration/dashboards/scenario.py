@@ -18,9 +18,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from analytics.alerts.decide import Disposition, Review
+from analytics.alerts.reviews import review_line
 from analytics.analysis.store import MEASUREMENT as STATUS_MEASUREMENT
 from analytics.analysis.store import point_time
 from facmon.core.lineproto import line
+from sensors.registry import Registry
 
 ZONE = ZoneInfo("Asia/Shanghai")
 ALL_DAY = {day: ["00:00-24:00"] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
@@ -223,17 +226,19 @@ def integrity_lines(now: datetime, statuses: dict[str, str], names: Names = PINY
     return lines
 
 
-REVIEWS = (  # facility, disposition, note, hours before now
-    ("d-idle", "confirmed", "Hall locked since the roof leak", 2),
-    ("d-busy", "other", "Counts checked on site", 96),
+REVIEWS = (  # facility, disposition, note, hours before now, recorded with the facility's region and type
+    ("d-idle", "confirmed", "Hall locked since the roof leak", 2, True),
+    ("d-under", "sensor_fault", "Sensor moved behind the stage", 48, False),  # recorded before reviews had them
+    ("d-busy", "other", "Counts checked on site", 96, True),
 )
 
 
-def review_lines(now: datetime) -> list[str]:
-    until = (as_of(now) + timedelta(days=30)).isoformat()
-    return [line("review", {"facility": fid, "disposition": disposition},
-                 {"note": note, "until": until, "reviewer": "auditor-li"}, _ns(now - timedelta(hours=hours)))
-            for fid, disposition, note, hours in REVIEWS]
+def review_lines(now: datetime, registry: Registry) -> list[str]:
+    """The reviews as `facmon review` records them (analytics.alerts.reviews), one as an older version did."""
+    until = as_of(now) + timedelta(days=30)
+    return [review_line(Review(fid, Disposition(disposition), note, until, "auditor-li",
+                               _ns(now - timedelta(hours=hours))), registry.get(fid) if tagged else None)
+            for fid, disposition, note, hours, tagged in REVIEWS]
 
 
 def utc_now() -> datetime:

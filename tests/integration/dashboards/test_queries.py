@@ -113,6 +113,10 @@ def test_a_region_selection_filters_every_overview_panel(scene, regions, expecte
         fid: status for fid, status in expected.items() if status != "ACTIVE"}
     on_map = by_where[("panel Facilities on the map", "B")].rows
     assert {row["facility"] for row in on_map} == set(expected)
+    # Reviews follow the region too; the one recorded before reviews kept their region shows only with All.
+    reviews = by_where[("panel Latest reviews", "A")].rows
+    assert {row["facility"] for row in reviews} == {fid for fid, *_, tagged in scenario.REVIEWS
+                                                    if tagged and fid in expected}
     suspect = by_where[("panel Suspect data", "A")].rows
     assert [row["facility"] for row in suspect] == ["d-busy"]  # in Lucheng, so in both selections
 
@@ -169,7 +173,7 @@ def test_a_facility_selection_filters_the_overview(scene, facilities):
     flagged = by_where[("panel Flagged facilities", "A")].rows
     assert {row["facility"] for row in flagged} == set(facilities)
     reviews = by_where[("panel Latest reviews", "A")].rows
-    assert {row["facility"] for row in reviews} == {"d-idle"}
+    assert {row["facility"] for row in reviews} == {fid for fid, *_ in scenario.REVIEWS} & set(facilities)
     on_map = by_where[("panel Facilities on the map", "A")].rows
     assert {row["facility"] for row in on_map} == set(facilities)
 

@@ -161,7 +161,7 @@ def build(influxdb: LocalInfluxDB, mosquitto: LocalMosquitto, workdir: Path,
                          "--registry", str(registry_path)]) == 0
     client, evidence = InfluxClient(influxdb.url, database), InfluxClient(influxdb.url, f"{database}_evidence")
     statuses = {fid: result["status"] for fid, result in analyses[today.isoformat()].items()}
-    evidence.write("\n".join(scenario.alert_lines(now, names) + scenario.review_lines(now)
+    evidence.write("\n".join(scenario.alert_lines(now, names) + scenario.review_lines(now, load_registry(registry_path))
                              + scenario.integrity_lines(now, statuses, names)).encode())
     try:
         yield World(now, database, client, evidence, registry_path, analyses, analyses[today.isoformat()], names)
