@@ -6,7 +6,10 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
-DEFAULT_GROUP_SIZE = 50
+#: Facilities per group (one rollup and one readings query each): on the 20,000-facility province a warm run took
+#: 77-83 s in groups of 50, 67-70 s in groups of 100 to 200 and more again above (InfluxDB 1.6 plans a longer OR of
+#: ids slower: 63 s of its CPU at 300, 108 s at 600); the output is the same (bench/analytics.py -- --group-size N).
+DEFAULT_GROUP_SIZE = 100
 DEFAULT_CONCURRENCY = 2
 REPORT_FORMATS = ("html", "xlsx", "csv")
 
