@@ -31,6 +31,7 @@ from analytics.analysis.schedule import slot_grid, slot_runs, week_hours, window
 from analytics.integrity import assess as integrity
 from analytics.integrity import days as integrity_days
 from analytics.integrity import revisions as integrity_revisions
+from analytics.integrity.series import facility_day_order
 from facmon.core.clock import SYSTEM
 from facmon.core.memory import release_free_memory
 from sensors.registry import Facility
@@ -228,9 +229,9 @@ def _by_facility_and_day(frame: pd.DataFrame, indexed: bool) -> pd.DataFrame:
     """``frame`` in (fac, day) order, rows of one (fac, day) in their order (a stable sort, as Rows.of's)."""
     fac = np.asarray(frame.index.get_level_values("fac") if indexed else frame["fac"], np.int64)
     day = np.asarray(frame.index.get_level_values("day") if indexed else frame["day"], np.int64)
-    if len(fac) < 2 or ((fac[1:] > fac[:-1]) | ((fac[1:] == fac[:-1]) & (day[1:] >= day[:-1]))).all():
+    order = facility_day_order(fac, day)
+    if order is None:
         return frame
-    order = np.lexsort((day, fac))
     return frame.take(order) if indexed else frame.take(order).reset_index(drop=True)
 
 

@@ -35,6 +35,14 @@ _TOTALS = (N_("visits"), N_("uses"), N_("mean occupancy"))  # what too_regular a
 Evidence = dict[str, float | int | str]
 
 
+def facility_day_order(fac: np.ndarray, day: np.ndarray) -> np.ndarray | None:
+    """The rows' stable (facility, day) order — rows of one day keep theirs — or None when they are in it."""
+    if len(fac) < 2 or ((fac[1:] > fac[:-1]) | ((fac[1:] == fac[:-1]) & (day[1:] >= day[:-1]))).all():
+        return None
+    order: np.ndarray = np.lexsort((day, fac))
+    return order
+
+
 @dataclass(frozen=True, slots=True)
 class Rows:
     """Rows of many facilities sorted by (facility code, day), the given order kept within a day (the hours of
@@ -53,8 +61,8 @@ class Rows:
         fac, day = np.asarray(fac, np.int64), np.asarray(day, np.int64)
         columns = {name: frame[name].to_numpy(np.float64) if name in frame.columns else np.zeros(len(frame))
                    for name in names}
-        if len(fac) > 1 and not ((fac[1:] > fac[:-1]) | ((fac[1:] == fac[:-1]) & (day[1:] >= day[:-1]))).all():
-            order = np.lexsort((day, fac))  # stable
+        order = facility_day_order(fac, day)
+        if order is not None:
             fac, day = fac[order], day[order]
             columns = {name: values[order] for name, values in columns.items()}
         return Rows(fac, day, columns, np.searchsorted(fac, np.arange(count + 1)))
